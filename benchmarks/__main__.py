@@ -1,0 +1,39 @@
+"""``python -m benchmarks <command>``: every benchmark command in one place."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = {
+    "tick": ("benchmarks.tick", "core tick cost at 1k/10k/100k entities"),
+    "spatial": ("benchmarks.spatial", "grid vs quadtree vs brute force: build and query"),
+    "aoi": ("benchmarks.aoi", "batched interest management vs a per-client filter"),
+    "e2e": ("benchmarks.e2e", "server + bots end to end against QUALITY.md's bars"),
+    "matrix": ("benchmarks.matrix", "the whole QUALITY.md table, with plots"),
+    "sweep": ("benchmarks.sweep", "one match at 10/20/30/60 Hz: CPU and lateness"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch to a command module's ``add_arguments``/``main``."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    available = {}
+    for name, (module, help_text) in COMMANDS.items():
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                continue  # not written yet
+            raise
+        available[name] = mod
+        mod.add_arguments(sub.add_parser(name, help=help_text, description=mod.__doc__))
+    args = parser.parse_args(argv)
+    result: int = available[args.command].main(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""``python -m benchmarks tick``: the core tick alone (no network) at 1k/10k/100k entities.
+
+Runs the arena pipeline (inputs, move, bounce, index rebuild, collision) for each size
+and prints ms per tick (p50/p99) plus the share of each system. Bar (QUALITY.md):
+100k entities <= 10 ms per tick on one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+
+from benchmarks.common import percentile, result_path, write_json
+from server.config import DEFAULT_GAME
+from server.core.simulation import Simulation
+from server.gamedef import load_definition
+
+BAR_MS_100K = 10.0
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags of the tick command."""
+    p.add_argument("--sizes", default="1000,10000,100000", help="entity counts, comma-separated")
+    p.add_argument("--ticks", type=int, default=200, help="ticks measured per size")
+    p.add_argument("--warmup", type=int, default=20)
+    p.add_argument("--index", choices=("grid", "quadtree", "brute"), default=None)
+    p.add_argument("--game", default=str(DEFAULT_GAME))
+    p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/...)")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run and report."""
+    base = load_definition(args.game)
+    if args.index:
+        base = replace(base, spatial=replace(base.spatial, index=args.index))
+    rows = []
+    for size in [int(s) for s in args.sizes.split(",")]:
+        defn = replace(
+            base,
+            spawns=(replace(base.spawns[0], count=size),),
+            world=replace(base.world, initial_capacity=size + 16),
+        )
+        sim = Simulation(defn)
+        sim.spawn_initial()
+        for _ in range(args.warmup):
+            sim.step()
+        times: list[float] = []
+        systems: dict[str, float] = {}
+        index_s = 0.0
+        for i in range(args.ticks):
+            t0 = time.perf_counter()
+            r = sim.step()
+            times.append(time.perf_counter() - t0)
+            index_s += r.index_s
+            for k, v in r.system_s.items():
+                systems[k] = systems.get(k, 0.0) + v
+            if i % 50 == 0:
+                print(f"  {size} entities: tick {i}/{args.ticks}", flush=True)
+        ms = [t * 1000 for t in times]
+        row = {
+            "entities": size,
+            "index": defn.spatial.index,
+            "p50_ms": percentile(ms, 50),
+            "p99_ms": percentile(ms, 99),
+            "mean_ms": sum(ms) / len(ms),
+            "index_rebuild_ms": 1000 * index_s / args.ticks,
+            "systems_ms": {k: 1000 * v / args.ticks for k, v in systems.items()},
+        }
+        rows.append(row)
+        print(
+            f"{size:>7} entities  p50 {row['p50_ms']:7.3f} ms  p99 {row['p99_ms']:7.3f} ms  "
+            f"index {row['index_rebuild_ms']:.3f} ms  "
+            + "  ".join(f"{k} {v:.3f}" for k, v in row["systems_ms"].items()),
+            flush=True,
+        )
+    for row in rows:
+        if row["entities"] == 100_000:
+            ok = row["p50_ms"] <= BAR_MS_100K
+            print(
+                f"bar: 100k entities <= {BAR_MS_100K} ms/tick: p50 {row['p50_ms']:.2f} ms "
+                f"-> {'PASS' if ok else 'FAIL'}"
+            )
+    write_json(result_path("tick", args.out), {"command": "tick", "rows": rows})
+    return 0

@@ -1,0 +1,1 @@
+"""Headless bot clients that speak the real Tickwire protocol."""

@@ -1,0 +1,102 @@
+"""``python -m server``: run a Tickwire server (see ``--help`` and docs/operations.md)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from dataclasses import fields
+
+from server.app import TickwireServer
+from server.config import ServerConfig
+from server.errors import DefinitionError
+from server.ops.logging import configure_logging
+
+log = logging.getLogger("tickwire.main")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line flags; every one also reads ``TICKWIRE_<NAME>`` from the environment."""
+    d = ServerConfig.from_env()
+    p = argparse.ArgumentParser(
+        prog="python -m server",
+        description="Run a Tickwire game server: matches of one game definition over websockets.",
+    )
+    p.add_argument("--game", default=d.game, help="game definition TOML (default: arena)")
+    p.add_argument("--host", default=d.host, help="interface to bind (default %(default)s)")
+    p.add_argument("--port", type=int, default=d.port, help="port; 0 picks a free one")
+    p.add_argument(
+        "--sync",
+        choices=("state", "lockstep"),
+        default=d.sync,
+        help="override the definition's sync mode",
+    )
+    p.add_argument("--max-connections", type=int, default=d.max_connections)
+    p.add_argument("--max-message-bytes", type=int, default=d.max_message_bytes)
+    p.add_argument("--max-matches", type=int, default=d.max_matches)
+    p.add_argument("--idle-timeout-s", type=float, default=d.idle_timeout_s)
+    p.add_argument("--hello-timeout-s", type=float, default=d.hello_timeout_s)
+    p.add_argument("--reconnect-grace-s", type=float, default=d.reconnect_grace_s)
+    p.add_argument("--drain-grace-s", type=float, default=d.drain_grace_s)
+    p.add_argument("--auth-token", default=d.auth_token, help="require this token in hello")
+    p.add_argument("--log-format", choices=("auto", "json", "console"), default=d.log_format)
+    p.add_argument("--log-level", default=d.log_level)
+    p.add_argument("--slow-tick-budget-ms", type=float, default=d.slow_tick_budget_ms)
+    p.add_argument("--no-uvloop", action="store_true", help="use the standard asyncio loop")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    """A ServerConfig from parsed flags (environment defaults already applied)."""
+    names = {f.name for f in fields(ServerConfig)}
+    values = {k: v for k, v in vars(args).items() if k in names}
+    return ServerConfig.from_env(**values)
+
+
+async def serve_until_signalled(config: ServerConfig) -> int:
+    """Run until SIGTERM (drain with grace) or SIGINT (drain quickly); return the exit code."""
+    server = TickwireServer(config)
+    await server.start()
+    print(f"tickwire listening on {server.url}  (page {server.http_url}/)", flush=True)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    grace = {"s": config.drain_grace_s}
+
+    def on_signal(sig: signal.Signals) -> None:
+        log.info("received %s: draining", sig.name)
+        if sig is signal.SIGINT:
+            grace["s"] = min(1.0, config.drain_grace_s)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, on_signal, sig)
+    await stop.wait()
+    await server.stop(grace_s=grace["s"])
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    args = build_parser().parse_args(argv)
+    config = config_from_args(args)
+    configure_logging(config.log_format, config.log_level)
+    try:
+        if args.no_uvloop:
+            return asyncio.run(serve_until_signalled(config))
+        try:
+            import uvloop
+        except ImportError:
+            return asyncio.run(serve_until_signalled(config))
+        result: int = uvloop.run(serve_until_signalled(config))
+        return result
+    except DefinitionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,78 @@
+"""Server configuration: one frozen dataclass, filled from flags and environment.
+
+Every limit carries its unit in its name. docs/operations.md lists every flag and the
+``TICKWIRE_*`` environment variable that sets its default.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+DEFAULT_GAME = Path(__file__).resolve().parent.parent / "data" / "games" / "arena.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """Everything the server process needs besides the game definition."""
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    game: str = str(DEFAULT_GAME)
+    sync: str | None = None
+    """Override the definition's sync mode: ``state`` or ``lockstep``."""
+    max_message_bytes: int = 4096
+    """Largest client frame; bigger frames are closed with 1009 by websockets."""
+    max_connections: int = 2000
+    """Websocket connections per process; further upgrades get HTTP 503."""
+    hello_timeout_s: float = 5.0
+    """A connection that has not said hello by then is closed (4004)."""
+    open_timeout_s: float = 5.0
+    """The HTTP upgrade itself must finish within this (slowloris guard)."""
+    idle_timeout_s: float = 15.0
+    """A connection silent this long is closed (4006); clients ping every few seconds."""
+    reconnect_grace_s: float = 15.0
+    """A dropped player's seat is kept this long for a resume."""
+    empty_match_grace_s: float = 30.0
+    """An empty match is retired after this long (the first match is kept)."""
+    rate_messages_per_s: float = 60.0
+    rate_burst_messages: float = 120.0
+    rate_bytes_per_s: float = 65536.0
+    rate_burst_bytes: float = 131072.0
+    send_buffer_limit_bytes: int = 65536
+    """State sync: a client with more than this unsent gets no new frame this tick."""
+    max_catchup_ticks: int = 3
+    drain_grace_s: float = 10.0
+    """SIGTERM: matches play on this long before they are ended."""
+    auth_token: str | None = None
+    """If set, hello must carry this token (4001 otherwise)."""
+    max_matches: int = 64
+    log_format: str = "auto"
+    """``json``, ``console`` or ``auto`` (console on a terminal)."""
+    log_level: str = "info"
+    slow_tick_budget_ms: float = 25.0
+    """Ticks slower than this log which phase and system took the time."""
+    metrics: bool = True
+    static_dir: str | None = None
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> ServerConfig:
+        """Defaults, then ``TICKWIRE_<FIELD>`` environment variables, then ``overrides``."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            env = os.environ.get(f"TICKWIRE_{f.name.upper()}")
+            if env is None:
+                continue
+            default = f.default
+            if isinstance(default, bool):
+                values[f.name] = env.lower() in ("1", "true", "yes", "on")
+            elif isinstance(default, int):
+                values[f.name] = int(env)
+            elif isinstance(default, float):
+                values[f.name] = float(env)
+            else:
+                values[f.name] = env
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)

@@ -1,0 +1,157 @@
+"""A ready-to-run simulation of one game definition: world, pipeline, rng, spawns.
+
+This is the whole pure core assembled: the match layer wraps one :class:`Simulation`,
+lockstep replicas (bots, browser-free clients) build an identical one from the same
+definition and seed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from server.core.determinism import match_rng, world_checksum
+from server.core.entity import EntityId
+from server.core.frame import FrameProcessor, FrameResult, InputBatch
+from server.core.world import World, export_world, import_world
+from server.errors import InvalidState
+from server.gamedef.schema import GameDefinition
+
+
+class Simulation:
+    """One match's world and the processor that steps it."""
+
+    def __init__(
+        self,
+        definition: GameDefinition,
+        match_index: int = 0,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.definition = definition
+        self.world = World(
+            definition.components, definition.archetypes, definition.world.initial_capacity
+        )
+        self.rng = match_rng(definition.seed, match_index)
+        self.processor = FrameProcessor(definition, self.world, self.rng, timer)
+        self.tick = 0
+        """The last tick stepped (0 before the first step)."""
+
+    def spawn_initial(self) -> None:
+        """Queue the definition's ``[[spawns]]`` (applied at the start of the next step)."""
+        w = self.definition.world
+        scale = w.subunits_per_unit
+        for spawn in self.definition.spawns:
+            n = spawn.count
+            if n == 0:
+                continue
+            values: dict[str, NDArray[np.generic] | int | float] = {
+                "position.x": self.rng.integers(0, int(w.width_units * scale), n, dtype=np.int32),
+                "position.y": self.rng.integers(0, int(w.height_units * scale), n, dtype=np.int32),
+            }
+            arch = self.definition.archetype(spawn.archetype)
+            if "velocity" in arch.components and spawn.speed_units_per_s > 0:
+                angle = self.rng.random(n) * (2.0 * np.pi)
+                speed = spawn.speed_units_per_s * scale
+                values["velocity.x"] = np.round(np.cos(angle) * speed).astype(np.int32)
+                values["velocity.y"] = np.round(np.sin(angle) * speed).astype(np.int32)
+            self.processor.commands.spawn_many(spawn.archetype, n, values)
+
+    def queue_player(self) -> EntityId:
+        """Queue a player entity at a random position; its id is usable at once."""
+        w = self.definition.world
+        scale = w.subunits_per_unit
+        x = int(self.rng.integers(0, int(w.width_units * scale)))
+        y = int(self.rng.integers(0, int(w.height_units * scale)))
+        return self.processor.commands.spawn(
+            self.definition.player_archetype, {"position.x": x, "position.y": y}
+        )
+
+    def queue_despawn(self, eid: EntityId) -> None:
+        """Queue removal of an entity (ignored if it is already gone)."""
+        self.processor.commands.despawn(eid)
+
+    def apply_commands(self) -> None:
+        """Apply queued spawns/despawns now (between ticks), e.g. before a full snapshot."""
+        self.processor.commands.apply()
+
+    def step(self, inputs: InputBatch | None = None) -> FrameResult:
+        """Advance one tick."""
+        self.tick += 1
+        return self.processor.step(self.tick, inputs)
+
+    def checksum(self) -> int:
+        """The world checksum (see :func:`server.core.determinism.world_checksum`)."""
+        return world_checksum(self.world)
+
+
+def export_simulation(sim: Simulation) -> dict[str, object]:
+    """A checkpoint of ``sim``: world, rng state and tick (msgpack-friendly)."""
+    return {
+        "tick": sim.tick,
+        "world": export_world(sim.world),
+        # JSON text: PCG64's state holds 128-bit integers that msgpack cannot carry.
+        "rng": json.dumps(sim.rng.bit_generator.state),
+    }
+
+
+def import_simulation(sim: Simulation, checkpoint: dict[str, object]) -> None:
+    """Restore a checkpoint into ``sim`` (built from the same definition)."""
+    sim.processor.commands.apply()
+    import_world(sim.world, checkpoint["world"])  # type: ignore[arg-type]
+    sim.rng.bit_generator.state = json.loads(checkpoint["rng"])  # type: ignore[arg-type]
+    sim.tick = int(checkpoint["tick"])  # type: ignore[call-overload]
+    sim.processor.rebuild_index()
+
+
+class LockstepReplica:
+    """Applies lockstep frames to a simulation, exactly as the server does.
+
+    The server's lockstep match and every client replica use this class, so the order of
+    operations per frame is the same everywhere: leaves, then joins (a seat may be
+    reused in one frame), then the changed inputs, then one step.
+    """
+
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        self.seat_entity: dict[int, EntityId] = {}
+
+    def apply(
+        self,
+        frame: int,
+        joins: list[int] | tuple[int, ...],
+        leaves: list[int] | tuple[int, ...],
+        seats: NDArray[np.int64],
+        x: NDArray[np.int8],
+        y: NDArray[np.int8],
+    ) -> FrameResult:
+        """Step the simulation to ``frame`` (which must be the next tick)."""
+        if frame != self.sim.tick + 1:
+            raise InvalidState(f"lockstep frame {frame} applied after tick {self.sim.tick}")
+        for seat in leaves:
+            eid = self.seat_entity.pop(seat, None)
+            if eid is not None:
+                self.sim.queue_despawn(eid)
+        for seat in joins:
+            self.seat_entity[seat] = self.sim.queue_player()
+        seat_entity = self.seat_entity
+        eids = np.array([seat_entity.get(s, -1) for s in seats.tolist()], dtype=np.int64)
+        return self.sim.step(InputBatch(eids, x, y))
+
+    def export(self) -> dict[str, object]:
+        """Checkpoint: the simulation plus which entity each seat controls."""
+        return {
+            "sim": export_simulation(self.sim),
+            "seats": [[s, int(e)] for s, e in sorted(self.seat_entity.items())],
+        }
+
+    def restore(self, checkpoint: dict[str, object]) -> None:
+        """Load a checkpoint made by :meth:`export`."""
+        import_simulation(self.sim, checkpoint["sim"])  # type: ignore[arg-type]
+        self.seat_entity = {
+            int(s): EntityId(int(e))
+            for s, e in checkpoint["seats"]  # type: ignore[attr-defined]
+        }

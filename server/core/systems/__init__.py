@@ -1,0 +1,12 @@
+"""Built-in systems and the registry that names them."""
+
+from server.core.systems.registry import (
+    ParamSpec,
+    SystemSpec,
+    TickContext,
+    get_system,
+    registered_systems,
+    system,
+)
+
+__all__ = ["ParamSpec", "SystemSpec", "TickContext", "get_system", "registered_systems", "system"]

@@ -1,0 +1,154 @@
+"""The shape of a game definition, as frozen dataclasses.
+
+Units are in the names: ``*_hz`` in ticks per second, ``*_units`` in world units,
+``*_ticks`` in ticks. Positions and velocities are fixed-point integers in the
+simulation (``WorldDef.subunits_per_unit`` subunits per world unit) so lockstep
+replicas compute bit-identical worlds; see docs/game-definitions.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+SyncMode = Literal["state", "lockstep"]
+IndexKind = Literal["grid", "quadtree", "brute"]
+PhaseName = Literal["input", "pre_update", "update", "validate", "post_update", "sync"]
+
+#: dtypes a component field may use (numpy names).
+FIELD_DTYPES: tuple[str, ...] = (
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "float32",
+    "float64",
+    "bool",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WorldDef:
+    """The playing field: ``[0, width_units] x [0, height_units]`` in world units."""
+
+    width_units: float
+    height_units: float
+    subunits_per_unit: int
+    """Fixed-point scale: an integer position ``p`` is ``p / subunits_per_unit`` world units."""
+    initial_capacity: int = 1024
+    """Entity slots allocated up front; storage doubles when full."""
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentDef:
+    """A component: a named group of fields, each stored as one numpy column."""
+
+    name: str
+    fields: tuple[tuple[str, str], ...]
+    """``(field name, numpy dtype name)`` pairs, in declaration order."""
+
+
+@dataclass(frozen=True, slots=True)
+class ArchetypeDef:
+    """A named set of components an entity is spawned with."""
+
+    name: str
+    components: tuple[str, ...]
+    kind_id: int
+    """Small integer sent to clients so they know what an entity is (0-based, file order)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpawnDef:
+    """Entities created when a match starts."""
+
+    archetype: str
+    count: int
+    speed_units_per_s: float = 0.0
+    """Initial speed in a uniformly random direction (world units per second)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SystemStep:
+    """One entry of the pipeline: run ``system`` in ``phase`` with ``params``."""
+
+    phase: PhaseName
+    system: str
+    params: tuple[tuple[str, Any], ...] = ()
+    after: tuple[str, ...] = ()
+    """Systems of the same phase this step must run after (the loader orders steps by it)."""
+
+    def params_dict(self) -> dict[str, Any]:
+        """The parameters as a fresh dict (the dataclass keeps a hashable tuple)."""
+        return dict(self.params)
+
+
+@dataclass(frozen=True, slots=True)
+class SpatialDef:
+    """Which spatial index the match uses and how it is tuned."""
+
+    index: IndexKind = "grid"
+    cell_size_units: float = 50.0
+    """Grid cell edge (world units); also the quadtree's smallest useful node size."""
+    quadtree_leaf_capacity: int = 16
+
+
+@dataclass(frozen=True, slots=True)
+class SyncDef:
+    """How clients are kept in sync."""
+
+    mode: SyncMode
+    snapshot_rate_hz: int
+    interest_radius_units: float
+    quantize: tuple[tuple[str, float], ...]
+    """``("component.field", step in world units)``: replicated fields and their precision."""
+
+
+@dataclass(frozen=True, slots=True)
+class LockstepDef:
+    """Lockstep command sync settings."""
+
+    input_delay_ticks: int = 2
+    """A command stamped for tick t is applied at frame t; the server waits this many ticks."""
+    checksum_interval_ticks: int = 10
+    """Clients report their world checksum every this many frames."""
+    max_send_queue_frames: int = 64
+    """A client further behind than this is closed with ``CloseCode.TOO_FAR_BEHIND``."""
+    default_input: Literal["zero", "repeat"] = "repeat"
+    """What a player who sent nothing in time does: stand still, or repeat their last input."""
+
+
+@dataclass(frozen=True, slots=True)
+class GameDefinition:
+    """A whole game: everything a match needs to run, validated at load time."""
+
+    source: str
+    """The file it was loaded from (or ``"<string>"``)."""
+    name: str
+    tick_rate_hz: int
+    max_players: int
+    seed: int
+    world: WorldDef
+    components: tuple[ComponentDef, ...]
+    archetypes: tuple[ArchetypeDef, ...]
+    player_archetype: str
+    spawns: tuple[SpawnDef, ...]
+    pipeline: tuple[SystemStep, ...]
+    spatial: SpatialDef
+    sync: SyncDef
+    lockstep: LockstepDef = field(default_factory=LockstepDef)
+
+    def archetype(self, name: str) -> ArchetypeDef:
+        """The archetype called ``name`` (KeyError if there is none)."""
+        for a in self.archetypes:
+            if a.name == name:
+                return a
+        raise KeyError(name)
+
+    @property
+    def dt_s(self) -> float:
+        """Seconds per tick."""
+        return 1.0 / self.tick_rate_hz

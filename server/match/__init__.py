@@ -1,0 +1,1 @@
+"""Hosting: matches, their lifecycle, the manager and the tick runner."""

@@ -1,0 +1,441 @@
+"""A match: one world, its seats, its command queue and its lifecycle.
+
+Like the websockets protocol object, a :class:`Match` does no I/O: callers put inputs
+in (:meth:`Match.join`, :meth:`Match.receive_input`, ...), advance it with
+:meth:`Match.tick`, and take out what to send (:class:`TickOutput`). Connections are
+opaque objects to it. Only :mod:`server.match.runner` and :mod:`server.net.ws` await.
+
+Seats: a player holds a seat index (0 .. capacity-1) for as long as they are in the
+match, including while dropped within the grace window. Spectators hold no seat: they
+watch the whole world through their own interest set and send no inputs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from server.core.entity import EntityId
+from server.core.frame import FrameResult, InputBatch
+from server.core.simulation import LockstepReplica, Simulation
+from server.core.sync.lockstep import InputVerdict, LockstepCollector
+from server.core.sync.quantize import PositionQuantizer
+from server.core.sync.state import InterestSync
+from server.errors import InvalidState, JoinRejected, MatchFull
+from server.gamedef.schema import GameDefinition
+from server.match.handler import DefaultHandler, LeaveReason, MatchHandler
+from server.net.protocol import ErrorCode
+
+LOCKSTEP_HISTORY_FRAMES = 256
+"""Encoded lockstep frames kept for resuming clients (12.8 s at 20 Hz)."""
+
+
+class MatchState(StrEnum):
+    """waiting -> running -> ended."""
+
+    WAITING = "waiting"
+    RUNNING = "running"
+    ENDED = "ended"
+
+
+@dataclass(slots=True)
+class Seat:
+    """A player's place in a match."""
+
+    seat: int
+    player_id: int
+    conn: Any
+    """The connection object (opaque here); None while dropped."""
+    entity: EntityId | None = None
+    resume_nonce: str = ""
+    dropped_at_s: float | None = None
+    needs_full: bool = True
+    spectator: bool = False
+    last_ack_tick: int = 0
+    lockstep_sent_frame: int = 0
+
+
+@dataclass(slots=True)
+class TickOutput:
+    """What one tick produced for the transport.
+
+    ``frames``: per-connection state frames (each already encoded).
+    ``broadcast``: one payload and every connection that gets it (lockstep).
+    """
+
+    tick: int
+    result: FrameResult | None
+    frames: list[tuple[Any, bytes]] = field(default_factory=list)
+    broadcast: tuple[list[Any], bytes] | None = None
+    skipped_slow: int = 0
+    """State frames not built because the client had not taken the previous one."""
+    sync_s: float = 0.0
+
+
+class Match:
+    """One running game; see the module docstring for the contract."""
+
+    def __init__(
+        self,
+        definition: GameDefinition,
+        match_id: str,
+        match_index: int = 0,
+        handler: MatchHandler | None = None,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.definition = definition
+        self.match_id = match_id
+        self.mode = definition.sync.mode
+        self.capacity = definition.max_players
+        self.handler: MatchHandler = handler or DefaultHandler()
+        self.state = MatchState.WAITING
+        self.end_reason = ""
+        self.sim = Simulation(definition, match_index, timer)
+        self.sim.spawn_initial()
+        self.sim.apply_commands()
+        self.sim.processor.rebuild_index()
+        self._timer = timer
+        self.seats: list[Seat | None] = [None] * self.capacity
+        self.by_player: dict[int, Seat] = {}
+        self.spectators: dict[int, Seat] = {}
+        self._next_spectator = 0
+        self._free = list(range(self.capacity - 1, -1, -1))
+        self.snapshot_every = max(1, definition.tick_rate_hz // definition.sync.snapshot_rate_hz)
+        self.quantizer = PositionQuantizer(definition)
+        self.interest = InterestSync(definition.sync.interest_radius_units)
+        diag = float(np.hypot(definition.world.width_units, definition.world.height_units))
+        self.spectator_interest = InterestSync(diag)
+        self._scale = float(definition.world.subunits_per_unit)
+        # Inputs waiting for the next tick (state sync): latest per seat wins.
+        self._in_x = np.zeros(self.capacity, dtype=np.int8)
+        self._in_y = np.zeros(self.capacity, dtype=np.int8)
+        self._in_has = np.zeros(self.capacity, dtype=bool)
+        self._seat_entity = np.full(self.capacity, -1, dtype=np.int64)
+        self.empty_since_s: float | None = None
+        self.counters: dict[str, int] = {
+            "inputs_too_old": 0,
+            "inputs_too_new": 0,
+            "desyncs": 0,
+        }
+        lock = definition.lockstep
+        self.collector: LockstepCollector | None = None
+        self.replica: LockstepReplica | None = None
+        self.frame_history: dict[int, bytes] = {}
+        self.server_checksums: dict[int, int] = {}
+        self.desynced: set[int] = set()
+        if self.mode == "lockstep":
+            self.collector = LockstepCollector(
+                self.capacity, lock.input_delay_ticks, lock.default_input
+            )
+            self.replica = LockstepReplica(self.sim)
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    @property
+    def tick_count(self) -> int:
+        """The last tick simulated."""
+        return self.sim.tick
+
+    @property
+    def players(self) -> int:
+        """Seated players (connected or dropped within grace)."""
+        return len(self.by_player)
+
+    def labels(self) -> dict[str, Any]:
+        """What the match list shows: mode, players, capacity, state, tick rate."""
+        return {
+            "match_id": self.match_id,
+            "game": self.definition.name,
+            "mode": self.mode,
+            "players": self.players,
+            "spectators": len(self.spectators),
+            "capacity": self.capacity,
+            "state": str(self.state),
+            "tick_rate_hz": self.definition.tick_rate_hz,
+            "snapshot_rate_hz": self.definition.sync.snapshot_rate_hz,
+            "tick": self.tick_count,
+        }
+
+    def start(self) -> None:
+        """waiting -> running."""
+        if self.state is MatchState.WAITING:
+            self.state = MatchState.RUNNING
+
+    def end(self, reason: str) -> list[Seat]:
+        """running -> ended; returns every seat (players and spectators) to disconnect."""
+        if self.state is MatchState.ENDED:
+            return []
+        self.state = MatchState.ENDED
+        self.end_reason = reason
+        seats = [s for s in self.seats if s is not None] + list(self.spectators.values())
+        for s in seats:
+            if not s.spectator:
+                self.handler.leave(self, s, LeaveReason.SHUTDOWN)
+        self.handler.terminate(self, reason)
+        return seats
+
+    # -- seats -------------------------------------------------------------------------
+
+    def join(self, player_id: int, conn: Any, spectator: bool = False) -> Seat:
+        """Seat a new player (or add a spectator); raises JoinRejected / MatchFull."""
+        if self.state is MatchState.ENDED:
+            raise JoinRejected("match has ended")
+        reason = self.handler.join_attempt(self, player_id, spectator)
+        if reason is not None:
+            raise JoinRejected(reason)
+        if spectator:
+            seat = Seat(self._next_spectator, player_id, conn, spectator=True)
+            self._next_spectator += 1
+            self.spectators[seat.seat] = seat
+            return seat
+        if not self._free:
+            raise MatchFull(f"match {self.match_id} is full ({self.capacity} players)")
+        index = self._free.pop()
+        seat = Seat(index, player_id, conn)
+        self.seats[index] = seat
+        self.by_player[player_id] = seat
+        self.empty_since_s = None
+        if self.collector is not None:
+            self.collector.seat(index)
+        else:
+            seat.entity = self.sim.queue_player()
+            self._seat_entity[index] = seat.entity
+        self.interest.forget([index])
+        self.handler.join(self, seat)
+        return seat
+
+    def drop(self, seat: Seat, now_s: float) -> None:
+        """The connection was lost: keep the seat for the grace window, stop sending."""
+        if seat.spectator:
+            self.spectators.pop(seat.seat, None)
+            self.spectator_interest.forget([seat.seat])
+            return
+        seat.conn = None
+        seat.dropped_at_s = now_s
+        self._in_x[seat.seat] = 0
+        self._in_y[seat.seat] = 0
+        self._in_has[seat.seat] = True  # stand still while away
+        self.handler.leave(self, seat, LeaveReason.DROPPED)
+
+    def resume(self, seat: Seat, conn: Any) -> None:
+        """A dropped player is back: reattach the connection; it gets a full snapshot."""
+        if seat.conn is not None:
+            raise InvalidState("resume of a seat that is connected")
+        seat.conn = conn
+        seat.dropped_at_s = None
+        seat.needs_full = True
+        self.interest.forget([seat.seat])
+
+    def leave(self, seat: Seat, reason: LeaveReason) -> None:
+        """Free the seat for good and remove the player's entity."""
+        if seat.spectator:
+            self.spectators.pop(seat.seat, None)
+            self.spectator_interest.forget([seat.seat])
+            return
+        if self.seats[seat.seat] is not seat:
+            return
+        self.seats[seat.seat] = None
+        self.by_player.pop(seat.player_id, None)
+        self._free.append(seat.seat)
+        self._in_has[seat.seat] = False
+        if self.collector is not None:
+            self.collector.unseat(seat.seat)
+        elif seat.entity is not None:
+            self.sim.queue_despawn(seat.entity)
+            self._seat_entity[seat.seat] = -1
+        self.interest.forget([seat.seat])
+        if not self.by_player:
+            self.empty_since_s = self._timer()
+        self.handler.leave(self, seat, reason)
+
+    def expire_dropped(self, now_s: float, grace_s: float) -> list[Seat]:
+        """Free seats dropped longer than ``grace_s`` ago; returns them."""
+        expired = [
+            s
+            for s in self.by_player.values()
+            if s.dropped_at_s is not None and now_s - s.dropped_at_s > grace_s
+        ]
+        for s in expired:
+            self.leave(s, LeaveReason.EXPIRED)
+        return expired
+
+    # -- inputs ------------------------------------------------------------------------
+
+    def receive_input(self, seat: Seat, tick: int, x: float, y: float) -> ErrorCode | None:
+        """Queue an input (x, y in [-1, 1], validated by the codec) for the tick loop.
+
+        State sync: the latest input per seat is applied at the next tick; inputs
+        stamped more than two seconds away from the current tick are refused.
+        Lockstep: the input is stored for frame ``tick``. Returns an error code
+        (the caller sends a non-fatal error message) or None.
+        """
+        qx = round(x * 127)
+        qy = round(y * 127)
+        if self.collector is not None:
+            verdict = self.collector.receive_input(seat.seat, tick, qx, qy)
+            if verdict == InputVerdict.TOO_OLD:
+                self.counters["inputs_too_old"] += 1
+                return ErrorCode.INPUT_TOO_OLD
+            if verdict == InputVerdict.TOO_NEW:
+                self.counters["inputs_too_new"] += 1
+                return ErrorCode.INPUT_TOO_NEW
+            return None
+        window = 2 * self.definition.tick_rate_hz
+        now = self.sim.tick
+        if tick < now - window:
+            self.counters["inputs_too_old"] += 1
+            return ErrorCode.INPUT_TOO_OLD
+        if tick > now + window:
+            self.counters["inputs_too_new"] += 1
+            return ErrorCode.INPUT_TOO_NEW
+        i = seat.seat
+        self._in_x[i] = qx
+        self._in_y[i] = qy
+        self._in_has[i] = True
+        return None
+
+    def receive_ack(self, seat: Seat, tick: int) -> None:
+        """Record the newest state tick the client applied."""
+        if tick <= self.sim.tick:
+            seat.last_ack_tick = max(seat.last_ack_tick, tick)
+
+    def request_full(self, seat: Seat) -> None:
+        """The client asked for a full snapshot: send one with the next frame."""
+        seat.needs_full = True
+
+    def receive_checksum(self, seat: Seat, frame: int, checksum: int) -> int | None:
+        """Compare a client's checksum with ours; returns the frame if they differ.
+
+        A frame we no longer (or not yet) hold a checksum for is ignored.
+        """
+        expected = self.server_checksums.get(frame)
+        if expected is None or expected == checksum:
+            return None
+        self.counters["desyncs"] += 1
+        self.desynced.add(seat.seat)
+        return frame
+
+    # -- ticking -----------------------------------------------------------------------
+
+    def tick(self, writable: Callable[[Any], bool] = lambda c: True) -> TickOutput:
+        """Advance one tick and build what to send.
+
+        ``writable(conn)`` tells whether a connection has taken its previous frame; a
+        state-sync client that has not gets no new frame this tick (latest-frame-wins).
+        Raises :class:`~server.errors.SystemFailed` if a system fails.
+        """
+        if self.state is MatchState.WAITING:
+            self.start()
+        if self.state is MatchState.ENDED:
+            raise InvalidState("tick of an ended match")
+        if self.collector is not None:
+            return self._tick_lockstep()
+        has = np.flatnonzero(self._in_has)
+        batch = None
+        if len(has):
+            batch = InputBatch(self._seat_entity[has], self._in_x[has], self._in_y[has])
+            self._in_has[:] = False
+        result = self.sim.step(batch)
+        self.handler.tick(self, self.sim.tick)
+        out = TickOutput(self.sim.tick, result)
+        if self.sim.tick % self.snapshot_every == 0:
+            t0 = self._timer()
+            self._build_state_frames(out, writable)
+            out.sync_s = self._timer() - t0
+        return out
+
+    def _build_state_frames(self, out: TickOutput, writable: Callable[[Any], bool]) -> None:
+        world = self.sim.world
+        index = self.sim.processor.index
+        netids = world.netids
+        kinds: NDArray[np.uint8] = world.col("kind")
+        packed = self.quantizer.packed(world)
+        seats_list: list[int] = []
+        conns: list[Any] = []
+        for s in self.by_player.values():
+            if s.conn is None or s.entity is None:
+                continue
+            if writable(s.conn):
+                seats_list.append(s.seat)
+                conns.append(s)
+            else:
+                out.skipped_slow += 1
+        if seats_list:
+            order = np.argsort(np.asarray(seats_list, dtype=np.int64), kind="stable")
+            seats = np.asarray(seats_list, dtype=np.int64)[order]
+            seat_objs = [conns[i] for i in order.tolist()]
+            slots = world.entities.slots_of(self._seat_entity[seats])
+            px = world.col("position.x")[slots].astype(np.float64) / self._scale
+            py = world.col("position.y")[slots].astype(np.float64) / self._scale
+            full = np.fromiter((s.needs_full for s in seat_objs), dtype=bool, count=len(seats))
+            frames = self.interest.build(
+                self.sim.tick, index, netids, kinds, packed, seats, px, py, full
+            )
+            for s, frame in zip(seat_objs, frames, strict=True):
+                s.needs_full = False
+                out.frames.append((s.conn, frame))
+        if self.spectators:
+            specs = [s for s in self.spectators.values() if writable(s.conn)]
+            out.skipped_slow += len(self.spectators) - len(specs)
+            if specs:
+                sseats = np.asarray([s.seat for s in specs], dtype=np.int64)
+                cx = self.definition.world.width_units / 2
+                cy = self.definition.world.height_units / 2
+                frames = self.spectator_interest.build(
+                    self.sim.tick,
+                    index,
+                    netids,
+                    kinds,
+                    packed,
+                    sseats,
+                    np.full(len(specs), cx),
+                    np.full(len(specs), cy),
+                    np.asarray([s.needs_full for s in specs], dtype=bool),
+                )
+                for s, frame in zip(specs, frames, strict=True):
+                    s.needs_full = False
+                    out.frames.append((s.conn, frame))
+
+    def _tick_lockstep(self) -> TickOutput:
+        assert self.collector is not None
+        assert self.replica is not None
+        frame = self.collector.build()
+        result = self.replica.apply(
+            frame.frame, frame.joins, frame.leaves, frame.seats, frame.x, frame.y
+        )
+        for seat_index, eid in self.replica.seat_entity.items():
+            s = self.seats[seat_index]
+            if s is not None:
+                s.entity = eid
+        self.handler.tick(self, self.sim.tick)
+        interval = self.definition.lockstep.checksum_interval_ticks
+        if frame.frame % interval == 0:
+            self.server_checksums[frame.frame] = self.sim.checksum()
+            self.server_checksums.pop(frame.frame - LOCKSTEP_HISTORY_FRAMES * interval, None)
+        self.frame_history[frame.frame] = frame.payload
+        self.frame_history.pop(frame.frame - LOCKSTEP_HISTORY_FRAMES, None)
+        conns = [s.conn for s in self.by_player.values() if s.conn is not None]
+        conns.extend(s.conn for s in self.spectators.values())
+        for s in self.by_player.values():
+            if s.conn is not None:
+                s.lockstep_sent_frame = frame.frame
+        return TickOutput(self.sim.tick, result, broadcast=(conns, frame.payload))
+
+    def lockstep_checkpoint(self) -> dict[str, Any]:
+        """World state after the last frame, for a joining or far-behind client."""
+        if self.replica is None:
+            raise InvalidState("checkpoint of a state-sync match")
+        return {"frame": self.sim.tick, "state": self.replica.export()}
+
+    def lockstep_frames_since(self, frame: int) -> list[bytes] | None:
+        """Encoded frames after ``frame`` up to now, or None if some are no longer kept."""
+        wanted = range(frame + 1, self.sim.tick + 1)
+        if any(f not in self.frame_history for f in wanted):
+            return None
+        return [self.frame_history[f] for f in wanted]

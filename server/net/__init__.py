@@ -1,0 +1,1 @@
+"""The wire: message types, codecs, sessions and the websockets adapter."""

@@ -1,0 +1,66 @@
+"""One frozen, slotted dataclass per client message, as the codec returns them.
+
+Server-to-client messages are built by :mod:`server.net.codec` encoders straight from
+arrays (no dataclass) because they are on the hot path. Field names are the wire keys;
+units are in docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """First message of every connection."""
+
+    version: int
+    token: str | None = None
+    resume: str | None = None
+    spectate: bool = False
+    last_frame: int | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    """The player's stick for ``tick``: x and y in [-1, 1], quantized on receipt to int8."""
+
+    tick: int
+    x: float
+    y: float
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """Heartbeat; ``t`` is the client's clock in ms, echoed back in the pong."""
+
+    t: float
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """The newest state tick the client has applied (used for state age and RTT)."""
+
+    tick: int
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotRequest:
+    """Ask for a full snapshot (the client lost its mirror)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Checksum:
+    """A lockstep client's world checksum after applying ``frame``."""
+
+    frame: int
+    checksum: int
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    """The player leaves for good (a consented leave)."""
+
+
+ClientMessage = Hello | Input | Ping | Ack | SnapshotRequest | Checksum | Leave

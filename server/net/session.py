@@ -1,0 +1,64 @@
+"""Per-connection state that needs no I/O: rate limiting and bookkeeping.
+
+The websockets adapter (:mod:`server.net.ws`) owns the socket; a :class:`ClientSession`
+takes bytes and the current time and either returns a decoded message or raises a
+:class:`~server.errors.ProtocolViolation` carrying the close code. Tested by calling it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from server.errors import RateLimited
+from server.net.codec import decode_client_message
+from server.net.messages import ClientMessage
+from server.net.protocol import CloseCode
+
+
+@dataclass(slots=True)
+class TokenBucket:
+    """A token bucket: ``rate_per_s`` tokens per second, at most ``burst`` saved up."""
+
+    rate_per_s: float
+    burst: float
+    tokens: float = -1.0
+    updated_s: float = 0.0
+
+    def take(self, now_s: float, amount: float = 1.0) -> bool:
+        """Spend ``amount`` tokens if there are enough; False (and nothing spent) if not."""
+        if self.tokens < 0:
+            self.tokens = self.burst
+            self.updated_s = now_s
+        elapsed = now_s - self.updated_s
+        if elapsed > 0:
+            self.tokens = min(self.burst, self.tokens + elapsed * self.rate_per_s)
+            self.updated_s = now_s
+        if self.tokens < amount:
+            return False
+        self.tokens -= amount
+        return True
+
+
+@dataclass(slots=True)
+class ClientSession:
+    """One connection's protocol state: limits, timestamps, which seat it holds."""
+
+    conn_id: int
+    message_bucket: TokenBucket
+    byte_bucket: TokenBucket
+    opened_s: float
+    last_received_s: float = 0.0
+    seat: Any = None
+    match: Any = None
+    trace_id: str = ""
+    messages_received: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def receive(self, data: bytes, now_s: float) -> ClientMessage:
+        """Account for and decode one binary message (raises ProtocolViolation)."""
+        self.last_received_s = now_s
+        self.messages_received += 1
+        if not self.message_bucket.take(now_s) or not self.byte_bucket.take(now_s, len(data)):
+            raise RateLimited("message rate limit exceeded", CloseCode.RATE_LIMITED)
+        return decode_client_message(data)

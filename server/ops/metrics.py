@@ -1,0 +1,156 @@
+"""Prometheus collectors, owned by one :class:`Metrics` object on an injected registry.
+
+Labels never include a match id or player id (cardinality): matches are labelled by
+``kind`` (the game name and sync mode, e.g. ``arena/state``). Every metric is listed in
+docs/operations.md with its type, labels and unit.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import (
+    gc_collector as _gc,
+)
+from prometheus_client import (
+    platform_collector as _platform,
+)
+from prometheus_client import (
+    process_collector as _process,
+)
+
+# 0.1 ms .. ~100 ms, roughly x2 per bucket, plus 250 ms for disasters.
+TICK_BUCKETS = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.002,
+    0.004,
+    0.008,
+    0.016,
+    0.032,
+    0.064,
+    0.1,
+    0.25,
+)
+
+
+class Metrics:
+    """Every Tickwire metric. Create one per server (tests create their own registry)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        _process.ProcessCollector(registry=r)
+        _platform.PlatformCollector(registry=r)
+        _gc.GCCollector(registry=r)
+        self.tick_duration = Histogram(
+            "tickwire_tick_duration_seconds",
+            "Time spent in one tick, by phase ('total' for the whole tick incl. sending).",
+            ["kind", "phase"],
+            buckets=TICK_BUCKETS,
+            registry=r,
+        )
+        self.system_duration = Histogram(
+            "tickwire_system_duration_seconds",
+            "Time spent in one system during one tick.",
+            ["kind", "system"],
+            buckets=TICK_BUCKETS,
+            registry=r,
+        )
+        self.tick_lateness = Histogram(
+            "tickwire_tick_lateness_seconds",
+            "How late a tick started: start time minus its deadline.",
+            ["kind"],
+            buckets=TICK_BUCKETS,
+            registry=r,
+        )
+        self.ticks = Counter("tickwire_ticks", "Ticks run.", ["kind"], registry=r)
+        self.ticks_overrun = Counter(
+            "tickwire_ticks_overrun",
+            "Ticks whose work took longer than one tick period.",
+            ["kind"],
+            registry=r,
+        )
+        self.ticks_skipped = Counter(
+            "tickwire_ticks_skipped",
+            "Tick deadlines skipped because the match fell too far behind.",
+            ["kind"],
+            registry=r,
+        )
+        self.clients = Gauge("tickwire_clients_connected", "Open websocket sessions.", registry=r)
+        self.matches = Gauge("tickwire_matches", "Matches by state.", ["state"], registry=r)
+        self.joins = Counter("tickwire_joins", "Players who joined.", ["kind"], registry=r)
+        self.leaves = Counter(
+            "tickwire_leaves", "Players who left, by reason.", ["kind", "reason"], registry=r
+        )
+        self.reconnects = Counter(
+            "tickwire_reconnects", "Successful resumes of a dropped seat.", registry=r
+        )
+        self.messages_in = Counter(
+            "tickwire_messages_received", "Client messages received, by type.", ["type"], registry=r
+        )
+        self.messages_out = Counter(
+            "tickwire_messages_sent", "Messages sent to clients, by type.", ["type"], registry=r
+        )
+        self.bytes_in = Counter(
+            "tickwire_received_bytes", "Bytes of client messages received.", registry=r
+        )
+        self.bytes_out = Counter(
+            "tickwire_sent_bytes", "Bytes of messages sent, by type.", ["type"], registry=r
+        )
+        self.protocol_errors = Counter(
+            "tickwire_protocol_errors", "Protocol violations, by close code.", ["code"], registry=r
+        )
+        self.closes = Counter(
+            "tickwire_closes",
+            "Connections closed by the server, by close code.",
+            ["code"],
+            registry=r,
+        )
+        self.input_errors = Counter(
+            "tickwire_input_errors",
+            "Inputs refused without closing, by error code.",
+            ["code"],
+            registry=r,
+        )
+        self.rate_limited = Counter(
+            "tickwire_rate_limited",
+            "Connections closed for exceeding the rate limit.",
+            registry=r,
+        )
+        self.snapshots_dropped = Counter(
+            "tickwire_snapshots_dropped",
+            "State frames not built because the client had not taken the previous one.",
+            registry=r,
+        )
+        self.desyncs = Counter(
+            "tickwire_lockstep_desyncs", "Lockstep checksum mismatches.", registry=r
+        )
+        self.match_failures = Counter(
+            "tickwire_match_failures", "Matches ended by a failing system.", ["kind"], registry=r
+        )
+        self.degradation = Gauge(
+            "tickwire_degradation_level",
+            "Overload degradation level: 0 normal, 1 far entities slowed, 2 no new matches, "
+            "3 no new joins.",
+            registry=r,
+        )
+        self.draining = Gauge(
+            "tickwire_draining", "1 while the server drains for shutdown.", registry=r
+        )
+        self.state_entities_changed = Counter(
+            "tickwire_state_entities_changed",
+            "Entity updates (entered + changed) written into state frames.",
+            registry=r,
+        )
+
+    def exposition(self) -> bytes:
+        """The text exposition format of every metric."""
+        return generate_latest(self.registry)

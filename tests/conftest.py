@@ -1,0 +1,43 @@
+"""Shared fixtures: the arena definition and small helpers."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from server.gamedef import GameDefinition, load_definition
+
+ROOT = Path(__file__).resolve().parent.parent
+ARENA = ROOT / "data" / "games" / "arena.toml"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--no-browser",
+        action="store_true",
+        default=False,
+        help="skip the tests that drive a real Chromium (they run by default)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--no-browser"):
+        return
+    skip = pytest.mark.skip(reason="--no-browser given")
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def arena() -> GameDefinition:
+    """The standard workload's definition, as shipped."""
+    return load_definition(ARENA)
+
+
+@pytest.fixture(scope="session")
+def small_arena(arena: GameDefinition) -> GameDefinition:
+    """The arena with 50 NPCs, quick to step in unit tests."""
+    return replace(arena, spawns=(replace(arena.spawns[0], count=50),))

@@ -1,0 +1,121 @@
+"""Area-of-interest deltas: applying them always rebuilds the full snapshot."""
+
+from __future__ import annotations
+
+import msgpack
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from server.core.spatial import make_index
+from server.core.sync.state import InterestSync
+from server.testing import StateMirror
+
+
+def decode(frame: bytes) -> dict[str, object]:
+    _, mtype, body = msgpack.unpackb(frame, raw=False)
+    assert mtype == 65
+    result: dict[str, object] = body
+    return result
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_entities=st.integers(0, 120),
+    n_viewers=st.integers(1, 6),
+    ticks=st.integers(1, 12),
+    skip_prob=st.floats(0, 0.6),
+)
+def test_state_deltas_rebuild_the_full_snapshot(
+    seed: int, n_entities: int, n_viewers: int, ticks: int, skip_prob: float
+) -> None:
+    """Under random moves, despawns and skipped (slow) frames, delta mirrors equal full ones."""
+    rng = np.random.default_rng(seed)
+    delta = InterestSync(radius_units=30.0)
+    mirrors = [StateMirror() for _ in range(n_viewers)]
+    next_netid = 1
+    netids = np.arange(next_netid, next_netid + n_entities, dtype=np.uint32)
+    next_netid += n_entities
+    xs = rng.uniform(0, 100, n_entities)
+    ys = rng.uniform(0, 100, n_entities)
+    first = np.ones(n_viewers, dtype=bool)
+    for t in range(1, ticks + 1):
+        # move some, despawn some (stable order), spawn some (appended, growing netids)
+        moving = rng.random(len(xs)) < 0.5
+        xs = np.clip(xs + moving * rng.normal(0, 5, len(xs)), 0, 100)
+        ys = np.clip(ys + moving * rng.normal(0, 5, len(ys)), 0, 100)
+        keep = rng.random(len(xs)) > 0.1
+        netids, xs, ys = netids[keep], xs[keep], ys[keep]
+        born = int(rng.integers(0, 5))
+        netids = np.concatenate([netids, np.arange(next_netid, next_netid + born, dtype=np.uint32)])
+        next_netid += born
+        xs = np.concatenate([xs, rng.uniform(0, 100, born)])
+        ys = np.concatenate([ys, rng.uniform(0, 100, born)])
+        n = len(xs)
+        kinds = (netids % 2).astype(np.uint8)
+        q = (np.rint(xs * 16).astype(np.uint32)) | (np.rint(ys * 16).astype(np.uint32) << 16)
+        index = make_index("grid", 100.0, 100.0, 10.0)
+        index.rebuild(np.arange(n, dtype=np.int64), xs, ys)
+        vx = rng.uniform(0, 100, n_viewers)
+        vy = rng.uniform(0, 100, n_viewers)
+        built = first | (rng.random(n_viewers) >= skip_prob)
+        seats = np.flatnonzero(built).astype(np.int64)
+        frames = delta.build(t, index, netids, kinds, q, seats, vx[seats], vy[seats], first[seats])
+        first[seats] = False
+        ref = InterestSync(radius_units=30.0)
+        ref_index = make_index("brute", 100.0, 100.0, 10.0)
+        ref_index.rebuild(np.arange(n, dtype=np.int64), xs, ys)
+        ref_frames = ref.build(
+            t,
+            ref_index,
+            netids,
+            kinds,
+            q,
+            seats,
+            vx[seats],
+            vy[seats],
+            np.ones(len(seats), dtype=bool),
+        )
+        for seat, frame, ref_frame in zip(seats.tolist(), frames, ref_frames, strict=True):
+            mirrors[seat].apply(decode(frame))
+            full = StateMirror()
+            full.apply(decode(ref_frame))
+            assert mirrors[seat].entities == full.entities
+
+
+def test_state_idle_entities_cost_nothing_after_first_frame() -> None:
+    """Entities that do not move appear once (entered) and never again."""
+    sync = InterestSync(radius_units=1000.0)
+    xs = np.linspace(0, 99, 50)
+    ys = np.linspace(0, 99, 50)
+    netids = np.arange(1, 51, dtype=np.uint32)
+    kinds = np.zeros(50, dtype=np.uint8)
+    q = (np.rint(xs * 16).astype(np.uint32)) | (np.rint(ys * 16).astype(np.uint32) << 16)
+    index = make_index("grid", 100.0, 100.0, 10.0)
+    index.rebuild(np.arange(50, dtype=np.int64), xs, ys)
+    seats = np.array([0], dtype=np.int64)
+    args = (index, netids, kinds, q, seats, np.array([50.0]), np.array([50.0]))
+    first = decode(sync.build(1, *args, np.array([True]))[0])
+    assert len(first["e"]) == 100  # type: ignore[arg-type]
+    second = decode(sync.build(2, *args, np.array([False]))[0])
+    assert second["e"] == second["c"] == second["l"] == b""
+    assert sync.last_stats.changed == 0
+
+
+def test_state_changed_entity_costs_six_bytes() -> None:
+    """One moved entity adds a 2-byte id and a 4-byte position to the frame."""
+    sync = InterestSync(radius_units=1000.0)
+    netids = np.array([1, 2], dtype=np.uint32)
+    kinds = np.zeros(2, dtype=np.uint8)
+    index = make_index("grid", 100.0, 100.0, 10.0)
+    index.rebuild(np.arange(2, dtype=np.int64), np.array([1.0, 2.0]), np.array([1.0, 2.0]))
+    seats = np.array([0], dtype=np.int64)
+    q0 = np.array([16 | 16 << 16, 32 | 32 << 16], dtype=np.uint32)
+    view = (np.array([0.0]), np.array([0.0]))
+    sync.build(1, index, netids, kinds, q0, seats, *view, np.array([True]))
+    idle = sync.build(2, index, netids, kinds, q0, seats, *view, np.array([False]))[0]
+    q1 = q0.copy()
+    q1[1] += 1
+    moved = sync.build(3, index, netids, kinds, q1, seats, *view, np.array([False]))[0]
+    assert len(moved) - len(idle) == 6

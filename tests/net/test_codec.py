@@ -1,0 +1,143 @@
+"""The codec: round trips, validation, and only documented errors for any bytes."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+
+import msgpack
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from server.errors import MalformedMessage, ProtocolViolation, UnknownMessageType
+from server.net.codec import decode_client_message, encode_client
+from server.net.messages import Ack, Checksum, Hello, Input, Leave, Ping, SnapshotRequest
+from server.net.protocol import PROTOCOL_VERSION, CloseCode
+
+
+def raw(mtype: int, body: object, version: int = PROTOCOL_VERSION) -> bytes:
+    out: bytes = msgpack.packb([version, mtype, body], use_bin_type=True)
+    return out
+
+
+VALID = [
+    Hello(version=1),
+    Hello(version=1, token="t", resume="r", spectate=True, last_frame=3, name="bob"),
+    Input(tick=5, x=0.5, y=-1.0),
+    Ping(t=123.5),
+    Ack(tick=9),
+    SnapshotRequest(),
+    Checksum(frame=10, checksum=2**64 - 1),
+    Leave(),
+]
+
+
+@pytest.mark.parametrize("message", VALID, ids=lambda m: type(m).__name__)
+def test_codec_round_trips_every_client_message(message: object) -> None:
+    """Encoding then decoding gives the same message back."""
+    assert decode_client_message(encode_client(message)) == message  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("data", "error", "text"),
+    [
+        (b"\xc1\xc1garbage", MalformedMessage, "not a msgpack"),
+        (msgpack.packb({"a": 1}), MalformedMessage, "envelope"),
+        (msgpack.packb([1, 2]), MalformedMessage, "envelope"),
+        (raw(99, {}), UnknownMessageType, "unknown message type 99"),
+        (raw(65, {}), UnknownMessageType, "unknown message type 65"),
+        (raw(2, {"tick": 1, "x": 0.1}), MalformedMessage, "missing field 'y'"),
+        (raw(2, {"tick": 1, "x": 0.1, "y": 0, "z": 1}), MalformedMessage, "unknown field 'z'"),
+        (raw(2, {"tick": "1", "x": 0.1, "y": 0}), MalformedMessage, "expected an integer"),
+        (raw(2, {"tick": 1, "x": math.nan, "y": 0}), MalformedMessage, "not finite"),
+        (raw(2, {"tick": 1, "x": math.inf, "y": 0}), MalformedMessage, "not finite"),
+        (raw(2, {"tick": 1, "x": 1e300, "y": 0}), MalformedMessage, "outside"),
+        (raw(2, {"tick": -1, "x": 0, "y": 0}), MalformedMessage, "outside"),
+        (raw(2, {"tick": True, "x": 0, "y": 0}), MalformedMessage, "expected an integer"),
+        (raw(2, [1, 2, 3]), MalformedMessage, "body must be a map"),
+        (raw(2, {"tick": 1, "x": 0, "y": 0}, version=7), MalformedMessage, "version 7"),
+        (raw(1, {"version": 1, "spectate": "yes"}), MalformedMessage, "boolean"),
+        (raw(1, {"version": 1, "token": "x" * 300}), MalformedMessage, "longer than"),
+    ],
+)
+def test_codec_rejects_bad_messages_with_documented_errors(
+    data: bytes, error: type[ProtocolViolation], text: str
+) -> None:
+    """Each kind of bad input raises its documented error type and a clear reason."""
+    with pytest.raises(error, match=text) as info:
+        decode_client_message(data)
+    expected_code = (
+        CloseCode.UNKNOWN_MESSAGE_TYPE
+        if error is UnknownMessageType
+        else CloseCode.MALFORMED_MESSAGE
+    )
+    assert info.value.close_code == expected_code
+
+
+def test_codec_accepts_hello_of_another_version_for_the_handshake_to_refuse() -> None:
+    """A hello with another version decodes so the server can answer VERSION_MISMATCH."""
+    msg = decode_client_message(raw(1, {"version": 99}, version=99))
+    assert msg == Hello(version=99)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200))
+def test_codec_raises_only_protocol_violation_for_random_bytes(data: bytes) -> None:
+    """Any bytes either decode or raise a ProtocolViolation, never another exception."""
+    with contextlib.suppress(ProtocolViolation):
+        decode_client_message(data)
+
+
+msgpack_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**64), 2**64 - 1)
+    | st.floats()
+    | st.text(max_size=10)
+    | st.binary(max_size=10),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    mtype=st.integers(-3, 80),
+    body=st.dictionaries(
+        st.sampled_from(["tick", "x", "y", "t", "version", "frame", "checksum", "token", "zz"]),
+        msgpack_values,
+        max_size=5,
+    ),
+    version=st.sampled_from([PROTOCOL_VERSION, 0, 2]),
+)
+def test_codec_raises_only_protocol_violation_for_mutated_messages(
+    mtype: int, body: dict[str, object], version: int
+) -> None:
+    """Near-valid envelopes with random fields decode or raise a ProtocolViolation only."""
+    try:
+        data = raw(mtype, body, version)
+    except (OverflowError, ValueError):
+        return
+    with contextlib.suppress(ProtocolViolation):
+        decode_client_message(data)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    valid=st.sampled_from(VALID),
+    cut=st.integers(0, 40),
+    flip=st.integers(0, 255),
+)
+def test_codec_raises_only_protocol_violation_for_corrupted_valid_messages(
+    valid: object, cut: int, flip: int
+) -> None:
+    """Truncated or bit-flipped valid messages never raise anything undocumented."""
+    data = bytearray(encode_client(valid))  # type: ignore[arg-type]
+    if data:
+        data[cut % len(data)] ^= flip
+    for candidate in (bytes(data), bytes(data[: cut % (len(data) + 1)])):
+        with contextlib.suppress(ProtocolViolation):
+            decode_client_message(candidate)
