@@ -1,8 +1,9 @@
 """``python -m benchmarks tick``: the core tick alone (no network) at 1k/10k/100k entities.
 
 Runs the arena pipeline (inputs, move, bounce, index rebuild, collision) for each size
-and prints ms per tick (p50/p99) plus the share of each system. Bar (QUALITY.md):
-100k entities <= 10 ms per tick on one core.
+and prints ms per tick (p50/p99), the movement + index-update part on its own, and each
+system's share. Bar (QUALITY.md): 100k entities, movement plus spatial index update,
+<= 10 ms per tick on one core.
 """
 
 from __future__ import annotations
@@ -46,12 +47,16 @@ def main(args: argparse.Namespace) -> int:
         for _ in range(args.warmup):
             sim.step()
         times: list[float] = []
+        core_times: list[float] = []
         systems: dict[str, float] = {}
         index_s = 0.0
         for i in range(args.ticks):
             t0 = time.perf_counter()
             r = sim.step()
             times.append(time.perf_counter() - t0)
+            core_times.append(
+                r.index_s + sum(r.system_s.get(k, 0.0) for k in ("move", "bounce_at_edges"))
+            )
             index_s += r.index_s
             for k, v in r.system_s.items():
                 systems[k] = systems.get(k, 0.0) + v
@@ -64,22 +69,27 @@ def main(args: argparse.Namespace) -> int:
             "p50_ms": percentile(ms, 50),
             "p99_ms": percentile(ms, 99),
             "mean_ms": sum(ms) / len(ms),
+            "move_index_p50_ms": percentile([t * 1000 for t in core_times], 50),
+            "move_index_p99_ms": percentile([t * 1000 for t in core_times], 99),
             "index_rebuild_ms": 1000 * index_s / args.ticks,
             "systems_ms": {k: 1000 * v / args.ticks for k, v in systems.items()},
         }
         rows.append(row)
         print(
             f"{size:>7} entities  p50 {row['p50_ms']:7.3f} ms  p99 {row['p99_ms']:7.3f} ms  "
+            f"move+index p50 {row['move_index_p50_ms']:6.3f} ms  "
             f"index {row['index_rebuild_ms']:.3f} ms  "
             + "  ".join(f"{k} {v:.3f}" for k, v in row["systems_ms"].items()),
             flush=True,
         )
     for row in rows:
         if row["entities"] == 100_000:
-            ok = row["p50_ms"] <= BAR_MS_100K
+            ok = row["move_index_p99_ms"] <= BAR_MS_100K
             print(
-                f"bar: 100k entities <= {BAR_MS_100K} ms/tick: p50 {row['p50_ms']:.2f} ms "
-                f"-> {'PASS' if ok else 'FAIL'}"
+                f"bar: 100k entities, movement + index update <= {BAR_MS_100K} ms/tick: "
+                f"p99 {row['move_index_p99_ms']:.2f} ms -> {'PASS' if ok else 'FAIL'} "
+                f"(whole arena pipeline incl. collision: p50 {row['p50_ms']:.1f} ms; at this "
+                "density collision finds ~250k contacts per tick)"
             )
     write_json(result_path("tick", args.out), {"command": "tick", "rows": rows})
     return 0

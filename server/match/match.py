@@ -356,6 +356,7 @@ class Match:
         netids = world.netids
         kinds: NDArray[np.uint8] = world.col("kind")
         packed = self.quantizer.packed(world)
+        handles = world.col("entity") & 0xFFFF_FFFF
         seats_list: list[int] = []
         conns: list[Any] = []
         for s in self.by_player.values():
@@ -375,7 +376,7 @@ class Match:
             py = world.col("position.y")[slots].astype(np.float64) / self._scale
             full = np.fromiter((s.needs_full for s in seat_objs), dtype=bool, count=len(seats))
             frames = self.interest.build(
-                self.sim.tick, index, netids, kinds, packed, seats, px, py, full
+                self.sim.tick, index, netids, kinds, packed, handles, seats, px, py, full
             )
             for s, frame in zip(seat_objs, frames, strict=True):
                 s.needs_full = False
@@ -393,6 +394,7 @@ class Match:
                     netids,
                     kinds,
                     packed,
+                    handles,
                     sseats,
                     np.full(len(specs), cx),
                     np.full(len(specs), cy),

@@ -37,6 +37,10 @@ def test_state_deltas_rebuild_the_full_snapshot(
     next_netid = 1
     netids = np.arange(next_netid, next_netid + n_entities, dtype=np.uint32)
     next_netid += n_entities
+    # Handles as the entity allocator gives them: stable per entity, reused LIFO after death.
+    handles = np.arange(n_entities, dtype=np.int64)
+    free: list[int] = []
+    next_handle = n_entities
     xs = rng.uniform(0, 100, n_entities)
     ys = rng.uniform(0, 100, n_entities)
     first = np.ones(n_viewers, dtype=bool)
@@ -46,10 +50,19 @@ def test_state_deltas_rebuild_the_full_snapshot(
         xs = np.clip(xs + moving * rng.normal(0, 5, len(xs)), 0, 100)
         ys = np.clip(ys + moving * rng.normal(0, 5, len(ys)), 0, 100)
         keep = rng.random(len(xs)) > 0.1
-        netids, xs, ys = netids[keep], xs[keep], ys[keep]
+        free.extend(handles[~keep].tolist())
+        netids, xs, ys, handles = netids[keep], xs[keep], ys[keep], handles[keep]
         born = int(rng.integers(0, 5))
         netids = np.concatenate([netids, np.arange(next_netid, next_netid + born, dtype=np.uint32)])
         next_netid += born
+        new_handles = []
+        for _ in range(born):
+            if free:
+                new_handles.append(free.pop())
+            else:
+                new_handles.append(next_handle)
+                next_handle += 1
+        handles = np.concatenate([handles, np.array(new_handles, dtype=np.int64)])
         xs = np.concatenate([xs, rng.uniform(0, 100, born)])
         ys = np.concatenate([ys, rng.uniform(0, 100, born)])
         n = len(xs)
@@ -61,7 +74,9 @@ def test_state_deltas_rebuild_the_full_snapshot(
         vy = rng.uniform(0, 100, n_viewers)
         built = first | (rng.random(n_viewers) >= skip_prob)
         seats = np.flatnonzero(built).astype(np.int64)
-        frames = delta.build(t, index, netids, kinds, q, seats, vx[seats], vy[seats], first[seats])
+        frames = delta.build(
+            t, index, netids, kinds, q, handles, seats, vx[seats], vy[seats], first[seats]
+        )
         first[seats] = False
         ref = InterestSync(radius_units=30.0)
         ref_index = make_index("brute", 100.0, 100.0, 10.0)
@@ -72,6 +87,7 @@ def test_state_deltas_rebuild_the_full_snapshot(
             netids,
             kinds,
             q,
+            handles,
             seats,
             vx[seats],
             vy[seats],
@@ -95,7 +111,8 @@ def test_state_idle_entities_cost_nothing_after_first_frame() -> None:
     index = make_index("grid", 100.0, 100.0, 10.0)
     index.rebuild(np.arange(50, dtype=np.int64), xs, ys)
     seats = np.array([0], dtype=np.int64)
-    args = (index, netids, kinds, q, seats, np.array([50.0]), np.array([50.0]))
+    handles = np.arange(50, dtype=np.int64)
+    args = (index, netids, kinds, q, handles, seats, np.array([50.0]), np.array([50.0]))
     first = decode(sync.build(1, *args, np.array([True]))[0])
     assert len(first["e"]) == 100  # type: ignore[arg-type]
     second = decode(sync.build(2, *args, np.array([False]))[0])
@@ -113,9 +130,10 @@ def test_state_changed_entity_costs_six_bytes() -> None:
     seats = np.array([0], dtype=np.int64)
     q0 = np.array([16 | 16 << 16, 32 | 32 << 16], dtype=np.uint32)
     view = (np.array([0.0]), np.array([0.0]))
-    sync.build(1, index, netids, kinds, q0, seats, *view, np.array([True]))
-    idle = sync.build(2, index, netids, kinds, q0, seats, *view, np.array([False]))[0]
+    h = np.arange(2, dtype=np.int64)
+    sync.build(1, index, netids, kinds, q0, h, seats, *view, np.array([True]))
+    idle = sync.build(2, index, netids, kinds, q0, h, seats, *view, np.array([False]))[0]
     q1 = q0.copy()
     q1[1] += 1
-    moved = sync.build(3, index, netids, kinds, q1, seats, *view, np.array([False]))[0]
+    moved = sync.build(3, index, netids, kinds, q1, h, seats, *view, np.array([False]))[0]
     assert len(moved) - len(idle) == 6

@@ -26,9 +26,9 @@ class BruteForceIndex:
         return len(self.ids)
 
     def query_radius(
-        self, qx: CoordArray, qy: CoordArray, radius: float
+        self, qx: CoordArray, qy: CoordArray, radius: float, ordered: bool = True
     ) -> tuple[IdArray, IdArray]:
-        """(query, id) pairs with squared distance <= radius**2."""
+        """(query, id) pairs with squared distance <= radius**2 (always fully sorted)."""
         dx = self.xs[None, :] - np.asarray(qx)[:, None]
         dy = self.ys[None, :] - np.asarray(qy)[:, None]
         q, i = np.nonzero(dx * dx + dy * dy <= radius * radius)

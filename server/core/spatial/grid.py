@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from server.core.spatial.index import CoordArray, IdArray
+from server.core.spatial.pairs import pairs_within
 
 _E = np.zeros(0, dtype=np.int64)
 
@@ -33,7 +34,9 @@ class UniformGrid:
             ids, xs, ys = ids[order], xs[order], ys[order]
         cx, cy = self._cells(xs, ys)
         cell = cy * self.nx + cx
-        by_cell = np.argsort(cell, kind="stable")
+        # A stable sort on uint16 keys is a radix sort in numpy: O(n) for <= 65536 cells.
+        keys = cell.astype(np.uint16) if self.nx * self.ny <= 65536 else cell
+        by_cell = np.argsort(keys, kind="stable")
         self.ids, self.xs, self.ys = ids[by_cell], xs[by_cell], ys[by_cell]
         counts = np.bincount(cell, minlength=self.nx * self.ny)
         self.starts = np.zeros(self.nx * self.ny + 1, dtype=np.int64)
@@ -45,40 +48,55 @@ class UniformGrid:
     def _gather(
         self, x0: CoordArray, y0: CoordArray, x1: CoordArray, y1: CoordArray
     ) -> tuple[IdArray, IdArray]:
-        """(query, stored index) candidates from every cell each box touches."""
+        """(query, stored index) candidates from every cell each box touches.
+
+        Cells are stored row-major and points sorted by cell, so the cells a box covers
+        in one grid row are one contiguous run of points: a box costs one range per
+        row, not one per cell. Output is grouped by ascending query.
+        """
         nq = len(x0)
         if nq == 0 or len(self.ids) == 0:
             return _E, _E
         cx0, cy0 = self._cells(np.asarray(x0, float), np.asarray(y0, float))
         cx1, cy1 = self._cells(np.asarray(x1, float), np.asarray(y1, float))
-        w = cx1 - cx0 + 1
-        h = cy1 - cy0 + 1
-        ncell = w * h
-        q_of_cell = np.repeat(np.arange(nq, dtype=np.int64), ncell)
-        first = np.cumsum(ncell) - ncell
-        k = np.arange(int(ncell.sum()), dtype=np.int64) - np.repeat(first, ncell)
-        wq = w[q_of_cell]
-        cells = (cy0[q_of_cell] + k // wq) * self.nx + cx0[q_of_cell] + k % wq
-        lo = self.starts[cells]
-        cnt = self.starts[cells + 1] - lo
+        nrows = cy1 - cy0 + 1
+        q_of_row = np.repeat(np.arange(nq, dtype=np.int64), nrows)
+        first = np.cumsum(nrows) - nrows
+        row = cy0[q_of_row] + (
+            np.arange(int(nrows.sum()), dtype=np.int64) - np.repeat(first, nrows)
+        )
+        base = row * self.nx
+        lo = self.starts[base + cx0[q_of_row]]
+        cnt = self.starts[base + cx1[q_of_row] + 1] - lo
         total = int(cnt.sum())
         if total == 0:
             return _E, _E
-        q = np.repeat(q_of_cell, cnt)
+        q = np.repeat(q_of_row, cnt)
         off = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
         idx = np.repeat(lo, cnt) + off
         return q, idx
 
-    def _sorted(self, q: IdArray, ids: IdArray) -> tuple[IdArray, IdArray]:
+    @staticmethod
+    def _sorted(q: IdArray, ids: IdArray) -> tuple[IdArray, IdArray]:
+        """Sort pairs by (query, id) via one int64 key (ids < 2**32): a SIMD np.sort."""
         if len(q) == 0:
             return _E, _E
-        order = np.lexsort((ids, q))
-        return q[order], ids[order]
+        key = np.sort((q << 32) | ids)
+        return key >> 32, key & 0xFFFF_FFFF
+
+    @staticmethod
+    def _grouped(q: IdArray, ids: IdArray) -> tuple[IdArray, IdArray]:
+        """Candidates are gathered query by query, so they are already grouped."""
+        return q, ids
 
     def query_radius(
-        self, qx: CoordArray, qy: CoordArray, radius: float
+        self, qx: CoordArray, qy: CoordArray, radius: float, ordered: bool = True
     ) -> tuple[IdArray, IdArray]:
-        """(query, id) pairs with squared distance <= radius**2, sorted."""
+        """(query, id) pairs with squared distance <= radius**2, sorted.
+
+        ``ordered=False`` only groups the pairs by ascending query (ids in any order
+        within a query), which saves the sort when the caller does not need it.
+        """
         qx = np.asarray(qx, float)
         qy = np.asarray(qy, float)
         q, idx = self._gather(qx - radius, qy - radius, qx + radius, qy + radius)
@@ -87,6 +105,8 @@ class UniformGrid:
         dx = self.xs[idx] - qx[q]
         dy = self.ys[idx] - qy[q]
         hit = dx * dx + dy * dy <= radius * radius
+        if not ordered:
+            return self._grouped(q[hit], self.ids[idx[hit]])
         return self._sorted(q[hit], self.ids[idx[hit]])
 
     def query_rect(
@@ -103,15 +123,5 @@ class UniformGrid:
         return self._sorted(q[hit], self.ids[idx[hit]])
 
     def candidate_pairs(self, distance: float) -> tuple[IdArray, IdArray]:
-        """All (a, b), a < b, within ``distance``, sorted."""
-        if len(self.ids) < 2:
-            return _E, _E
-        q, idx = self._gather(
-            self.xs - distance, self.ys - distance, self.xs + distance, self.ys + distance
-        )
-        keep = self.ids[q] < self.ids[idx]
-        q, idx = q[keep], idx[keep]
-        dx = self.xs[idx] - self.xs[q]
-        dy = self.ys[idx] - self.ys[q]
-        hit = dx * dx + dy * dy <= distance * distance
-        return self._sorted(self.ids[q[hit]], self.ids[idx[hit]])
+        """All (a, b), a < b, within ``distance``, sorted (see :mod:`.pairs` for why)."""
+        return pairs_within(self.ids, self.xs, self.ys, distance)

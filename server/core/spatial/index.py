@@ -20,9 +20,13 @@ class SpatialIndex(Protocol):
     def __len__(self) -> int: ...
 
     def query_radius(
-        self, qx: CoordArray, qy: CoordArray, radius: float
+        self, qx: CoordArray, qy: CoordArray, radius: float, ordered: bool = True
     ) -> tuple[IdArray, IdArray]:
-        """(query index, id) pairs within radius (inclusive), sorted by (query, id)."""
+        """(query index, id) pairs within radius (inclusive), sorted by (query, id).
+
+        With ``ordered=False`` the pairs are only grouped by ascending query index.
+        Ids must lie in ``[0, 2**32)``.
+        """
 
     def query_rect(
         self, x0: CoordArray, y0: CoordArray, x1: CoordArray, y1: CoordArray

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from server.core.spatial.index import CoordArray, IdArray
+from server.core.spatial.pairs import pairs_within
 
 _E = np.zeros(0, dtype=np.int64)
 MAX_DEPTH = 16
@@ -182,15 +183,26 @@ class Quadtree:
 
     @staticmethod
     def _sorted(q: IdArray, ids: IdArray) -> tuple[IdArray, IdArray]:
+        """Sort pairs by (query, id) via one int64 key (ids < 2**32): a SIMD np.sort."""
         if len(q) == 0:
             return _E, _E
-        order = np.lexsort((ids, q))
+        key = np.sort((q << 32) | ids)
+        return key >> 32, key & 0xFFFF_FFFF
+
+    @staticmethod
+    def _grouped(q: IdArray, ids: IdArray) -> tuple[IdArray, IdArray]:
+        """Leaves are visited level by level: group by query with a stable sort."""
+        order = np.argsort(q, kind="stable")
         return q[order], ids[order]
 
     def query_radius(
-        self, qx: CoordArray, qy: CoordArray, radius: float
+        self, qx: CoordArray, qy: CoordArray, radius: float, ordered: bool = True
     ) -> tuple[IdArray, IdArray]:
-        """(query, id) pairs with squared distance <= radius**2, sorted."""
+        """(query, id) pairs with squared distance <= radius**2, sorted.
+
+        ``ordered=False`` only groups the pairs by ascending query (ids in any order
+        within a query), which saves the sort when the caller does not need it.
+        """
         qx = np.asarray(qx, float)
         qy = np.asarray(qy, float)
         q, idx = self._gather(qx - radius, qy - radius, qx + radius, qy + radius)
@@ -199,6 +211,8 @@ class Quadtree:
         dx = self.xs[idx] - qx[q]
         dy = self.ys[idx] - qy[q]
         hit = dx * dx + dy * dy <= radius * radius
+        if not ordered:
+            return self._grouped(q[hit], self.ids[idx[hit]])
         return self._sorted(q[hit], self.ids[idx[hit]])
 
     def query_rect(
@@ -215,15 +229,5 @@ class Quadtree:
         return self._sorted(q[hit], self.ids[idx[hit]])
 
     def candidate_pairs(self, distance: float) -> tuple[IdArray, IdArray]:
-        """All (a, b), a < b, within ``distance``, sorted."""
-        if len(self.ids) < 2:
-            return _E, _E
-        q, idx = self._gather(
-            self.xs - distance, self.ys - distance, self.xs + distance, self.ys + distance
-        )
-        keep = self.ids[q] < self.ids[idx]
-        q, idx = q[keep], idx[keep]
-        dx = self.xs[idx] - self.xs[q]
-        dy = self.ys[idx] - self.ys[q]
-        hit = dx * dx + dy * dy <= distance * distance
-        return self._sorted(self.ids[q[hit]], self.ids[idx[hit]])
+        """All (a, b), a < b, within ``distance``, sorted (see :mod:`.pairs` for why)."""
+        return pairs_within(self.ids, self.xs, self.ys, distance)
