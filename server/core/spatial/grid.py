@@ -46,7 +46,12 @@ class UniformGrid:
         return len(self.ids)
 
     def _gather(
-        self, x0: CoordArray, y0: CoordArray, x1: CoordArray, y1: CoordArray
+        self,
+        x0: CoordArray,
+        y0: CoordArray,
+        x1: CoordArray,
+        y1: CoordArray,
+        circle: tuple[CoordArray, CoordArray, float] | None = None,
     ) -> tuple[IdArray, IdArray]:
         """(query, stored index) candidates from every cell each box touches.
 
@@ -66,8 +71,25 @@ class UniformGrid:
             np.arange(int(nrows.sum()), dtype=np.int64) - np.repeat(first, nrows)
         )
         base = row * self.nx
-        lo = self.starts[base + cx0[q_of_row]]
-        cnt = self.starts[base + cx1[q_of_row] + 1] - lo
+        c0 = cx0[q_of_row]
+        c1 = cx1[q_of_row]
+        if circle is not None:
+            # Narrow each row to the circle's chord over that row's band. Edge rows
+            # reach to infinity (they hold the clamped outside points), so the chord
+            # stays a superset of every point within the radius.
+            cxq, cyq, radius = circle
+            qy = cyq[q_of_row]
+            band_lo = np.where(row == 0, -np.inf, row * self.cell)
+            band_hi = np.where(row == self.ny - 1, np.inf, (row + 1) * self.cell)
+            dy = np.maximum(np.maximum(band_lo - qy, qy - band_hi), 0.0)
+            half = np.sqrt(np.maximum(radius * radius - dy * dy, 0.0))
+            qx = cxq[q_of_row]
+            n0, _ = self._cells(qx - half, qy)
+            n1, _ = self._cells(qx + half, qy)
+            c0 = np.maximum(c0, n0)
+            c1 = np.minimum(c1, n1)
+        lo = self.starts[base + c0]
+        cnt = np.maximum(self.starts[base + c1 + 1] - lo, 0)
         total = int(cnt.sum())
         if total == 0:
             return _E, _E
@@ -99,7 +121,7 @@ class UniformGrid:
         """
         qx = np.asarray(qx, float)
         qy = np.asarray(qy, float)
-        q, idx = self._gather(qx - radius, qy - radius, qx + radius, qy + radius)
+        q, idx = self._gather(qx - radius, qy - radius, qx + radius, qy + radius, (qx, qy, radius))
         if len(q) == 0:
             return _E, _E
         dx = self.xs[idx] - qx[q]

@@ -1,6 +1,6 @@
 """Quantization of replicated position fields for the wire.
 
-A world position ``p`` (world units) is sent as ``round(p / step)`` in a uint16, so
+A world position ``p`` (world units) is sent as ``round(p / step)`` in a uint16 (at most 65534: 0xFFFFFFFF packed is reserved), so
 ``width_units / step`` must stay below 65536 (checked when the definition is loaded).
 Both axes are packed into one uint32, ``qx | qy << 16``, which on the wire is four
 little-endian bytes: x low, x high, y low, y high.
@@ -28,8 +28,8 @@ class PositionQuantizer:
 
     def packed(self, world: World) -> NDArray[np.uint32]:
         """``qx | qy << 16`` for every live entity, by slot."""
-        qx = np.clip(np.rint(world.col("position.x") * self._fx), 0, 65535).astype(np.uint32)
-        qy = np.clip(np.rint(world.col("position.y") * self._fy), 0, 65535).astype(np.uint32)
+        qx = np.clip(np.rint(world.col("position.x") * self._fx), 0, 65534).astype(np.uint32)
+        qy = np.clip(np.rint(world.col("position.y") * self._fy), 0, 65534).astype(np.uint32)
         out: NDArray[np.uint32] = qx | (qy << np.uint32(16))
         return out
 

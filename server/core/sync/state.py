@@ -2,14 +2,14 @@
 
 Every snapshot tick, one batched radius query over the spatial index gives all
 ``(viewer, entity)`` pairs, grouped by viewer. What each client was sent lives in two
-dense matrices indexed ``[seat, handle]`` (the entity allocator's handle: stable for
-the entity's life, reused only after it died): ``known`` (was it sent?) and ``sent_q``
-(the quantized position sent). Entered / changed are then one gather over the pairs,
+dense matrix indexed ``[seat, handle]`` (the entity allocator's handle: stable for
+the entity's life, reused only after it died): ``sent_q``, the quantized position
+sent, or ``UNKNOWN``. Entered / changed are then one gather over the pairs,
 "left" is the previous tick's visible list minus this tick's, and each client's frame
 is a handful of byte slices of buffers built once per tick, joined with pre-encoded
 msgpack headers. No sort, no per-client numpy call, no per-entity Python.
 
-Memory is ``rows x handles x 5`` bytes (about 10 MB at 1000 clients x 2000 entities);
+Memory is ``rows x handles x 5`` bytes (4 for ``sent_q``, 1 for a scratch mask) (about 10 MB at 1000 clients x 2000 entities);
 rows grow only as far as the highest seat in use.
 
 Baseline ("what the client has"): over a websocket (TCP, ordered, reliable) a frame
@@ -32,6 +32,8 @@ from numpy.typing import NDArray
 from server.core.spatial import SpatialIndex
 
 _EMPTY_I64 = np.zeros(0, dtype=np.int64)
+UNKNOWN = np.uint32(0xFFFF_FFFF)
+"""Marks "never sent" in ``sent_q``; quantized positions stop at 65534 per axis."""
 STATE_MESSAGE_TYPE = 65
 PROTOCOL_VERSION = 1
 
@@ -92,8 +94,8 @@ class InterestSync:
         self.radius_units = radius_units
         self._rows = 0
         self._cols = 0
-        self.known = np.zeros((0, 0), dtype=bool)
         self.sent_q = np.zeros((0, 0), dtype=np.uint32)
+        """Last quantized position sent per [seat, handle]; ``UNKNOWN`` if not sent."""
         self._scratch = np.zeros((0, 0), dtype=bool)
         self._handle_netid = np.zeros(0, dtype=np.uint32)
         """The netid each handle had at the last build (to notice reuse and deaths)."""
@@ -112,13 +114,11 @@ class InterestSync:
         c = max(cols, self._cols, 16)
         if cols > self._cols:
             c = max(cols, 2 * self._cols)
-        known = np.zeros((r, c), dtype=bool)
-        sent = np.zeros((r, c), dtype=np.uint32)
-        known[: self._rows, : self._cols] = self.known
+        sent = np.full((r, c), UNKNOWN, dtype=np.uint32)
         sent[: self._rows, : self._cols] = self.sent_q
         hn = np.zeros(c, dtype=np.uint32)
         hn[: self._cols] = self._handle_netid
-        self.known, self.sent_q, self._handle_netid = known, sent, hn
+        self.sent_q, self._handle_netid = sent, hn
         self._scratch = np.zeros((r, c), dtype=bool)
         self._rows, self._cols = r, c
 
@@ -128,7 +128,7 @@ class InterestSync:
         seats = seats[seats < self._rows]
         if len(seats) == 0:
             return
-        self.known[seats] = False
+        self.sent_q[seats] = UNKNOWN
         if len(self._vis_seat):
             keep = ~np.isin(self._vis_seat, seats)
             self._vis_seat = self._vis_seat[keep]
@@ -142,7 +142,7 @@ class InterestSync:
         """How many entities ``seat`` currently has in its mirror (for tests and stats)."""
         if seat >= self._rows:
             return 0
-        return int(self.known[seat].sum())
+        return int((self.sent_q[seat] != UNKNOWN).sum())
 
     def build(
         self,
@@ -173,7 +173,6 @@ class InterestSync:
         max_handle = int(handles.max(initial=-1)) + 1
         self._ensure(int(seats[-1]) + 1, max_handle)
         cols = self._cols
-        known_flat = self.known.reshape(-1)
         sent_flat = self.sent_q.reshape(-1)
 
         # 1. Entities that died or whose handle now names another entity: every seat
@@ -185,10 +184,10 @@ class InterestSync:
         gone_seat = _EMPTY_I64
         gone_id = np.zeros(0, dtype=np.uint32)
         if len(gone):
-            gs, gh = np.nonzero(self.known[:, gone])
+            gs, gh = np.nonzero(self.sent_q[:, gone] != UNKNOWN)
             gone_seat = gs.astype(np.int64)
             gone_id = prev_netid[gone[gh]]
-            self.known[:, gone] = False
+            self.sent_q[:, gone] = UNKNOWN
             if len(self._vis_handle):
                 keep = ~np.isin(self._vis_handle, gone)
                 self._vis_seat = self._vis_seat[keep]
@@ -206,10 +205,9 @@ class InterestSync:
         flat = vis_seat * cols + vis_handle
         new_q = packed_q[slots]
         stats.pairs = len(flat)
-        was_known = known_flat[flat]
-        entered = ~was_known
-        changed = was_known & (sent_flat[flat] != new_q)
-        known_flat[flat] = True
+        old_q = sent_flat[flat]
+        entered = old_q == UNKNOWN
+        changed = ~entered & (old_q != new_q)
         sent_flat[flat] = new_q
 
         # 4. Left: visible at the seat's last build, not now (only for seats built now).
@@ -226,7 +224,7 @@ class InterestSync:
             scratch[flat] = False
             left_seat = old_seat[lost]
             left_handle = old_handle[lost]
-            known_flat[left_seat * cols + left_handle] = False
+            sent_flat[left_seat * cols + left_handle] = UNKNOWN
             left_id = cur_netid[left_handle]
             rest_seat = self._vis_seat[~sel]
             rest_handle = self._vis_handle[~sel]
