@@ -1,6 +1,7 @@
 """Quantization of replicated position fields for the wire.
 
-A world position ``p`` (world units) is sent as ``round(p / step)`` in a uint16 (at most 65534: 0xFFFFFFFF packed is reserved), so
+A world position ``p`` (world units) is sent as ``round(p / step)`` in a uint16, at
+most 65534 (the packed value 0xFFFFFFFF is reserved for "never sent"), so
 ``width_units / step`` must stay below 65536 (checked when the definition is loaded).
 Both axes are packed into one uint32, ``qx | qy << 16``, which on the wire is four
 little-endian bytes: x low, x high, y low, y high.

@@ -1,7 +1,7 @@
 """Area-of-interest state sync: per-client deltas computed for all clients at once.
 
 Every snapshot tick, one batched radius query over the spatial index gives all
-``(viewer, entity)`` pairs, grouped by viewer. What each client was sent lives in two
+``(viewer, entity)`` pairs, grouped by viewer. What each client was sent lives in one
 dense matrix indexed ``[seat, handle]`` (the entity allocator's handle: stable for
 the entity's life, reused only after it died): ``sent_q``, the quantized position
 sent, or ``UNKNOWN``. Entered / changed are then one gather over the pairs,
@@ -9,7 +9,8 @@ sent, or ``UNKNOWN``. Entered / changed are then one gather over the pairs,
 is a handful of byte slices of buffers built once per tick, joined with pre-encoded
 msgpack headers. No sort, no per-client numpy call, no per-entity Python.
 
-Memory is ``rows x handles x 5`` bytes (4 for ``sent_q``, 1 for a scratch mask) (about 10 MB at 1000 clients x 2000 entities);
+Memory is ``rows x handles x 5`` bytes (4 for ``sent_q``, 1 for a scratch mask),
+about 10 MB at 1000 clients x 2000 entities;
 rows grow only as far as the highest seat in use.
 
 Baseline ("what the client has"): over a websocket (TCP, ordered, reliable) a frame
