@@ -1,0 +1,41 @@
+"""The core benchmark commands keep working (tiny sizes; figures are not asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def run(args: list[str], tmp_path: Path) -> dict[str, object]:
+    out = tmp_path / "result.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", *args, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    data: dict[str, object] = json.loads(out.read_text())
+    return data
+
+
+def test_tick_benchmark_writes_rows_per_size(tmp_path: Path) -> None:
+    """`benchmarks tick` reports p50/p99 for each requested size and the machine."""
+    data = run(["tick", "--sizes", "200,500", "--ticks", "5", "--warmup", "1"], tmp_path)
+    rows = data["rows"]
+    assert isinstance(rows, list)
+    assert [r["entities"] for r in rows] == [200, 500]
+    assert all(r["p99_ms"] >= r["p50_ms"] > 0 for r in rows)
+    assert "cpu" in data["machine"]  # type: ignore[operator]
+
+
+def test_spatial_benchmark_compares_three_indexes(tmp_path: Path) -> None:
+    """`benchmarks spatial` measures grid, quadtree and brute force."""
+    data = run(["spatial", "--sizes", "300", "--repeats", "1", "--queries", "50"], tmp_path)
+    rows = data["rows"]
+    assert isinstance(rows, list)
+    assert {r["index"] for r in rows} == {"grid", "quadtree", "brute"}
+    assert all(r["queries_per_s_r150"] > 0 for r in rows)
