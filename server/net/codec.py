@@ -32,14 +32,6 @@ from server.net.protocol import CLIENT_MESSAGES, PROTOCOL_VERSION, CloseCode, Me
 MAX_TICK = 2**53
 """Ticks and frames above this are refused (they would lose precision in JavaScript)."""
 
-_UNPACK_LIMITS: dict[str, int] = {
-    "max_str_len": 4096,
-    "max_bin_len": 1 << 20,
-    "max_array_len": 4096,
-    "max_map_len": 64,
-    "max_ext_len": 0,
-}
-
 
 def _int(key: str, lo: int, hi: int) -> Callable[[Any], int]:
     def check(v: Any) -> int:
@@ -123,12 +115,44 @@ _SPECS: dict[MessageType, _Spec] = {
 }
 
 
+_INPUT_KEYS = frozenset(("tick", "x", "y"))
+
+
 def decode_client_message(data: bytes | bytearray | memoryview) -> ClientMessage:
-    """Decode and validate one client message; raise a ProtocolViolation on any fault."""
+    """Decode and validate one client message; raise a ProtocolViolation on any fault.
+
+    Inputs (the message every player sends every tick) take a fast path with the same
+    rules inlined; anything unusual about them falls through to the general checks,
+    which produce the precise error.
+    """
     try:
-        envelope = msgpack.unpackb(data, raw=False, strict_map_key=True, **_UNPACK_LIMITS)
+        envelope = _unpack(data)
     except Exception as exc:  # msgpack raises many types for bad bytes; all mean "malformed"
         raise MalformedMessage(f"not a msgpack message: {type(exc).__name__}") from None
+    if (
+        type(envelope) is list
+        and len(envelope) == 3
+        and envelope[1] == 2
+        and envelope[0] == PROTOCOL_VERSION
+        and type(envelope[2]) is dict
+    ):
+        body = envelope[2]
+        if body.keys() == _INPUT_KEYS:
+            tick, x, y = body["tick"], body["x"], body["y"]
+            if (
+                type(tick) is int
+                and 0 <= tick <= MAX_TICK
+                and (type(x) is float or type(x) is int)
+                and (type(y) is float or type(y) is int)
+                and -1.0 <= x <= 1.0  # False for NaN
+                and -1.0 <= y <= 1.0
+            ):
+                return Input(tick, float(x), float(y))
+    return _decode_checked(envelope)
+
+
+def _decode_checked(envelope: Any) -> ClientMessage:
+    """The general path: every rule checked in order, with a precise reason."""
     if type(envelope) is not list or len(envelope) != 3:
         raise MalformedMessage("envelope must be an array [version, type, body]")
     version, mtype, body = envelope
@@ -165,6 +189,17 @@ def decode_client_message(data: bytes | bytearray | memoryview) -> ClientMessage
 _TYPE_BY_VALUE: dict[int, MessageType] = {int(t): t for t in CLIENT_MESSAGES}
 
 
+def _unpack(data: bytes | bytearray | memoryview) -> Any:
+    """msgpack with its defaults: ``raw=False``, ``strict_map_key=True``.
+
+    Passing the explicit ``max_*_len`` limits costs ~0.7 us per call (keyword parsing
+    in the C extension), a sixth of an input's budget. They are unnecessary here: the
+    websocket layer already refuses frames over ``max_message_bytes`` (4 KiB), and
+    msgpack bounds every length by the buffer size and nesting by its stack limit.
+    """
+    return msgpack.unpackb(data)
+
+
 def encode(mtype: MessageType, body: Mapping[str, Any]) -> bytes:
     """Encode one message ``[PROTOCOL_VERSION, type, body]``."""
     out: bytes = msgpack.packb([PROTOCOL_VERSION, int(mtype), body], use_bin_type=True)
@@ -174,7 +209,8 @@ def encode(mtype: MessageType, body: Mapping[str, Any]) -> bytes:
 def encode_client(message: ClientMessage) -> bytes:
     """Encode a client message (used by bots and tests) from its dataclass."""
     mtype = _CLIENT_TYPE[type(message)]
-    body = {k: getattr(message, k) for k in message.__slots__}
+    fields = message._fields if isinstance(message, Input) else message.__slots__
+    body = {k: getattr(message, k) for k in fields}
     body = {k: v for k, v in body.items() if v is not None}
     if isinstance(message, Hello) and not message.spectate:
         body.pop("spectate", None)

@@ -8,6 +8,7 @@ units are in docs/protocol.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,9 +23,13 @@ class Hello:
     name: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Input:
-    """The player's stick for ``tick``: x and y in [-1, 1], quantized on receipt to int8."""
+class Input(NamedTuple):
+    """The player's stick for ``tick``: x and y in [-1, 1], quantized on receipt to int8.
+
+    A NamedTuple rather than a frozen dataclass: every player sends one per tick, and
+    a frozen dataclass costs ~1.2 us to build (``object.__setattr__`` per field)
+    against ~0.3 us for a tuple -- a quarter of the per-message budget.
+    """
 
     tick: int
     x: float
