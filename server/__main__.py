@@ -46,6 +46,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default=d.log_level)
     p.add_argument("--slow-tick-budget-ms", type=float, default=d.slow_tick_budget_ms)
     p.add_argument("--no-uvloop", action="store_true", help="use the standard asyncio loop")
+    p.add_argument(
+        "--no-metrics",
+        dest="metrics",
+        action="store_false",
+        default=d.metrics,
+        help="do not serve /metrics (404)",
+    )
+    # The remaining limits: one flag per ServerConfig field, so every field has one.
+    taken = {a.dest for a in p._actions}
+    for f in fields(ServerConfig):
+        if f.name in taken:
+            continue
+        default = getattr(d, f.name)
+        kind = type(f.default) if f.default is not None else str
+        p.add_argument("--" + f.name.replace("_", "-"), type=kind, default=default)
     return p
 
 

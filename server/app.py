@@ -15,6 +15,7 @@ import itertools
 import logging
 import secrets
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import msgpack
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from server.config import ServerConfig
 from server.core.clock import DueTick
@@ -48,6 +50,7 @@ from server.net.messages import (
 )
 from server.net.protocol import PROTOCOL_VERSION, CloseCode, ErrorCode, MessageType
 from server.net.session import ClientSession, TokenBucket
+from server.ops.degrade import DegradeController
 from server.ops.metrics import Metrics
 
 log = logging.getLogger("tickwire.server")
@@ -113,9 +116,13 @@ class TickwireServer:
         self._player_ids = itertools.count(1)
         self._used_nonces: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Upgrades accepted but not yet handed to _handle: they count against the limit,
+        # or a storm of simultaneous handshakes would all pass the check.
+        self._upgrading: weakref.WeakSet[ServerConnection] = weakref.WeakSet()
         self._server: Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self.draining = False
+        self.degrade = DegradeController()
         self.static_dir = Path(config.static_dir) if config.static_dir else http.WEB_DIR
         self._m_tick = {
             p: self.metrics.tick_duration.labels(self.kind, p)
@@ -259,7 +266,8 @@ class TickwireServer:
             self.metrics.snapshots_dropped.inc(out.skipped_slow)
         if out.broadcast is not None:
             conns, payload = out.broadcast
-            limit = max(65536, len(payload) * self.definition.lockstep.max_send_queue_frames)
+            floor = self.config.send_buffer_limit_bytes
+            limit = max(floor, len(payload) * self.definition.lockstep.max_send_queue_frames)
             live = []
             for conn in conns:
                 if conn.closing:
@@ -278,8 +286,12 @@ class TickwireServer:
         self._m_ticks.inc()
         self._m_lateness.observe(max(0.0, due.lateness_s))
         self._m_tick_total.observe(work_s)
-        if work_s > match.definition.dt_s:
+        overrun = work_s > match.definition.dt_s
+        if overrun:
             self._m_overrun.inc()
+        level = self.degrade.observe(overrun)
+        if level is not None:
+            self._set_degradation(level)
         result = out.result
         if result is not None:
             for phase, s in result.phase_s.items():
@@ -304,6 +316,12 @@ class TickwireServer:
                     worst_sys[1] * 1000,
                     out.sync_s * 1000,
                 )
+
+    def _set_degradation(self, level: int) -> None:
+        """Apply a new overload level (server.ops.degrade): gauge, log, match and join gates."""
+        self.metrics.degradation.set(level)
+        self.manager.accepting_matches = not self.draining and not self.degrade.refuse_matches
+        log.warning("overload degradation level %d", level)
 
     def observe_skipped(self, match: Match, skipped: int) -> None:
         """Export skipped deadlines."""
@@ -341,11 +359,13 @@ class TickwireServer:
         path = request.path.split("?", 1)[0]
         upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
         if upgrade and path in ("/ws", "/"):
-            if len(self.conns) >= self.config.max_connections:
+            upgrading = sum(1 for c in self._upgrading if c.state is not State.CLOSED)
+            if len(self.conns) + upgrading >= self.config.max_connections:
                 self.metrics.closes.labels("503").inc()
                 return http.text(503, "connection limit reached\n")
             if self.draining:
                 return http.text(503, "server is draining\n")
+            self._upgrading.add(connection)
             return None
         if path == "/healthz":
             return http.text(200, "ok\n")
@@ -353,13 +373,16 @@ class TickwireServer:
             if self.draining:
                 return http.text(503, "draining\n")
             return http.text(200, "ready\n")
-        if path == "/metrics":
+        if path == "/metrics" and self.config.metrics:
             self._refresh_gauges()
             return http.response(
                 200, self.metrics.exposition(), "text/plain; version=0.0.4; charset=utf-8"
             )
         if path == "/matches":
-            return http.json_response(200, {"matches": self.manager.list_matches()})
+            matches = self.manager.list_matches()
+            if http.wants_json(request.path, request.headers.get("Accept", "")):
+                return http.json_response(200, {"matches": matches})
+            return http.matches_page(matches)
         served = http.static_file(self.static_dir, path)
         if served is not None:
             return served
@@ -387,6 +410,7 @@ class TickwireServer:
             now,
             trace_id=secrets.token_hex(8),
         )
+        self._upgrading.discard(ws)
         conn = Conn(ws, session)
         self.conns[session.conn_id] = conn
         self.metrics.clients.set(len(self.conns))
@@ -466,6 +490,9 @@ class TickwireServer:
         if self.draining:
             await self._close_task(conn, CloseCode.SERVER_BUSY, "server is draining")
             return False
+        if self.degrade.refuse_joins and not hello.resume:
+            await self._close_task(conn, CloseCode.SERVER_BUSY, "server is overloaded")
+            return False
         resumed = False
         conn.extra["last_frame"] = hello.last_frame
         if hello.resume:
@@ -534,8 +561,12 @@ class TickwireServer:
         token, nonce = self.signer.issue(match.match_id, seat.player_id)
         seat.resume_nonce = nonce
         defn = match.definition
+        netid = None
+        if seat.entity is not None and match.mode == "state":
+            netid = match.sim.netid_of(seat.entity)
         body = {
             "player_id": seat.player_id,
+            "entity": -1 if netid is None else netid,
             "match_id": match.match_id,
             "seat": seat.seat,
             "spectator": seat.spectator,

@@ -11,7 +11,17 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-DEFAULT_GAME = Path(__file__).resolve().parent.parent / "data" / "games" / "arena.toml"
+
+def _default_game() -> Path:
+    """The arena beside the source tree, else ``data/games/arena.toml`` under the working
+    directory (an installed package, such as the Docker image's, whose data/ lives in /app)."""
+    beside_source = Path(__file__).resolve().parent.parent / "data" / "games" / "arena.toml"
+    if beside_source.exists():
+        return beside_source
+    return Path.cwd() / "data" / "games" / "arena.toml"
+
+
+DEFAULT_GAME = _default_game()
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +52,9 @@ class ServerConfig:
     rate_bytes_per_s: float = 65536.0
     rate_burst_bytes: float = 131072.0
     send_buffer_limit_bytes: int = 65536
-    """State sync: a client with more than this unsent gets no new frame this tick."""
+    """State sync: a client with more than this unsent gets no new frame this tick.
+    Lockstep: the least unsent backlog that closes a client with TOO_FAR_BEHIND (the bound is
+    the larger of this and ``max_send_queue_frames`` frames)."""
     max_catchup_ticks: int = 3
     drain_grace_s: float = 10.0
     """SIGTERM: matches play on this long before they are ended."""

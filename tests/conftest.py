@@ -20,6 +20,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="skip the tests that drive a real Chromium (they run by default)",
     )
+    parser.addoption(
+        "--minutes",
+        type=float,
+        default=None,
+        help="soak tests: run this many minutes (default: a short CI run of about 20 s; "
+        "or set TICKWIRE_SOAK_MINUTES)",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -65,6 +65,20 @@ class CommandBuffer:
         self._spawns.append(_Spawn(archetype, eids, dict(values or {})))
         return eids
 
+    def pending_netid(self, eid: EntityId) -> int | None:
+        """The network id a queued spawn of ``eid`` will get on apply (None if not queued).
+
+        Spawns are applied in queue order and netids are handed out consecutively, so the
+        id is known as soon as the spawn is queued.
+        """
+        netid = self._world.next_netid
+        for s in self._spawns:
+            hit = np.flatnonzero(s.eids == eid)
+            if len(hit):
+                return netid + int(hit[0])
+            netid += len(s.eids)
+        return None
+
     def despawn(self, eid: EntityId | NDArray[np.int64]) -> None:
         """Queue removal of one or many entities (stale ids are ignored on apply)."""
         self._despawns.append(np.atleast_1d(np.asarray(eid, dtype=np.int64)))

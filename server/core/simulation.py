@@ -70,6 +70,12 @@ class Simulation:
             self.definition.player_archetype, {"position.x": x, "position.y": y}
         )
 
+    def netid_of(self, eid: EntityId) -> int | None:
+        """The network id of a live or queued entity (None if it is neither)."""
+        if self.world.is_alive(eid):
+            return int(self.world.netids[self.world.slot_of(eid)])
+        return self.processor.commands.pending_netid(eid)
+
     def queue_despawn(self, eid: EntityId) -> None:
         """Queue removal of an entity (ignored if it is already gone)."""
         self.processor.commands.despawn(eid)

@@ -81,6 +81,11 @@ class World:
         return name in self._components
 
     @property
+    def next_netid(self) -> int:
+        """The network id the next spawned entity will get (ids are never reused)."""
+        return self._next_netid
+
+    @property
     def netids(self) -> NDArray[np.uint32]:
         """Network ids of live entities, by slot."""
         view: NDArray[np.uint32] = self._columns["netid"][: self.count]

@@ -1,0 +1,170 @@
+"""``python -m client_sim``: a swarm of headless bots against a running server.
+
+Example::
+
+    python -m client_sim --url ws://127.0.0.1:8765/ws --bots 200 --duration 20 \\
+        --behaviour wander --report report.json --min-rate 19.5
+
+Prints a progress line each second and a summary at the end; writes the JSON report when
+``--report`` is given. Exit status: 0 when every SLO holds, 1 when one is missed, 3 when
+no bot could connect (2 is argparse's usage error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import queue
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from client_sim.behaviours import BehaviourError, load_behaviour
+from client_sim.report import Slo, build_report, merge_progress, progress_line, summary_lines
+from client_sim.swarm import Progress, Swarm, SwarmConfig
+from server.gamedef import load_definition
+from server.gamedef.schema import GameDefinition
+
+DEFAULT_GAME = Path(__file__).resolve().parent.parent / "data" / "games" / "arena.toml"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (docs/bots.md documents every flag)."""
+    p = argparse.ArgumentParser(prog="python -m client_sim", description=__doc__.split("\n")[0])
+    p.add_argument("--url", default="ws://127.0.0.1:8765/ws", help="server websocket URL")
+    p.add_argument("--bots", type=int, default=50, help="number of bots (default 50)")
+    p.add_argument("--duration", type=float, default=20.0, help="seconds after ramp-up")
+    p.add_argument(
+        "--behaviour",
+        default="wander",
+        help="data/bots/<name>.toml or a path to a behaviour file (default wander)",
+    )
+    p.add_argument("--ramp-up", type=float, default=2.0, help="seconds to connect all bots")
+    p.add_argument("--warmup", type=float, default=None, help="seconds not measured after ramp")
+    p.add_argument("--procs", type=int, default=1, help="bot processes (bots split evenly)")
+    p.add_argument(
+        "--replicas", type=int, default=3, help="lockstep: bots that run the full replica"
+    )
+    p.add_argument(
+        "--game",
+        default=str(DEFAULT_GAME),
+        help="the server's game definition (lockstep replicas need the same one)",
+    )
+    p.add_argument("--seed", type=int, default=1, help="behaviour random seed")
+    p.add_argument("--report", default=None, help="write the JSON report here")
+    p.add_argument("--min-rate", type=float, default=None, help="SLO: min frames/s per bot")
+    p.add_argument("--max-p99-ms", type=float, default=None, help="SLO: max state age p99 ms")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    return p
+
+
+def _install_loop_policy() -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def _worker(
+    config: SwarmConfig, game: str, out: multiprocessing.Queue[tuple[str, Any]]
+) -> None:  # pragma: no cover - runs in a child process
+    _install_loop_policy()
+    definition = load_definition(game)
+    swarm = Swarm(config, definition, progress=lambda p: out.put(("progress", p)))
+    out.put(("result", asyncio.run(swarm.run())))
+
+
+def run_swarms(
+    config: SwarmConfig,
+    procs: int,
+    definition: GameDefinition | None,
+    game: str,
+    on_progress: Any,
+) -> list[dict[str, Any]]:
+    """Run ``config.bots`` split over ``procs`` processes; each process's raw results."""
+    if procs <= 1:
+        swarm = Swarm(config, definition, progress=lambda p: on_progress([p]))
+        return [asyncio.run(swarm.run())]
+    ctx = multiprocessing.get_context("spawn")
+    out: multiprocessing.Queue[tuple[str, Any]] = ctx.Queue()
+    share, extra = divmod(config.bots, procs)
+    children = []
+    first = 0
+    for i in range(procs):
+        n = share + (1 if i < extra else 0)
+        cfg = replace(config, bots=n, first_index=first)
+        first += n
+        child = ctx.Process(target=_worker, args=(cfg, game, out), daemon=True)
+        child.start()
+        children.append(child)
+    results: list[dict[str, Any]] = []
+    pending: dict[int, list[Progress]] = {}
+    deadline_s = config.ramp_up_s + config.duration_s + 60.0
+    while len(results) < procs:
+        try:
+            kind, payload = out.get(timeout=deadline_s)
+        except queue.Empty:
+            break
+        if kind == "result":
+            results.append(payload)
+        else:
+            group = pending.setdefault(payload["t"], [])
+            group.append(payload)
+            if len(group) == procs:
+                on_progress(pending.pop(payload["t"]))
+    for child in children:
+        child.join(timeout=5)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the swarm; see the module docstring for the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        load_behaviour(args.behaviour)
+    except BehaviourError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    definition = load_definition(args.game)
+    config = SwarmConfig(
+        url=args.url,
+        bots=args.bots,
+        duration_s=args.duration,
+        behaviour=args.behaviour,
+        ramp_up_s=args.ramp_up,
+        warmup_s=args.warmup,
+        replicas=args.replicas,
+        seed=args.seed,
+    )
+
+    def show(samples: list[Progress]) -> None:
+        if not args.quiet:
+            print(progress_line(merge_progress(samples), args.bots), flush=True)
+
+    _install_loop_policy()
+    parts = run_swarms(config, args.procs, definition, args.game, show)
+    meta = {
+        "url": args.url,
+        "bots": args.bots,
+        "procs": args.procs,
+        "behaviour": args.behaviour,
+        "duration_s": args.duration,
+        "ramp_up_s": args.ramp_up,
+    }
+    report = build_report(parts, meta, Slo(args.min_rate, args.max_p99_ms))
+    for line in summary_lines(report):
+        print(line)
+    if args.report:
+        Path(args.report).write_text(json.dumps(report, indent=2))
+        print(f"wrote {args.report}")
+    if report["connected"] == 0:
+        return 3
+    return 0 if report["passed"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,149 @@
+"""Merging the swarm processes' results into one report, and the SLO verdict.
+
+Units: rates are frames (state snapshots or lockstep frames) per second per bot; ages
+and round trips are milliseconds; bytes are per bot per second.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class Slo:
+    """Service-level objectives; ``None`` means not checked."""
+
+    min_rate: float | None = None
+    """Every connected bot's frames per second must be at least this."""
+    max_p99_ms: float | None = None
+    """The state age p99 (ms) must be at most this."""
+
+
+def _pct(values: list[float], p: float) -> float:
+    return float(np.percentile(values, p)) if values else 0.0
+
+
+def build_report(parts: list[dict[str, Any]], meta: dict[str, Any], slo: Slo) -> dict[str, Any]:
+    """One report from each process's :meth:`~client_sim.swarm.Swarm.results`."""
+    bots = [b for part in parts for b in part["bots"]]
+    ages = [a for part in parts for a in part["ages_ms"]]
+    rtts = [r for part in parts for r in part["rtts_ms"]]
+    connected = [b for b in bots if b["connected"]]
+    failures = Counter(str(b["failure"]) for b in bots if not b["connected"])
+    rates = [b["rate"] for b in connected]
+    closes = Counter(str(b["close_code"]) for b in bots if b["close_code"] is not None)
+    errors: Counter[str] = Counter()
+    for b in bots:
+        errors.update({str(k): v for k, v in b["errors"].items()})
+    window = max((p["window_s"] for p in parts), default=0.0)
+    sync = next((p["sync"] for p in parts if p["sync"] != "unknown"), "unknown")
+    report: dict[str, Any] = {
+        **meta,
+        "sync": sync,
+        "window_s": round(window, 3),
+        "connected": len(connected),
+        "failed": len(bots) - len(connected),
+        "failures": dict(failures),
+        "rate_per_bot": {
+            "mean": round(float(np.mean(rates)), 3) if rates else 0.0,
+            "min": round(min(rates), 3) if rates else 0.0,
+        },
+        "state_age_ms": {"p50": round(_pct(ages, 50), 3), "p99": round(_pct(ages, 99), 3)},
+        "rtt_ms": {"p50": round(_pct(rtts, 50), 3), "p99": round(_pct(rtts, 99), 3)},
+        "bytes_in_per_bot_per_s": round(
+            float(np.mean([b["bytes_in_per_s"] for b in connected])) if connected else 0.0, 1
+        ),
+        "bytes_out_per_bot_per_s": round(
+            float(np.mean([b["bytes_out_per_s"] for b in connected])) if connected else 0.0, 1
+        ),
+        "close_codes": dict(closes),
+        "errors": dict(errors),
+        "gaps": sum(b["gaps"] for b in bots),
+        "desyncs": sum(b["desyncs"] for b in bots),
+        "checksums_sent": sum(b["checksums"] for b in bots),
+        "replicas": sum(1 for b in bots if b["replica"]),
+        "mirror_errors": sum(b["mirror_errors"] for b in bots),
+    }
+    checks: dict[str, dict[str, Any]] = {}
+    if slo.min_rate is not None:
+        observed = report["rate_per_bot"]["min"]
+        checks["min_rate"] = {
+            "target": slo.min_rate,
+            "observed": observed,
+            "pass": bool(connected) and observed >= slo.min_rate,
+        }
+    if slo.max_p99_ms is not None:
+        observed = report["state_age_ms"]["p99"]
+        checks["max_p99_ms"] = {
+            "target": slo.max_p99_ms,
+            "observed": observed,
+            "pass": bool(ages) and observed <= slo.max_p99_ms,
+        }
+    checks["no_protocol_faults"] = {
+        "target": "none",
+        "observed": f"{report['gaps']} gaps, {report['desyncs']} desyncs, "
+        f"{report['mirror_errors']} mirror errors",
+        "pass": report["gaps"] == 0 and report["desyncs"] == 0 and report["mirror_errors"] == 0,
+    }
+    report["slo"] = checks
+    report["passed"] = all(c["pass"] for c in checks.values()) and bool(connected)
+    return report
+
+
+def merge_progress(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """One progress sample from each process's sample for the same second."""
+    steady = sum(s["steady"] for s in samples)
+    connected = sum(s["connected"] for s in samples)
+    closes: Counter[str] = Counter()
+    for s in samples:
+        closes.update({str(k): v for k, v in s["closes"].items()})
+    mins = [s["rate_min"] for s in samples if s["steady"]]
+    return {
+        "t": max(s["t"] for s in samples),
+        "started": sum(s["started"] for s in samples),
+        "connected": connected,
+        "rate_mean": sum(s["frames"] for s in samples) / steady if steady else 0.0,
+        "rate_min": min(mins) if mins else 0,
+        "kib_per_bot": sum(s["bytes"] for s in samples) / 1024 / connected if connected else 0.0,
+        "closes": dict(closes),
+        "errors": sum(s["errors"] for s in samples),
+        "desyncs": sum(s["desyncs"] for s in samples),
+    }
+
+
+def progress_line(p: dict[str, Any], total_bots: int) -> str:
+    """The live line printed each second."""
+    closes = " ".join(f"{k}x{v}" for k, v in sorted(p["closes"].items())) or "-"
+    return (
+        f"[{p['t']:4d}s] bots {p['connected']:5d}/{total_bots} connected "
+        f"({p['started']} started)  frames/s per bot {p['rate_mean']:5.1f} "
+        f"(min {p['rate_min']:3d})  {p['kib_per_bot']:6.2f} KiB/s per bot  "
+        f"closes {closes}  errors {p['errors']}  desyncs {p['desyncs']}"
+    )
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    """A human summary of a report, one figure per line, SLO verdicts last."""
+    lines = [
+        f"sync {report['sync']}: {report['connected']} connected, {report['failed']} failed "
+        f"{report['failures'] or ''}".rstrip(),
+        f"frames/s per bot: mean {report['rate_per_bot']['mean']:.2f}, "
+        f"min {report['rate_per_bot']['min']:.2f} (window {report['window_s']:.1f}s)",
+        f"state age ms: p50 {report['state_age_ms']['p50']:.1f}, "
+        f"p99 {report['state_age_ms']['p99']:.1f}",
+        f"rtt ms: p50 {report['rtt_ms']['p50']:.2f}, p99 {report['rtt_ms']['p99']:.2f}",
+        f"bytes per bot per s: in {report['bytes_in_per_bot_per_s']:.0f}, "
+        f"out {report['bytes_out_per_bot_per_s']:.0f}",
+        f"close codes seen: {report['close_codes'] or 'none'}; "
+        f"errors: {report['errors'] or 'none'}",
+        f"lockstep: gaps {report['gaps']}, desyncs {report['desyncs']}, "
+        f"checksums sent {report['checksums_sent']} by {report['replicas']} replicas",
+    ]
+    for name, check in report["slo"].items():
+        verdict = "PASS" if check["pass"] else "FAIL"
+        lines.append(f"SLO {name}: {verdict} (target {check['target']}, {check['observed']})")
+    return lines

@@ -1,0 +1,269 @@
+"""A swarm: many bots in one process, driven by one tick loop.
+
+Timeline (seconds from the start): bots connect spread over ``ramp_up_s``; figures are
+taken in the measuring window ``[ramp_up_s + warmup_s, ramp_up_s + duration_s]``; then
+every bot closes normally. One loop ticks at the match's rate, runs the behaviour over
+all bots at once and writes each bot's input straight to its socket (no awaiting, no
+task per send), pings each bot once a second (staggered), and reports progress once a
+second through a callback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from client_sim.behaviours import Crowd, load_behaviour
+from client_sim.bot import Bot, nearest_vectors, pack
+from server.gamedef.schema import GameDefinition
+from server.net.protocol import MessageType
+
+Progress = dict[str, Any]
+"""One progress sample: see :meth:`Swarm.progress_sample` for the keys."""
+
+MAX_SAMPLES_PER_BOT = 2000
+"""Age and RTT samples kept per bot (a 20 Hz, 100 s run has 2000 frames)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SwarmConfig:
+    """What to run. Durations in seconds."""
+
+    url: str
+    bots: int
+    duration_s: float = 20.0
+    behaviour: str = "wander"
+    ramp_up_s: float = 2.0
+    warmup_s: float | None = None
+    """Seconds after ramp-up before measuring; default ``min(2, duration/5)``."""
+    replicas: int = 3
+    """Lockstep: this many bots run the deterministic replica and check checksums."""
+    seed: int = 1
+    first_index: int = 0
+    """Index of this process's first bot (several processes share one numbering)."""
+    open_timeout_s: float = 10.0
+    connect_concurrency: int = 64
+
+    @property
+    def warmup(self) -> float:
+        """The warm-up actually used."""
+        if self.warmup_s is not None:
+            return self.warmup_s
+        return min(2.0, self.duration_s / 5)
+
+
+class Swarm:
+    """Runs ``config.bots`` bots; :meth:`run` returns this process's raw results."""
+
+    def __init__(
+        self,
+        config: SwarmConfig,
+        definition: GameDefinition | None = None,
+        progress: Callable[[Progress], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.definition = definition
+        self.behaviour = load_behaviour(config.behaviour)
+        self.window = [float("inf"), float("inf")]
+        self.bots = [
+            Bot(
+                config.first_index + i,
+                config.url,
+                self.window,
+                definition,
+                replica=config.first_index + i < config.replicas,
+            )
+            for i in range(config.bots)
+        ]
+        self.crowd = Crowd(
+            config.bots,
+            20.0,
+            np.random.default_rng(config.seed + config.first_index),
+            lambda which: nearest_vectors(self.bots, which),
+        )
+        self.progress = progress
+        self.started = 0
+        self._last_frames = np.zeros(config.bots, np.int64)
+        self._last_bytes = np.zeros(config.bots, np.int64)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def run(self) -> dict[str, Any]:
+        """Connect, play, measure, close; the raw results (see :meth:`results`)."""
+        cfg = self.config
+        t0 = time.perf_counter()
+        ramp_end = t0 + cfg.ramp_up_s
+        self.window[0] = ramp_end + cfg.warmup
+        self.window[1] = ramp_end + cfg.duration_s
+        connector = asyncio.create_task(self._connect_all(t0))
+        ticker = asyncio.create_task(self._tick_loop(t0, ramp_end + cfg.duration_s))
+        try:
+            await ticker
+        finally:
+            connector.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await connector
+            await self._close_all()
+        return self.results(self.window[1] - self.window[0])
+
+    async def _connect_all(self, t0: float) -> None:
+        cfg = self.config
+        gate = asyncio.Semaphore(cfg.connect_concurrency)
+        n = max(1, cfg.bots)
+
+        async def one(bot: Bot, at: float) -> None:
+            delay = at - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            async with gate:
+                self.started += 1
+                try:
+                    if not await bot.connect(cfg.open_timeout_s):
+                        return
+                except Exception as exc:  # reported, never silently lost
+                    bot.stats.failure = f"{type(exc).__name__}: {exc}"
+                    return
+            await bot.run()
+
+        self._tasks = [
+            asyncio.create_task(one(bot, t0 + cfg.ramp_up_s * i / n))
+            for i, bot in enumerate(self.bots)
+        ]
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _tick_loop(self, t0: float, end: float) -> None:
+        crowd = self.crowd
+        bots = self.bots
+        behaviour = self.behaviour
+        rate = 20.0
+        k = 0
+        next_report = t0 + 1.0
+        input_type = MessageType.INPUT
+        while True:
+            now = time.perf_counter()
+            if now >= end:
+                break
+            # Adopt the match's tick rate from the first welcome.
+            for bot in bots:
+                if bot.welcome:
+                    rate = float(bot.welcome["tick_rate_hz"])
+                    break
+            crowd.tick_rate_hz = rate
+            period = 1.0 / rate
+            k += 1
+            crowd.tick = k
+            behaviour(crowd)
+            sticks = crowd.stick.tolist()
+            sends = crowd.sends.tolist()
+            ping_slot = k % max(1, int(rate))
+            for i, bot in enumerate(bots):
+                if not bot.live:
+                    continue
+                count = sends[i]
+                if count:
+                    sx, sy = sticks[i]
+                    payload = pack(input_type, {"tick": bot.input_tick(), "x": sx, "y": sy})
+                    for _ in range(count):
+                        bot.send_bytes(payload)
+                if i % max(1, int(rate)) == ping_slot:
+                    bot.ping()
+            if now >= next_report:
+                if self.progress is not None:
+                    self.progress(self.progress_sample(now - t0))
+                next_report = max(next_report + 1.0, now + 0.5)
+            deadline = t0 + k * period
+            delay = deadline - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif delay < -1.0:
+                # Fell far behind (an overloaded bot process): skip, don't burst.
+                t0 += -delay
+
+    async def _close_all(self) -> None:
+        for bot in self.bots:
+            bot.live = False
+        closing = [bot.close() for bot in self.bots if bot.ws is not None]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*closing, return_exceptions=True), 10.0)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def progress_sample(self, elapsed_s: float) -> Progress:
+        """Figures for the last second: bots started/connected, frames per connected bot
+        (mean and min), kB/s per bot, and totals so far of closes, errors and desyncs."""
+        frames = np.fromiter((b.stats.frames for b in self.bots), np.int64, len(self.bots))
+        received = np.fromiter((b.stats.bytes_in for b in self.bots), np.int64, len(self.bots))
+        live = np.fromiter((b.live for b in self.bots), np.bool_, len(self.bots))
+        delta = frames - self._last_frames
+        steady = live & (self._last_frames > 0)
+        bytes_delta = received - self._last_bytes
+        self._last_frames = frames
+        self._last_bytes = received
+        closes: Counter[int] = Counter()
+        errors = 0
+        desyncs = 0
+        for b in self.bots:
+            if b.stats.close_code is not None and not b.live:
+                closes[b.stats.close_code] += 1
+            errors += sum(b.stats.errors.values())
+            desyncs += b.stats.desyncs
+        return {
+            "t": round(elapsed_s),
+            "started": self.started,
+            "connected": int(live.sum()),
+            "frames": int(delta[steady].sum()),
+            "steady": int(steady.sum()),
+            "rate_min": int(delta[steady].min()) if steady.any() else 0,
+            "bytes": int(bytes_delta[live].sum()),
+            "closes": dict(closes),
+            "errors": errors,
+            "desyncs": desyncs,
+        }
+
+    def results(self, window_s: float) -> dict[str, Any]:
+        """Raw per-bot results of this process, ready to merge (see client_sim.report)."""
+        per_bot = []
+        ages: list[float] = []
+        rtts: list[float] = []
+        for bot in self.bots:
+            s = bot.stats
+            ages.extend(s.ages_ms[-MAX_SAMPLES_PER_BOT:])
+            rtts.extend(s.rtts_ms[-MAX_SAMPLES_PER_BOT:])
+            per_bot.append(
+                {
+                    "connected": s.connected,
+                    "failure": s.failure,
+                    "rate": s.window_frames / window_s if window_s > 0 else 0.0,
+                    "bytes_in_per_s": s.window_bytes_in / window_s if window_s > 0 else 0.0,
+                    "bytes_out_per_s": s.window_bytes_out / window_s if window_s > 0 else 0.0,
+                    "close_code": s.close_code,
+                    "close_reason": s.close_reason,
+                    "errors": dict(s.errors),
+                    "gaps": s.gaps,
+                    "desyncs": s.desyncs,
+                    "checksums": s.checksums_sent,
+                    "mirror_errors": s.mirror_errors,
+                    "replica": bot.replica is not None,
+                    "entities": bot.mirror.entity_count(),
+                }
+            )
+        sync = next((b.welcome["sync"] for b in self.bots if b.welcome), "unknown")
+        return {
+            "window_s": window_s,
+            "sync": sync,
+            "bots": per_bot,
+            "ages_ms": ages,
+            "rtts_ms": rtts,
+        }
+
+
+def inputs_payload(tick: int, x: float, y: float) -> bytes:
+    """One encoded input (exposed for benchmarks that need a client-sized message)."""
+    return pack(MessageType.INPUT, {"tick": tick, "x": x, "y": y})
