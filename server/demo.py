@@ -1,52 +1,148 @@
-"""``make demo`` (interim): run the arena headless and print a line per second."""
+"""``make demo``: a real server with the arena match and a swarm of bots, on one machine.
+
+Starts the server in this process (port 8765, or a free one if that is taken) and
+``python -m client_sim`` with ``--bots`` wandering bots in a child process (so the bots'
+work does not share the server's event loop), prints the URLs to open, then one line per
+second: tick, players, entities, ms per tick, bytes sent. Ctrl-C (or ``--seconds``) stops
+both; the server drains as on SIGINT.
+"""
 
 from __future__ import annotations
 
 import argparse
-import time
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import tempfile
+from dataclasses import replace
 from pathlib import Path
 
-from server.core.simulation import Simulation
-from server.gamedef import load_definition
+from server.app import TickwireServer
+from server.config import ServerConfig
+from server.ops.logging import configure_logging
 
-DEFAULT_GAME = Path(__file__).resolve().parent.parent / "data" / "games" / "arena.toml"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The demo's flags."""
+    p = argparse.ArgumentParser(prog="python -m server.demo", description=__doc__.split("\n")[0])
+    p.add_argument("--port", type=int, default=8765, help="port (falls back to a free one)")
+    p.add_argument("--bots", type=int, default=40, help="wandering bots (default 40)")
+    p.add_argument("--behaviour", default="wander", help="bot behaviour (data/bots/)")
+    p.add_argument("--seconds", type=float, default=0.0, help="stop after this long (0: never)")
+    p.add_argument("--sync", choices=("state", "lockstep"), default=None)
+    return p
+
+
+async def _start(config: ServerConfig) -> TickwireServer:
+    server = TickwireServer(config)
+    try:
+        await server.start()
+    except OSError as exc:
+        if config.port == 0:
+            raise
+        print(f"port {config.port} is taken ({exc.strerror}); using a free one", flush=True)
+        server = TickwireServer(replace(config, port=0))
+        await server.start()
+    return server
+
+
+async def run_demo(args: argparse.Namespace) -> int:
+    """Serve and play until Ctrl-C or ``--seconds``; 0 on a clean stop."""
+    config = ServerConfig.from_env(port=args.port, sync=args.sync, host="127.0.0.1")
+    server = await _start(config)
+    base = server.http_url
+    print(
+        "\n".join(
+            [
+                "Tickwire demo is running:",
+                f"  play in a browser:   {base}/",
+                f"  watch (spectate):    {base}/?spectate=1",
+                f"  matches:             {base}/matches",
+                f"  metrics:             {base}/metrics",
+                f"  websocket:           {server.url}",
+                f"  {args.bots} bots: python -m client_sim --behaviour {args.behaviour}",
+                "Ctrl-C stops.",
+            ]
+        ),
+        flush=True,
+    )
+    bots = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "client_sim",
+        "--url",
+        server.url,
+        "--bots",
+        str(args.bots),
+        "--behaviour",
+        args.behaviour,
+        "--duration",
+        str(args.seconds if args.seconds > 0 else 10**7),
+        "--ramp-up",
+        "2",
+        "--quiet",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    if args.seconds > 0:
+        loop.call_later(args.seconds, stop.set)
+    last_ticks, last_work = 0, 0.0
+    try:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+            runners = list(server.runners.values())
+            ticks = sum(r.stats.ticks for r in runners)
+            work = sum(r.stats.work_s for r in runners)
+            per_tick = 1000 * (work - last_work) / max(1, ticks - last_ticks)
+            last_ticks, last_work = ticks, work
+            matches = list(server.manager.matches.values())
+            players = sum(m.players for m in matches)
+            entities = sum(m.sim.world.count for m in matches)
+            tick = max((m.tick_count for m in matches), default=0)
+            print(
+                f"tick {tick:6d}  matches {len(matches)}  players {players:4d}  "
+                f"entities {entities:5d}  {per_tick:6.2f} ms/tick  "
+                f"connections {len(server.conns)}",
+                flush=True,
+            )
+    finally:
+        if bots.returncode is None:
+            bots.terminate()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(bots.wait(), 5)
+        await server.stop(grace_s=0.5)
+    print("demo stopped", flush=True)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the simulation in real time for ``--seconds``; print tick, entities, ms per tick."""
-    parser = argparse.ArgumentParser(prog="python -m server.demo")
-    parser.add_argument("--game", type=Path, default=DEFAULT_GAME)
-    parser.add_argument("--seconds", type=float, default=5.0)
-    args = parser.parse_args(argv)
-    definition = load_definition(args.game)
-    sim = Simulation(definition)
-    sim.spawn_initial()
-    dt = definition.dt_s
-    start = time.perf_counter()
-    next_report = start + 1.0
-    work = 0.0
-    ticks_in_window = 0
-    n = 0
-    while time.perf_counter() - start < args.seconds:
-        n += 1
-        deadline = start + n * dt
-        result = sim.step()
-        work += result.total_s
-        ticks_in_window += 1
-        now = time.perf_counter()
-        if now >= next_report:
-            print(
-                f"tick {sim.tick:6d}  entities {sim.world.count:6d}  "
-                f"{1000 * work / ticks_in_window:6.3f} ms/tick  "
-                f"contacts {int(result.stats.get('contacts', 0))}",
-                flush=True,
-            )
-            work, ticks_in_window = 0.0, 0
-            next_report += 1.0
-        sleep = deadline - time.perf_counter()
-        if sleep > 0:
-            time.sleep(sleep)
-    return 0
+    """Entry point of ``make demo``."""
+    args = build_parser().parse_args(argv)
+    configure_logging("json", "info")
+    # The server's log (and its audit stream: a join per bot) goes to a file, so the
+    # terminal shows the URLs and the progress line.
+    log_path = Path(tempfile.gettempdir()) / "tickwire-demo.log"
+    log_file = log_path.open("w")
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(log_file)
+    print(f"server log: {log_path}", flush=True)
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency
+        return asyncio.run(run_demo(args))
+    result: int = uvloop.run(run_demo(args))
+    return result
 
 
 if __name__ == "__main__":

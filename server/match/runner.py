@@ -49,6 +49,8 @@ class RunnerStats:
     late: int = 0
     skipped: int = 0
     overruns: int = 0
+    work_s: float = 0.0
+    """Seconds spent ticking and sending (sum over ticks)."""
 
 
 class MatchRunner:
@@ -111,6 +113,7 @@ class MatchRunner:
                 hooks.deliver(match, out)
                 work = self._perf() - t0
                 self.stats.ticks += 1
+                self.stats.work_s += work
                 if due.lateness_s > period:
                     self.stats.late += 1
                 if work > period:

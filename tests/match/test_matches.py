@@ -84,6 +84,10 @@ async def test_runner_isolates_a_failing_match(small_arena: GameDefinition) -> N
             assert info.value.rcvd is not None
             assert info.value.rcvd.code == CloseCode.MATCH_FAILED
         assert bad.state is MatchState.ENDED
+        failures = srv.metrics.registry.get_sample_value(
+            "tickwire_match_failures_total", {"kind": srv.kind}
+        )
+        assert failures == 1
         assert good is not None
         assert good.state is MatchState.RUNNING
         tick_then = good.tick_count

@@ -1,0 +1,28 @@
+"""`make demo`'s program: a real server and bots, URLs and a progress line, clean stop."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_demo_serves_bots_and_prints_urls_then_stops_cleanly() -> None:
+    """The demo prints the page URL, shows bots joining in its progress lines, exits 0."""
+    out = subprocess.run(
+        [sys.executable, "-m", "server.demo", "--port", "0", "--bots", "5", "--seconds", "5"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert re.search(r"play in a browser:\s+http://127\.0\.0\.1:\d+/", out.stdout)
+    players = [int(m) for m in re.findall(r"players\s+(\d+)", out.stdout)]
+    assert len(players) >= 3, out.stdout
+    assert max(players) == 5, out.stdout
+    assert "demo stopped" in out.stdout
