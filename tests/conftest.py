@@ -24,7 +24,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--minutes",
         type=float,
         default=None,
-        help="soak tests: run this many minutes (default: a short CI run of about 20 s; "
+        help="soak tests: run this many minutes (default: a short CI run of about 15 s; "
         "or set TICKWIRE_SOAK_MINUTES)",
     )
 

@@ -42,7 +42,7 @@ LIMITS = Limits(
     max_connections=40,
     storm=300,
     join_leave_rounds=20,
-    never_read_s=2.0,
+    never_read_s=1.5,
     slack_s=1.5,
 )
 SERVER_OVERRIDES = {
