@@ -26,7 +26,7 @@ from server.net.protocol import PROTOCOL_VERSION, MessageType
 
 def _frame(tick: int, size: int) -> bytes:
     body = {"t": tick, "f": False, "w": 2, "e": b"", "k": b"", "p": b""}
-    body.update({"c": b"", "q": b"", "l": b""})
+    body.update({"c": b"", "d": b"", "m": b"", "q": b"", "l": b""})
     base = len(msgpack.packb([PROTOCOL_VERSION, int(MessageType.STATE), body]))
     body["pad"] = b"\0" * max(0, size - base - 6)
     out: bytes = msgpack.packb([PROTOCOL_VERSION, int(MessageType.STATE), body])

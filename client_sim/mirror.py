@@ -74,12 +74,23 @@ class NetMirror:
         changed = body["c"]
         if changed:
             cids = np.frombuffer(changed, ids_dt).astype(np.intp)
+            steps = np.frombuffer(body["d"], np.int8).reshape(-1, 2).astype(np.int64)
+            if self.strict and (int(cids.max()) >= len(self.pos) or not self.known[cids].all()):
+                raise KeyError("changed entity the mirror never received")
             try:
-                self.pos[cids] = np.frombuffer(body["q"], _POS_DTYPE)
+                old = self.pos[cids].astype(np.int64)
             except IndexError:
                 raise KeyError("changed entity the mirror never received") from None
-            if self.strict and not self.known[cids].all():
-                raise KeyError("changed entity the mirror never received")
+            x = (old & 0xFFFF) + steps[:, 0]
+            y = (old >> 16) + steps[:, 1]
+            self.pos[cids] = (x | (y << 16)).astype(np.uint32)
+        moved = body["m"]
+        if moved:
+            mids = np.frombuffer(moved, ids_dt).astype(np.intp)
+            try:
+                self.pos[mids] = np.frombuffer(body["q"], _POS_DTYPE)
+            except IndexError:
+                raise KeyError("moved entity the mirror never received") from None
         self.tick = body["t"]
         self.count = -1  # computed lazily: counting costs a pass over the array
 

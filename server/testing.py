@@ -60,8 +60,13 @@ class StateMirror:
         for nid, k, (x, y) in zip(ids, kinds, pos, strict=True):
             self.entities[nid] = (k, x, y)
         cids = np.frombuffer(body["c"], dt).tolist()
-        cpos = np.frombuffer(body["q"], "<u2").reshape(-1, 2).tolist()
-        for nid, (x, y) in zip(cids, cpos, strict=True):
+        steps = np.frombuffer(body["d"], np.int8).reshape(-1, 2).tolist()
+        for nid, (dx, dy) in zip(cids, steps, strict=True):
+            k, x, y = self.entities[nid]
+            self.entities[nid] = (k, x + dx, y + dy)
+        mids = np.frombuffer(body["m"], dt).tolist()
+        mpos = np.frombuffer(body["q"], "<u2").reshape(-1, 2).tolist()
+        for nid, (x, y) in zip(mids, mpos, strict=True):
             k = self.entities[nid][0]
             self.entities[nid] = (k, x, y)
         self.tick = body["t"]

@@ -139,7 +139,7 @@ function readPositions(bin) {
 function onState(b) {
   if (!S.welcome) return;
   const now = performance.now();
-  // In order: clear if f, remove l, insert e, update c (docs/protocol.md).
+  // In order: clear if f, remove l, insert e, step c by d, move m to q (docs/protocol.md).
   if (b.f) mirror.clear();
   for (const id of readIds(b.l, b.w)) mirror.delete(id);
   const ids = readIds(b.e, b.w);
@@ -148,12 +148,23 @@ function onState(b) {
     const [x, y] = pos[i];
     mirror.set(ids[i], { kind: b.k[i], x, y, hist: [{ t: now, x, y }] });
   }
+  // Changed: "c" ids move by int8 steps in "d"; "m" ids jump to absolute "q".
+  const updates = [];
   const cids = readIds(b.c, b.w);
-  const cpos = readPositions(b.q);
+  const steps = new Int8Array(b.d.buffer, b.d.byteOffset, b.d.byteLength);
+  const sx = S.welcome.quantize["position.x"];
+  const sy = S.welcome.quantize["position.y"];
   for (let i = 0; i < cids.length; i++) {
     const e = mirror.get(cids[i]);
-    if (!e) continue;
-    const [x, y] = cpos[i];
+    if (e) updates.push([e, e.x + steps[2 * i] * sx, e.y + steps[2 * i + 1] * sy]);
+  }
+  const mids = readIds(b.m, b.w);
+  const mpos = readPositions(b.q);
+  for (let i = 0; i < mids.length; i++) {
+    const e = mirror.get(mids[i]);
+    if (e) updates.push([e, mpos[i][0], mpos[i][1]]);
+  }
+  for (const [e, x, y] of updates) {
     const last = e.hist[e.hist.length - 1];
     // It stood still since its last change: pin that position to the previous frame.
     if (last.t < lastStateAt) e.hist.push({ t: lastStateAt, x: e.x, y: e.y });

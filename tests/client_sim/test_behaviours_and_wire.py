@@ -72,14 +72,14 @@ def test_unknown_behaviour_name_lists_the_shipped_ones() -> None:
 
 def state(t: int, *, full: bool = False, **fields: np.ndarray) -> dict[str, object]:
     body: dict[str, object] = {"t": t, "f": full, "w": 2}
-    for key in "ekpcql":
+    for key in "ekpcdmql":
         arr = fields.get(key)
         body[key] = b"" if arr is None else arr.tobytes()
     return body
 
 
 def test_mirror_applies_full_then_delta_frames_in_protocol_order() -> None:
-    """Entered, changed and left entities end where the frames put them; growth is automatic."""
+    """Entered, stepped, moved and left entities end where the frames put them."""
     m = NetMirror(capacity=4, strict=True)
     ids = np.array([1, 2, 3], "<u2")
     packed = np.array([10 | 20 << 16, 30 | 40 << 16, 50 | 60 << 16], "<u4")
@@ -91,7 +91,9 @@ def test_mirror_applies_full_then_delta_frames_in_protocol_order() -> None:
             k=np.array([1], "u1"),
             p=np.array([7 | 8 << 16], "<u4"),
             c=np.array([2], "<u2"),
-            q=np.array([31 | 41 << 16], "<u4"),
+            d=np.array([1, 1], "i1"),
+            m=np.array([3], "<u2"),
+            q=np.array([500 | 600 << 16], "<u4"),
             l=np.array([1], "<u2"),
         )
     )
@@ -99,9 +101,10 @@ def test_mirror_applies_full_then_delta_frames_in_protocol_order() -> None:
     assert m.entity_count() == 3
     assert m.position_steps(1) is None
     assert m.position_steps(2) == (31, 41)
+    assert m.position_steps(3) == (500, 600)
     assert m.position_steps(9) == (7, 8)
     with pytest.raises(KeyError):
-        m.apply(state(3, c=np.array([1], "<u2"), q=np.array([0], "<u4")))
+        m.apply(state(3, c=np.array([1], "<u2"), d=np.array([0, 0], "i1")))
 
 
 async def test_wire_parser_reassembles_frames_split_anywhere() -> None:

@@ -116,12 +116,12 @@ def test_state_idle_entities_cost_nothing_after_first_frame() -> None:
     first = decode(sync.build(1, *args, np.array([True]))[0])
     assert len(first["e"]) == 100  # type: ignore[arg-type]
     second = decode(sync.build(2, *args, np.array([False]))[0])
-    assert second["e"] == second["c"] == second["l"] == b""
+    assert second["e"] == second["c"] == second["m"] == second["l"] == b""
     assert sync.last_stats.changed == 0
 
 
-def test_state_changed_entity_costs_six_bytes() -> None:
-    """One moved entity adds a 2-byte id and a 4-byte position to the frame."""
+def test_state_changed_entity_costs_four_bytes_and_a_far_move_six() -> None:
+    """A small move adds a 2-byte id and a 2-byte step delta; a far one id + position."""
     sync = InterestSync(radius_units=1000.0)
     netids = np.array([1, 2], dtype=np.uint32)
     kinds = np.zeros(2, dtype=np.uint8)
@@ -136,4 +136,10 @@ def test_state_changed_entity_costs_six_bytes() -> None:
     q1 = q0.copy()
     q1[1] += 1
     moved = sync.build(3, index, netids, kinds, q1, h, seats, *view, np.array([False]))[0]
-    assert len(moved) - len(idle) == 6
+    assert len(moved) - len(idle) == 4
+    assert decode(moved)["d"] == bytes([1, 0])  # +1 step in x, 0 in y, as int8
+    q2 = q1.copy()
+    q2[1] += 500  # 500 steps: more than an int8 delta holds
+    far = sync.build(4, index, netids, kinds, q2, h, seats, *view, np.array([False]))[0]
+    assert len(far) - len(idle) == 6
+    assert decode(far)["m"] == np.array([2], "<u2").tobytes()
