@@ -236,10 +236,13 @@ class Swarm:
             s = bot.stats
             ages.extend(s.ages_ms[-MAX_SAMPLES_PER_BOT:])
             rtts.extend(s.rtts_ms[-MAX_SAMPLES_PER_BOT:])
+            failure = s.failure
+            if not s.connected and failure is None:
+                failure = "still connecting at the end" if bot.ws else "never started"
             per_bot.append(
                 {
                     "connected": s.connected,
-                    "failure": s.failure,
+                    "failure": failure,
                     "rate": s.window_frames / window_s if window_s > 0 else 0.0,
                     "bytes_in_per_s": s.window_bytes_in / window_s if window_s > 0 else 0.0,
                     "bytes_out_per_s": s.window_bytes_out / window_s if window_s > 0 else 0.0,

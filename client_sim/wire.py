@@ -240,6 +240,9 @@ class WireProtocol(asyncio.Protocol):
             return
         self.open = True
         assert self._handshake is not None
+        if self._handshake.done():  # the caller gave up (timeout) meanwhile
+            self._fail(1001, "handshake abandoned")
+            return
         self._handshake.set_result(None)
         rest = buf[end + 4 :]
         if rest:
