@@ -325,6 +325,8 @@ async def run_case(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "json",
         "--log-level",
         "warning",
+        "--drain-grace-s",
+        "0",  # the window is closed when we stop it: no need to wait for dropped seats
     ]
     print(f"e2e {args.sync} entities={args.entities} clients={args.clients}", flush=True)
     server, url = await start_listening(server_cmd, r"listening on (ws://\S+)")

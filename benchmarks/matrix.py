@@ -167,7 +167,7 @@ def print_table(rows: list[list[str]]) -> None:
     """Columns padded to their widest cell."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for k, row in enumerate(rows):
-        print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+        print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
         if k == 0:
             print("-+-".join("-" * w for w in widths))
 
@@ -213,6 +213,17 @@ def make_plots(path: Path, results: list[dict[str, Any]]) -> list[Path]:
     return written
 
 
+def plot_or_skip(path: Path, results: list[dict[str, Any]]) -> list[Path]:
+    """:func:`make_plots` if matplotlib is there, else print :data:`plots.SKIPPED`."""
+    if not plots.available():
+        print(plots.SKIPPED)
+        return []
+    written = make_plots(path, results)
+    for png in written:
+        print(f"wrote {png}")
+    return written
+
+
 def main(args: argparse.Namespace) -> int:
     """Run every case, write JSON and plots, print the summary. 1 if a case errored."""
     cases = parse_cases(args.cases, args.sync)
@@ -241,13 +252,8 @@ def main(args: argparse.Namespace) -> int:
             "summary": [dict(zip(rows[0], row, strict=True)) for row in rows[1:]],
         },
     )
-    if args.no_plots:
-        pass
-    elif plots.available():
-        for png in make_plots(path, results):
-            print(f"wrote {png}")
-    else:
-        print(plots.SKIPPED)
+    if not args.no_plots:
+        plot_or_skip(path, results)
     print()
     print_table(rows)
     return 1 if any("error" in r for r in results) else 0

@@ -97,7 +97,9 @@ async def test_offender_gets_documented_answer_while_honest_bots_play(
     srv, ctx = hostile_arena.srv, hostile_arena.ctx
     match = next(iter(srv.manager.matches.values()))
     rss0, tick0 = vm_rss_mib(), match.tick_count
-    o = await run_case(CASES[name], srv.url, ctx)
+    # A 2 s window: the server, the honest bots and the offender share this process's
+    # loop, and on a shared 2-core box one late tick in a 1 s window reads as 19.0/s.
+    o = await run_case(CASES[name], srv.url, ctx, min_window_s=2.0)
     rss1, ticks = vm_rss_mib(), match.tick_count - tick0
     print(format_table([o]))
     assert o.passed, f"{name}: expected {o.expected}, observed {o.observed}"

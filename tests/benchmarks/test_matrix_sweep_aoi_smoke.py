@@ -1,0 +1,151 @@
+"""`benchmarks matrix`, `sweep` and `aoi` keep working (tiny sizes; figures are not asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks import e2e, matrix, plots
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ["--duration", "2", "--warmup", "0.5", "--ramp-up", "0.5"]
+
+
+def run(args: list[str], out: Path) -> tuple[dict[str, Any], str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", *args, "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data: dict[str, Any] = json.loads(out.read_text())
+    return data, proc.stdout
+
+
+def assert_png(path: Path) -> None:
+    assert path.is_file(), path
+    assert path.stat().st_size > 1000
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def fake_case(sync: str, m: int, n: int, cpu: float) -> dict[str, Any]:
+    r: dict[str, Any] = {
+        "sync": sync,
+        "entities": m,
+        "clients": n,
+        "tick_rate_hz": 20,
+        "server_cpu_core_s_per_s": cpu,
+        "server_rss_mb": 60.0,
+        "rate_per_client": {"min": 19.8, "mean": 20.0},
+        "bytes_per_client_per_s": 4000.0,
+        "bytes_per_changed_entity": 5.5 if sync == "state" else None,
+        "floor_ratio": 1.3,
+    }
+    r["bars"] = e2e.judge(r)
+    return r
+
+
+def test_matrix_command_runs_cases_and_writes_json_and_plots(tmp_path: Path) -> None:
+    """Two tiny cases end to end give per-case figures, a summary row each and three PNGs."""
+    out = tmp_path / "matrix.json"
+    data, stdout = run(
+        ["matrix", "--cases", "state:100x5,lockstep:100x5", "--no-floor", *TINY], out
+    )
+    cases = data["cases"]
+    assert [(c["sync"], c["entities"], c["clients"]) for c in cases] == [
+        ("state", 100, 5),
+        ("lockstep", 100, 5),
+    ]
+    assert all(c["server_cpu_core_s_per_s"] > 0 and c["bars"] for c in cases)
+    assert all(c["tick_lateness_ms"]["p99"] >= c["tick_lateness_ms"]["p50"] for c in cases)
+    assert [s["verdict"] for s in data["summary"]] == [matrix.verdict(c) for c in cases]
+    assert "case 2/2: lockstep 100x5" in stdout
+    for suffix in ("cpu-vs-clients", "cpu-vs-entities", "bytes-per-client"):
+        assert_png(plots.png_path(out, suffix))
+
+
+def test_sweep_command_reports_cpu_and_lateness_per_rate(tmp_path: Path) -> None:
+    """Two tick rates give a row each with CPU and lateness quantiles, and one PNG."""
+    out = tmp_path / "sweep.json"
+    data, _ = run(["sweep", "--rates", "10,20", "--entities", "100", "--clients", "5", *TINY], out)
+    rows = data["rows"]
+    assert [r["rate_hz"] for r in rows] == [10, 20]
+    assert all(r["server_cpu_core_s_per_s"] > 0 for r in rows)
+    assert all(r["lateness_p99_ms"] >= r["lateness_p50_ms"] >= 0 for r in rows)
+    assert rows[0]["frames_per_client_mean"] < rows[1]["frames_per_client_mean"]
+    assert_png(plots.png_path(out, "cpu-lateness-vs-rate"))
+
+
+@pytest.mark.parametrize("naive", ["numpy", "index"])
+def test_aoi_command_compares_batched_and_per_client(tmp_path: Path, naive: str) -> None:
+    """Both ways are timed per client and produced the same visible sets."""
+    data, stdout = run(
+        ["aoi", "--entities", "200", "--clients", "20", "--ticks", "5", "--naive", naive],
+        tmp_path / "aoi.json",
+    )
+    (row,) = data["rows"]
+    assert row["same_visible_sets"] is True
+    assert row["batched_us_per_client_p50"] > 0
+    assert row["per_client_us_per_client_p50"] > 0
+    assert row["visible_per_client_mean"] > 0
+    assert "speed-up" in stdout
+
+
+def test_matrix_plots_draw_the_whole_table_from_results(tmp_path: Path) -> None:
+    """Results shaped like the full QUALITY.md table plot without a server."""
+    results = [fake_case(s, m, n, bar * 0.9) for (s, m, n), bar in e2e.CPU_BARS.items()]
+    results.append({"sync": "state", "entities": 1, "clients": 1, "error": "boom"})
+    written = matrix.plot_or_skip(tmp_path / "m.json", results)
+    assert len(written) == 3
+    for png in written:
+        assert_png(png)
+    rows = matrix.summary_rows(results)
+    assert [r[-1] for r in rows[1:]] == ["PASS"] * 5 + ["ERROR"]
+
+
+def test_matrix_skips_plots_when_matplotlib_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without matplotlib no PNG is written and a line says how to install it."""
+    monkeypatch.setattr(plots, "available", lambda: False)
+    assert matrix.plot_or_skip(tmp_path / "m.json", [fake_case("state", 1000, 500, 0.2)]) == []
+    assert "pip install" in capsys.readouterr().out
+    assert not list(tmp_path.glob("*.png"))
+
+
+def test_matrix_cases_parse_named_sets_and_explicit_sizes() -> None:
+    """`all`, `quick` and sync:MxN lists parse, filtered by --sync."""
+    assert len(matrix.parse_cases("all", "state,lockstep")) == 5
+    assert matrix.parse_cases("all", "lockstep") == [("lockstep", 1000, 1000)]
+    assert matrix.parse_cases("quick", "state") == [("state", 1000, 500), ("state", 1000, 1000)]
+    assert matrix.parse_cases("state:100x5, lockstep:20x3", "state,lockstep") == [
+        ("state", 100, 5),
+        ("lockstep", 20, 3),
+    ]
+    with pytest.raises(SystemExit, match="sync:MxN"):
+        matrix.parse_cases("state:100", "state")
+
+
+def test_histogram_quantiles_interpolate_bucket_deltas() -> None:
+    """Quantiles come from the window's bucket deltas, linear inside a bucket."""
+    name = "tickwire_tick_lateness_seconds"
+
+    def scrape(counts: list[float]) -> dict[str, float]:
+        les = ["0.001", "0.002", "0.004", "+Inf"]
+        return {
+            f"{name}_bucket{{kind=arena,le={le}}}": c for le, c in zip(les, counts, strict=True)
+        }
+
+    before = scrape([100, 100, 100, 100])  # observed before the window: ignored
+    after = scrape([150, 200, 200, 200])  # 50 in [0, 1 ms), 50 in [1, 2 ms)
+    q = e2e.histogram_quantiles(before, after, name, (0.5, 0.75, 0.99))
+    assert q == pytest.approx({"p50": 0.001, "p75": 0.0015, "p99": 0.00198})
+    assert e2e.histogram_quantiles(after, after, name, (0.5,)) is None
