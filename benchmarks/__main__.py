@@ -13,6 +13,7 @@ COMMANDS = {
     "e2e": ("benchmarks.e2e", "server + bots end to end against QUALITY.md's bars"),
     "matrix": ("benchmarks.matrix", "the whole QUALITY.md table, with plots"),
     "sweep": ("benchmarks.sweep", "one match at 10/20/30/60 Hz: CPU and lateness"),
+    "metrics": ("benchmarks.metrics_overhead", "what Prometheus instrumentation costs"),
 }
 
 

@@ -39,3 +39,13 @@ def test_spatial_benchmark_compares_three_indexes(tmp_path: Path) -> None:
     assert isinstance(rows, list)
     assert {r["index"] for r in rows} == {"grid", "quadtree", "brute"}
     assert all(r["queries_per_s_r150"] > 0 for r in rows)
+
+
+def test_metrics_benchmark_prices_instrumentation_per_tick_and_message(tmp_path: Path) -> None:
+    """`benchmarks metrics` times the server's own metric calls and scales them."""
+    data = run(["metrics", "--repeat", "200", "--clients", "10", "--server-cpu", "0.5"], tmp_path)
+    result = data["result"]
+    assert isinstance(result, dict)
+    assert result["observe_tick_us"] > 0
+    assert result["per_message_us"] > 0
+    assert 0 < result["share_of_server_cpu"] < 1

@@ -53,7 +53,7 @@ def fake_case(sync: str, m: int, n: int, cpu: float) -> dict[str, Any]:
     return r
 
 
-def test_matrix_command_runs_cases_and_writes_json_and_plots(tmp_path: Path) -> None:
+def test_matrix_command_writes_json_and_plots_when_given_tiny_cases(tmp_path: Path) -> None:
     """Two tiny cases end to end give per-case figures, a summary row each and three PNGs."""
     out = tmp_path / "matrix.json"
     data, stdout = run(
@@ -72,7 +72,7 @@ def test_matrix_command_runs_cases_and_writes_json_and_plots(tmp_path: Path) -> 
         assert_png(plots.png_path(out, suffix))
 
 
-def test_sweep_command_reports_cpu_and_lateness_per_rate(tmp_path: Path) -> None:
+def test_sweep_command_reports_cpu_and_lateness_for_each_rate(tmp_path: Path) -> None:
     """Two tick rates give a row each with CPU and lateness quantiles, and one PNG."""
     out = tmp_path / "sweep.json"
     data, _ = run(["sweep", "--rates", "10,20", "--entities", "100", "--clients", "5", *TINY], out)
@@ -85,7 +85,7 @@ def test_sweep_command_reports_cpu_and_lateness_per_rate(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("naive", ["numpy", "index"])
-def test_aoi_command_compares_batched_and_per_client(tmp_path: Path, naive: str) -> None:
+def test_aoi_command_matches_per_client_sets_for_each_filter(tmp_path: Path, naive: str) -> None:
     """Both ways are timed per client and produced the same visible sets."""
     data, stdout = run(
         ["aoi", "--entities", "200", "--clients", "20", "--ticks", "5", "--naive", naive],
@@ -99,7 +99,7 @@ def test_aoi_command_compares_batched_and_per_client(tmp_path: Path, naive: str)
     assert "speed-up" in stdout
 
 
-def test_matrix_plots_draw_the_whole_table_from_results(tmp_path: Path) -> None:
+def test_matrix_plots_draw_the_whole_table_without_a_server(tmp_path: Path) -> None:
     """Results shaped like the full QUALITY.md table plot without a server."""
     results = [fake_case(s, m, n, bar * 0.9) for (s, m, n), bar in e2e.CPU_BARS.items()]
     results.append({"sync": "state", "entities": 1, "clients": 1, "error": "boom"})
@@ -134,7 +134,7 @@ def test_matrix_cases_parse_named_sets_and_explicit_sizes() -> None:
         matrix.parse_cases("state:100", "state")
 
 
-def test_histogram_quantiles_interpolate_bucket_deltas() -> None:
+def test_histogram_quantiles_interpolate_when_buckets_change() -> None:
     """Quantiles come from the window's bucket deltas, linear inside a bucket."""
     name = "tickwire_tick_lateness_seconds"
 
