@@ -13,6 +13,7 @@ from dataclasses import fields
 from server.app import TickwireServer
 from server.config import ServerConfig
 from server.errors import DefinitionError
+from server.ops.events import Event, log_event
 from server.ops.logging import configure_logging
 
 log = logging.getLogger("tickwire.main")
@@ -81,7 +82,7 @@ async def serve_until_signalled(config: ServerConfig) -> int:
     grace = {"s": config.drain_grace_s}
 
     def on_signal(sig: signal.Signals) -> None:
-        log.info("received %s: draining", sig.name)
+        log_event(log, logging.INFO, Event.SIGNAL, "received %s: draining", sig.name)
         if sig is signal.SIGINT:
             grace["s"] = min(1.0, config.drain_grace_s)
         stop.set()

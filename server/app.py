@@ -51,6 +51,7 @@ from server.net.messages import (
 from server.net.protocol import PROTOCOL_VERSION, CloseCode, ErrorCode, MessageType
 from server.net.session import ClientSession, TokenBucket
 from server.ops.degrade import DegradeController
+from server.ops.events import Event, log_event
 from server.ops.metrics import Metrics
 
 log = logging.getLogger("tickwire.server")
@@ -76,6 +77,22 @@ CLOSE_REASONS: dict[CloseCode, str] = {
     CloseCode.SERVER_BUSY: "server busy",
     CloseCode.LEFT: "left the match",
 }
+
+
+def match_context(match: Match | None) -> dict[str, Any]:
+    """Log context of a match: its id and trace id."""
+    if match is None:
+        return {}
+    return {"match_id": match.match_id, "match_trace_id": match.trace_id}
+
+
+def conn_context(conn: Conn) -> dict[str, Any]:
+    """Log context of a connection: conn and trace ids, and its player and match if seated."""
+    context = {"conn_id": conn.session.conn_id, "trace_id": conn.session.trace_id}
+    if conn.seat is not None:
+        context["player_id"] = conn.seat.player_id
+    context.update(match_context(conn.match))
+    return context
 
 
 @dataclass(slots=True, eq=False)
@@ -163,7 +180,10 @@ class TickwireServer:
         )
         self.manager.create()
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="sweeper")
-        log.info(
+        log_event(
+            log,
+            logging.INFO,
+            Event.LISTENING,
             "listening on %s (game %s, sync %s)",
             self.url,
             self.definition.name,
@@ -196,11 +216,20 @@ class TickwireServer:
             self.manager.accepting_matches = False
             notice = encode(MessageType.SHUTDOWN, {"grace_s": grace_s, "reason": "shutdown"})
             broadcast([c.ws for c in self.conns.values()], notice)
-            log.info("draining: %d connections, grace %.1fs", len(self.conns), grace_s)
+            log_event(
+                log,
+                logging.INFO,
+                Event.DRAINING,
+                "draining: %d connections, grace %.1fs",
+                len(self.conns),
+                grace_s,
+            )
         if grace_s > 0:
             deadline = time.monotonic() + grace_s
             while time.monotonic() < deadline and any(  # noqa: ASYNC110 - polls runner-owned state
-                m.players for m in self.manager.matches.values() if m.state is MatchState.RUNNING
+                m.connected_players
+                for m in self.manager.matches.values()
+                if m.state is MatchState.RUNNING
             ):
                 await asyncio.sleep(0.05)
         for runner in self.runners.values():
@@ -219,7 +248,7 @@ class TickwireServer:
             ]
             await asyncio.gather(*closing, *list(self._tasks), return_exceptions=True)
             await self._server.wait_closed()
-        log.info("stopped")
+        log_event(log, logging.INFO, Event.STOPPED, "stopped")
 
     # -- matches -----------------------------------------------------------------------
 
@@ -227,7 +256,15 @@ class TickwireServer:
         runner = MatchRunner(match, self, self.config.max_catchup_ticks)
         self.runners[match.match_id] = runner
         runner.start()
-        log.info("match %s created (%s)", match.match_id, self.kind)
+        log_event(
+            log,
+            logging.INFO,
+            Event.MATCH_CREATED,
+            "match %s created (%s)",
+            match.match_id,
+            self.kind,
+            **match_context(match),
+        )
 
     def _end_match(self, match: Match, code: CloseCode, reason: str) -> None:
         for seat in match.end(reason):
@@ -304,7 +341,10 @@ class TickwireServer:
             if work_s * 1000 > self.config.slow_tick_budget_ms:
                 worst_phase = max(result.phase_s.items(), key=lambda kv: kv[1])
                 worst_sys = max(result.system_s.items(), key=lambda kv: kv[1], default=("-", 0))
-                log.warning(
+                log_event(
+                    log,
+                    logging.WARNING,
+                    Event.SLOW_TICK,
                     "slow tick %d in match %s: %.1f ms (phase %s %.1f ms, system %s %.1f ms, "
                     "sync %.1f ms)",
                     out.tick,
@@ -315,18 +355,27 @@ class TickwireServer:
                     worst_sys[0],
                     worst_sys[1] * 1000,
                     out.sync_s * 1000,
+                    **match_context(match),
                 )
 
     def _set_degradation(self, level: int) -> None:
         """Apply a new overload level (server.ops.degrade): gauge, log, match and join gates."""
         self.metrics.degradation.set(level)
         self.manager.accepting_matches = not self.draining and not self.degrade.refuse_matches
-        log.warning("overload degradation level %d", level)
+        log_event(log, logging.WARNING, Event.DEGRADATION, "overload degradation level %d", level)
 
     def observe_skipped(self, match: Match, skipped: int) -> None:
         """Export skipped deadlines."""
         self.metrics.ticks_skipped.labels(self.kind).inc(skipped)
-        log.warning("match %s skipped %d tick deadlines (fell behind)", match.match_id, skipped)
+        log_event(
+            log,
+            logging.WARNING,
+            Event.TICKS_SKIPPED,
+            "match %s skipped %d tick deadlines (fell behind)",
+            match.match_id,
+            skipped,
+            **match_context(match),
+        )
 
     def match_failed(self, match: Match, error: SystemFailed) -> None:
         """End the failed match only; its players are closed with MATCH_FAILED."""
@@ -430,12 +479,16 @@ class TickwireServer:
         self.metrics.protocol_errors.labels(str(exc.close_code)).inc()
         if exc.close_code == CloseCode.RATE_LIMITED:
             self.metrics.rate_limited.inc()
-        log.warning(
+        log_event(
+            log,
+            logging.WARNING,
+            Event.PROTOCOL_VIOLATION,
             "protocol violation conn=%d player=%s code=%d: %s",
             conn.session.conn_id,
             conn.seat.player_id if conn.seat else "-",
             exc.close_code,
             exc.reason,
+            **conn_context(conn),
         )
 
     def _detach(self, conn: Conn) -> None:
@@ -451,7 +504,15 @@ class TickwireServer:
         now = asyncio.get_running_loop().time()
         match.drop(seat, now)
         self.metrics.leaves.labels(self.kind, "dropped").inc()
-        audit.info("drop player=%d match=%s", seat.player_id, match.match_id)
+        log_event(
+            audit,
+            logging.INFO,
+            Event.DROP,
+            "drop player=%d match=%s",
+            seat.player_id,
+            match.match_id,
+            **conn_context(conn),
+        )
 
     async def _serve_conn(self, conn: Conn) -> None:
         ws = conn.ws
@@ -484,7 +545,14 @@ class TickwireServer:
             )
             return False
         if self.config.auth_token is not None and hello.token != self.config.auth_token:
-            audit.warning("rejected auth conn=%d", conn.session.conn_id)
+            log_event(
+                audit,
+                logging.WARNING,
+                Event.AUTH_REJECTED,
+                "rejected auth conn=%d",
+                conn.session.conn_id,
+                **conn_context(conn),
+            )
             await self._close_task(conn, CloseCode.BAD_TOKEN)
             return False
         if self.draining:
@@ -498,7 +566,15 @@ class TickwireServer:
         if hello.resume:
             code = self._resume(conn, hello.resume)
             if code is not None:
-                audit.warning("rejected resume conn=%d code=%d", conn.session.conn_id, code)
+                log_event(
+                    audit,
+                    logging.WARNING,
+                    Event.RESUME_REJECTED,
+                    "rejected resume conn=%d code=%d",
+                    conn.session.conn_id,
+                    code,
+                    **conn_context(conn),
+                )
                 await self._close_task(conn, code)
                 return False
             resumed = True
@@ -511,18 +587,30 @@ class TickwireServer:
                 await self._close_task(conn, CloseCode.MATCH_FULL, exc.reason[:120])
                 return False
             except JoinRejected as exc:
-                audit.info("join rejected conn=%d: %s", conn.session.conn_id, exc.reason)
+                log_event(
+                    audit,
+                    logging.INFO,
+                    Event.JOIN_REJECTED,
+                    "join rejected conn=%d: %s",
+                    conn.session.conn_id,
+                    exc.reason,
+                    **conn_context(conn),
+                )
                 await self._close_task(conn, CloseCode(exc.close_code), exc.reason[:120])
                 return False
             conn.seat, conn.match = seat, match
             if not seat.spectator:
                 self.metrics.joins.labels(self.kind).inc()
-            audit.info(
+            log_event(
+                audit,
+                logging.INFO,
+                Event.JOIN,
                 "join player=%d match=%s spectator=%s conn=%d",
                 player_id,
                 match.match_id,
                 seat.spectator,
                 conn.session.conn_id,
+                **conn_context(conn),
             )
         await self._welcome(conn, resumed)
         return True
@@ -551,7 +639,15 @@ class TickwireServer:
         match.resume(seat, conn)
         conn.seat, conn.match = seat, match
         self.metrics.reconnects.inc()
-        audit.info("resume player=%d match=%s", seat.player_id, match.match_id)
+        log_event(
+            audit,
+            logging.INFO,
+            Event.RESUME,
+            "resume player=%d match=%s",
+            seat.player_id,
+            match.match_id,
+            **conn_context(conn),
+        )
         return None
 
     async def _welcome(self, conn: Conn, resumed: bool) -> None:
@@ -640,11 +736,15 @@ class TickwireServer:
                 bad = match.receive_checksum(seat, msg.frame, msg.checksum)
                 if bad is not None:
                     self.metrics.desyncs.inc()
-                    log.error(
+                    log_event(
+                        log,
+                        logging.ERROR,
+                        Event.DESYNC,
                         "lockstep desync match=%s player=%d frame=%d",
                         match.match_id,
                         seat.player_id,
                         bad,
+                        **conn_context(conn),
                     )
                     desync = encode(
                         MessageType.DESYNC,
@@ -655,7 +755,15 @@ class TickwireServer:
                 m_in[MessageType.LEAVE].inc()
                 match.leave(seat, LeaveReason.CONSENTED)
                 self.metrics.leaves.labels(self.kind, "consented").inc()
-                audit.info("leave player=%d match=%s", seat.player_id, match.match_id)
+                log_event(
+                    audit,
+                    logging.INFO,
+                    Event.LEAVE,
+                    "leave player=%d match=%s",
+                    seat.player_id,
+                    match.match_id,
+                    **conn_context(conn),
+                )
                 conn.seat = None
                 await self._close_task(conn, CloseCode.LEFT)
                 return
@@ -676,7 +784,14 @@ class TickwireServer:
             now = loop.time()
             for conn in list(self.conns.values()):
                 if not conn.closing and now - conn.session.last_received_s > cfg.idle_timeout_s:
-                    log.info("idle timeout conn=%d", conn.session.conn_id)
+                    log_event(
+                        log,
+                        logging.INFO,
+                        Event.IDLE_TIMEOUT,
+                        "idle timeout conn=%d",
+                        conn.session.conn_id,
+                        **conn_context(conn),
+                    )
                     self.metrics.protocol_errors.labels(str(int(CloseCode.IDLE_TIMEOUT))).inc()
                     self._close_soon(conn, CloseCode.IDLE_TIMEOUT)
             for match in list(self.manager.matches.values()):
@@ -684,9 +799,25 @@ class TickwireServer:
                     continue
                 for seat in match.expire_dropped(now, cfg.reconnect_grace_s):
                     self.metrics.leaves.labels(self.kind, "expired").inc()
-                    audit.info("seat expired player=%d match=%s", seat.player_id, match.match_id)
+                    log_event(
+                        audit,
+                        logging.INFO,
+                        Event.SEAT_EXPIRED,
+                        "seat expired player=%d match=%s",
+                        seat.player_id,
+                        match.match_id,
+                        player_id=seat.player_id,
+                        **match_context(match),
+                    )
             for match in self.manager.retire_empty(time.perf_counter(), cfg.empty_match_grace_s):
-                log.info("retiring empty match %s", match.match_id)
+                log_event(
+                    log,
+                    logging.INFO,
+                    Event.MATCH_RETIRED,
+                    "retiring empty match %s",
+                    match.match_id,
+                    **match_context(match),
+                )
                 self._end_match(match, CloseCode.MATCH_ENDED, "empty")
             self.manager.forget_ended()
 

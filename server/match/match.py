@@ -12,6 +12,7 @@ watch the whole world through their own interest set and send no inputs.
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -91,6 +92,8 @@ class Match:
     ) -> None:
         self.definition = definition
         self.match_id = match_id
+        self.trace_id = secrets.token_hex(8)
+        """Correlates every log line of this match (``match_trace_id``)."""
         self.mode = definition.sync.mode
         self.capacity = definition.max_players
         self.handler: MatchHandler = handler or DefaultHandler()
@@ -146,6 +149,11 @@ class Match:
     def players(self) -> int:
         """Seated players (connected or dropped within grace)."""
         return len(self.by_player)
+
+    @property
+    def connected_players(self) -> int:
+        """Seated players whose connection is open (a drain waits only for these)."""
+        return sum(1 for s in self.by_player.values() if s.conn is not None)
 
     def labels(self) -> dict[str, Any]:
         """What the match list shows: mode, players, capacity, state, tick rate."""

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from server.core.clock import DueTick, TickClock
 from server.errors import SystemFailed
 from server.match.match import Match, MatchState, TickOutput
+from server.ops.events import Event, log_event
 
 log = logging.getLogger("tickwire.runner")
 
@@ -107,7 +108,17 @@ class MatchRunner:
                 try:
                     out = match.tick(hooks.writable)
                 except SystemFailed as exc:
-                    log.error("match %s failed: %s", match.match_id, exc, exc_info=exc.__cause__)
+                    log_event(
+                        log,
+                        logging.ERROR,
+                        Event.MATCH_FAILED,
+                        "match %s failed: %s",
+                        match.match_id,
+                        exc,
+                        exc_info=exc.__cause__,
+                        match_id=match.match_id,
+                        match_trace_id=match.trace_id,
+                    )
                     hooks.match_failed(match, exc)
                     return
                 hooks.deliver(match, out)

@@ -25,18 +25,28 @@ def mask_secrets(text: str) -> str:
     return SECRET_PATTERN.sub(lambda m: f"{m['key']}{m['sep']}***", text)
 
 
+CONTEXT_KEYS = ("match_id", "match_trace_id", "player_id", "conn_id", "trace_id")
+"""Context fields a record may carry (see server.ops.events.log_event)."""
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ts, level, logger, event, plus extra context fields."""
+    """One JSON object per line: ts, level, logger, event, msg, plus context fields.
+
+    ``event`` is the record's event name (:class:`server.ops.events.Event`); records
+    from other libraries, which have none, use their message as the event.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
+        msg = mask_secrets(record.getMessage())
         payload: dict[str, Any] = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "event": mask_secrets(record.getMessage()),
+            "event": getattr(record, "event_name", msg),
+            "msg": msg,
         }
-        for key in ("match_id", "player_id", "conn_id", "trace_id"):
+        for key in CONTEXT_KEYS:
             value = getattr(record, key, None)
             if value is not None:
                 payload[key] = value
@@ -52,7 +62,11 @@ class ConsoleFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
 
     def format(self, record: logging.LogRecord) -> str:
-        return mask_secrets(super().format(record))
+        line = super().format(record)
+        context = " ".join(
+            f"{k}={getattr(record, k)}" for k in CONTEXT_KEYS if getattr(record, k, None)
+        )
+        return mask_secrets(f"{line}  [{context}]" if context else line)
 
 
 class _AuditAlways(logging.Filter):
