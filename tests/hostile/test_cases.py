@@ -99,7 +99,10 @@ async def test_offender_gets_documented_answer_while_honest_bots_play(
     rss0, tick0 = vm_rss_mib(), match.tick_count
     # A 2 s window: the server, the honest bots and the offender share this process's
     # loop, and on a shared 2-core box one late tick in a 1 s window reads as 19.0/s.
-    o = await run_case(CASES[name], srv.url, ctx, min_window_s=2.0)
+    # The storm's few hundred handshakes are parsed on the server's loop in one burst (a
+    # few hundred ms at most); its rate is averaged over 4 s so a burst is not a verdict.
+    window = 4.0 if name == "connection_storm" else 2.0
+    o = await run_case(CASES[name], srv.url, ctx, min_window_s=window)
     rss1, ticks = vm_rss_mib(), match.tick_count - tick0
     print(format_table([o]))
     assert o.passed, f"{name}: expected {o.expected}, observed {o.observed}"
