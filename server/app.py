@@ -253,6 +253,7 @@ class TickwireServer:
     # -- matches -----------------------------------------------------------------------
 
     def _start_runner(self, match: Match) -> None:
+        match.interest.far_every = 2 if self.degrade.level >= 1 else 1
         runner = MatchRunner(match, self, self.config.max_catchup_ticks)
         self.runners[match.match_id] = runner
         runner.start()
@@ -362,6 +363,9 @@ class TickwireServer:
         """Apply a new overload level (server.ops.degrade): gauge, log, match and join gates."""
         self.metrics.degradation.set(level)
         self.manager.accepting_matches = not self.draining and not self.degrade.refuse_matches
+        for match in self.manager.matches.values():
+            # Level 1 and up: far entities get every other snapshot (state sync).
+            match.interest.far_every = 2 if level >= 1 else 1
         log_event(log, logging.WARNING, Event.DEGRADATION, "overload degradation level %d", level)
 
     def observe_skipped(self, match: Match, skipped: int) -> None:

@@ -383,8 +383,24 @@ class Match:
             px = world.col("position.x")[slots].astype(np.float64) / self._scale
             py = world.col("position.y")[slots].astype(np.float64) / self._scale
             full = np.fromiter((s.needs_full for s in seat_objs), dtype=bool, count=len(seats))
+            entity_xy = None
+            if self.interest.far_every > 1:
+                entity_xy = (
+                    world.col("position.x").astype(np.float64) / self._scale,
+                    world.col("position.y").astype(np.float64) / self._scale,
+                )
             frames = self.interest.build(
-                self.sim.tick, index, netids, kinds, packed, handles, seats, px, py, full
+                self.sim.tick,
+                index,
+                netids,
+                kinds,
+                packed,
+                handles,
+                seats,
+                px,
+                py,
+                full,
+                entity_xy,
             )
             for s, frame in zip(seat_objs, frames, strict=True):
                 s.needs_full = False

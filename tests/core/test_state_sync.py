@@ -143,3 +143,37 @@ def test_state_changed_entity_costs_four_bytes_and_a_far_move_six() -> None:
     far = sync.build(4, index, netids, kinds, q2, h, seats, *view, np.array([False]))[0]
     assert len(far) - len(idle) == 6
     assert decode(far)["m"] == np.array([2], "<u2").tobytes()
+
+
+def test_far_entities_update_every_other_build_when_degraded() -> None:
+    """With far_every=2 a far entity's changes skip odd ticks, then arrive as a correct delta."""
+    sync = InterestSync(radius_units=100.0)
+    sync.far_every = 2
+    netids = np.array([1, 2], dtype=np.uint32)
+    kinds = np.zeros(2, dtype=np.uint8)
+    handles = np.arange(2, dtype=np.int64)
+    seats = np.array([0], dtype=np.int64)
+    view = (np.array([0.0]), np.array([0.0]))
+    mirror = StateMirror()
+    changed_ids: list[set[int]] = []
+    for tick in range(1, 7):
+        # Entity 1 at 20 units (near), entity 2 at 80 units (outer half); both move.
+        xs = np.array([20.0 + tick, 80.0 + tick])
+        ys = np.zeros(2)
+        q = (np.round(xs * 16).astype(np.uint32)) | (np.uint32(0) << 16)
+        index = make_index("grid", 200.0, 200.0, 25.0)
+        index.rebuild(handles, xs, ys)
+        full = np.array([tick == 1])
+        frame = sync.build(tick, index, netids, kinds, q, handles, seats, *view, full, (xs, ys))
+        body = decode(frame[0])
+        mirror.apply(body)  # type: ignore[arg-type]
+        ids = np.frombuffer(body["c"], "<u2").tolist() + np.frombuffer(body["m"], "<u2").tolist()  # type: ignore[call-overload]
+        changed_ids.append(set(ids))
+        if tick % 2 == 0:
+            # On even ticks the client holds the true positions of both.
+            assert mirror.entities[1][1] == q[0]
+            assert mirror.entities[2][1] == q[1]
+        elif tick > 1:  # tick 1 is the full snapshot
+            assert mirror.entities[1][1] == q[0]
+            assert mirror.entities[2][1] < q[1]  # the far one lags one tick behind
+    assert changed_ids[1:] == [{1, 2}, {1}, {1, 2}, {1}, {1, 2}]  # ticks 2..6

@@ -79,6 +79,8 @@ async def test_server_refuses_new_players_but_keeps_old_ones_when_degraded_to_le
         srv.degrade.level = 3  # what three bad windows in a row produce (tested above)
         srv._set_degradation(3)
         assert not srv.manager.accepting_matches
+        match = next(iter(srv.manager.matches.values()))
+        assert match.interest.far_every == 2  # level >= 1: far entities every other frame
         async with TestClient.connect(srv.url) as new:
             assert await closed(new, 5) == CloseCode.SERVER_BUSY
         await old.expect(MessageType.STATE)
@@ -87,5 +89,6 @@ async def test_server_refuses_new_players_but_keeps_old_ones_when_degraded_to_le
         srv.degrade.level = 0
         srv._set_degradation(0)
         assert srv.manager.accepting_matches
+        assert match.interest.far_every == 1
         async with TestClient.connect(srv.url) as later:
             await later.expect(MessageType.WELCOME)

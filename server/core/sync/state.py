@@ -109,6 +109,11 @@ class InterestSync:
         self._vis_handle = _EMPTY_I64
         """What was visible at each seat's last build, as parallel arrays."""
         self.last_stats = StateFrameStats()
+        self.far_every = 1
+        """Overload relief: when > 1, entities in the outer half of the radius get a
+        changed-update only on every ``far_every``-th build (entered and left are never
+        delayed). Their baseline stays what the client has, so the next update is a
+        correct delta. Needs ``entity_xy`` in :meth:`build`."""
 
     def _ensure(self, rows: int, cols: int) -> None:
         if rows <= self._rows and cols <= self._cols:
@@ -159,6 +164,7 @@ class InterestSync:
         viewer_x: NDArray[np.float64],
         viewer_y: NDArray[np.float64],
         full: NDArray[np.bool_],
+        entity_xy: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
     ) -> list[bytes]:
         """One encoded ``state`` message per seat in ``seats`` (ascending, unique).
 
@@ -166,7 +172,8 @@ class InterestSync:
         ids are slots); ``viewer_x``/``viewer_y`` are each seat's point of view in
         world units; ``full`` marks seats that get a full snapshot (their mirror is
         reset). The caller commits to sending every returned frame: the baseline
-        advances for all ``seats``.
+        advances for all ``seats``. ``entity_xy`` (per slot, world units) is only read
+        when :attr:`far_every` > 1.
         """
         stats = StateFrameStats(frames=len(seats))
         self.last_stats = stats
@@ -212,6 +219,16 @@ class InterestSync:
         entered = old_q == UNKNOWN
         changed = ~entered & (old_q != new_q)
         sent_flat[flat] = new_q
+        if self.far_every > 1 and entity_xy is not None and tick % self.far_every:
+            ex, ey = entity_xy
+            cq = qi[changed]
+            cs = slots[changed]
+            dx = ex[cs] - viewer_x[cq]
+            dy = ey[cs] - viewer_y[cq]
+            far = dx * dx + dy * dy > (self.radius_units * 0.5) ** 2
+            skip = np.flatnonzero(changed)[far]
+            sent_flat[flat[skip]] = old_q[skip]  # the client keeps what it has
+            changed[skip] = False
 
         # 4. Left: visible at the seat's last build, not now (only for seats built now).
         building = np.zeros(self._rows, dtype=bool)
