@@ -283,22 +283,26 @@ async def measure_under_bots(
     end_at = ramp + args.warmup + args.duration
     window = Window()
     last_line = ""
-    while True:
-        raw = await bots.stdout.readline()
-        if not raw:
-            break
-        line = raw.decode().rstrip()
-        m = re.match(r"\[\s*(\d+)s\]", line)
-        if m is None:
-            continue
-        last_line = line
-        t = int(m.group(1))
-        print(f"  {line[:150]}", flush=True)
-        if (not window.t and t >= start_at) or (len(window.t) == 1 and t >= end_at - 0.5):
-            window.t.append(time.monotonic())
-            window.cpu.append(cpu_seconds(server_pid))
-            if http_url:
-                window.metrics.append(scrape(http_url))
+    try:
+        while True:
+            raw = await bots.stdout.readline()
+            if not raw:
+                break
+            line = raw.decode().rstrip()
+            m = re.match(r"\[\s*(\d+)s\]", line)
+            if m is None:
+                continue
+            last_line = line
+            t = int(m.group(1))
+            print(f"  {line[:150]}", flush=True)
+            if (not window.t and t >= start_at) or (len(window.t) == 1 and t >= end_at - 0.5):
+                window.t.append(time.monotonic())
+                window.cpu.append(cpu_seconds(server_pid))
+                if http_url:
+                    window.metrics.append(scrape(http_url))
+    finally:
+        if bots.returncode is None and len(window.t) < 2:
+            bots.kill()  # a failed window must not leave bots loading the next case
     await bots.wait()
     if len(window.t) < 2:
         raise RuntimeError(f"the bots ended before the window closed (last: {last_line!r})")
