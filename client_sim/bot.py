@@ -104,6 +104,7 @@ class Bot:
         self.replica: LockstepReplica | None = None
         self.tick_s = 0.05
         self._offset_s = float("inf")  # min over frames of (arrival - tick * dt)
+        self._frame_at = time.perf_counter()  # when the newest lockstep frame arrived
         self._rtt_min_s = float("inf")
         self._checksum_every = 10
 
@@ -159,7 +160,12 @@ class Bot:
     def input_tick(self) -> int:
         """The tick to stamp an input with: the next state tick, or frame + input delay."""
         if self.lockstep:
-            return max(0, self.frame) + int(self.welcome.get("input_delay_ticks", 2))
+            # The server's current frame, extrapolated from the last one received: a bot
+            # whose frames queue up behind a busy link would otherwise stamp every input
+            # for a frame already sent (INPUT_TOO_OLD) and make the congestion worse.
+            behind = int((time.perf_counter() - self._frame_at) / self.tick_s)
+            ahead = max(0, min(behind, 32))
+            return max(0, self.frame) + ahead + int(self.welcome.get("input_delay_ticks", 2))
         return max(self.mirror.tick, int(self.welcome.get("tick", 0))) + 1
 
     async def close(self) -> None:
@@ -209,6 +215,7 @@ class Bot:
                 if n != self.frame + 1:
                     stats.gaps += 1
             self.frame = n
+            self._frame_at = now
             if self.replica is not None:
                 self._apply_replica(body)
             self._frame_arrived(n, now, in_window)
