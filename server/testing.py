@@ -20,9 +20,31 @@ from server.app import TickwireServer
 from server.config import ServerConfig
 from server.gamedef.schema import GameDefinition
 from server.net.codec import decode_server_message, encode_client
-from server.net.messages import ClientMessage, Hello
+from server.net.messages import (
+    Ack,
+    Checksum,
+    ClientMessage,
+    Hello,
+    Input,
+    Leave,
+    Ping,
+    SnapshotRequest,
+)
 from server.net.protocol import PROTOCOL_VERSION, MessageType
 from server.ops.metrics import Metrics
+
+SAMPLE_CLIENT_MESSAGES: tuple[ClientMessage, ...] = (
+    Hello(version=PROTOCOL_VERSION),
+    Hello(version=PROTOCOL_VERSION, token="t", resume="r", spectate=True, last_frame=3, name="b"),
+    Input(tick=5, x=0.5, y=-1.0),
+    Ping(t=123.5),
+    Ack(tick=9),
+    SnapshotRequest(),
+    Checksum(frame=10, checksum=2**64 - 1),
+    Leave(),
+)
+"""One valid message of every client type (every optional field set once): seeds for
+fuzzing and round-trip tests."""
 
 
 @contextlib.asynccontextmanager

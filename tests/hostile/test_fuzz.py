@@ -19,20 +19,12 @@ from hypothesis import strategies as st
 
 from server.errors import MalformedMessage, ProtocolViolation, RateLimited, UnknownMessageType
 from server.net.codec import MAX_TICK, decode_client_message, encode_client
-from server.net.messages import Ack, Checksum, Hello, Input, Leave, Ping, SnapshotRequest
+from server.net.messages import Input
 from server.net.protocol import PROTOCOL_VERSION, CloseCode
 from server.net.session import ClientSession, TokenBucket
+from server.testing import SAMPLE_CLIENT_MESSAGES
 
-VALID = [
-    Hello(version=1),
-    Hello(version=1, token="t", resume="r", spectate=True, last_frame=3, name="bob"),
-    Input(tick=5, x=0.5, y=-1.0),
-    Ping(t=123.5),
-    Ack(tick=9),
-    SnapshotRequest(),
-    Checksum(frame=10, checksum=2**64 - 1),
-    Leave(),
-]
+VALID = list(SAMPLE_CLIENT_MESSAGES)
 DOCUMENTED = {CloseCode.MALFORMED_MESSAGE, CloseCode.UNKNOWN_MESSAGE_TYPE}
 
 scalars = (

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from server.errors import MalformedMessage, ProtocolViolation, UnknownMessageType
 from server.net.codec import decode_client_message, encode_client
-from server.net.messages import Ack, Checksum, Hello, Input, Leave, Ping, SnapshotRequest
+from server.net.messages import Hello
 from server.net.protocol import PROTOCOL_VERSION, CloseCode
+from server.testing import SAMPLE_CLIENT_MESSAGES
 
 
 def raw(mtype: int, body: object, version: int = PROTOCOL_VERSION) -> bytes:
@@ -21,16 +22,7 @@ def raw(mtype: int, body: object, version: int = PROTOCOL_VERSION) -> bytes:
     return out
 
 
-VALID = [
-    Hello(version=1),
-    Hello(version=1, token="t", resume="r", spectate=True, last_frame=3, name="bob"),
-    Input(tick=5, x=0.5, y=-1.0),
-    Ping(t=123.5),
-    Ack(tick=9),
-    SnapshotRequest(),
-    Checksum(frame=10, checksum=2**64 - 1),
-    Leave(),
-]
+VALID = list(SAMPLE_CLIENT_MESSAGES)
 
 
 @pytest.mark.parametrize("message", VALID, ids=lambda m: type(m).__name__)
