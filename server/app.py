@@ -254,7 +254,12 @@ class TickwireServer:
 
     def _start_runner(self, match: Match) -> None:
         match.interest.far_every = 2 if self.degrade.level >= 1 else 1
-        runner = MatchRunner(match, self, self.config.max_catchup_ticks)
+        runner = MatchRunner(
+            match,
+            self,
+            self.config.max_catchup_ticks,
+            spin_s=self.config.tick_spin_ms / 1000.0,
+        )
         self.runners[match.match_id] = runner
         runner.start()
         log_event(

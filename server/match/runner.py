@@ -63,6 +63,7 @@ class MatchRunner:
         hooks: RunnerHooks,
         max_catchup_ticks: int = 3,
         perf: Callable[[], float] = time.perf_counter,
+        spin_s: float = 0.001,
     ) -> None:
         self.match = match
         self.hooks = hooks
@@ -70,6 +71,8 @@ class MatchRunner:
         self.stats = RunnerStats()
         self._stopped = False
         self._perf = perf
+        self.spin_s = spin_s
+        """Seconds before a deadline at which the runner stops sleeping and yields."""
         self.task: asyncio.Task[None] | None = None
 
     def start(self) -> asyncio.Task[None]:
@@ -85,18 +88,24 @@ class MatchRunner:
 
     async def run(self) -> None:
         """Tick until the match ends or the runner is stopped."""
-        loop = asyncio.get_running_loop()
+        now = self._perf
         match = self.match
-        clock = TickClock(loop.time(), match.definition.tick_rate_hz, self.max_catchup_ticks)
+        clock = TickClock(now(), match.definition.tick_rate_hz, self.max_catchup_ticks)
         period = clock.dt_s
         hooks = self.hooks
         while not self._stopped and match.state is not MatchState.ENDED:
-            delay = clock.next_deadline_s - loop.time()
+            delay = clock.next_deadline_s - now()
+            if delay > self.spin_s:
+                await asyncio.sleep(delay - self.spin_s)
+                continue
             if delay > 0:
-                await asyncio.sleep(delay)
-                continue  # re-check: the loop may wake us a little early
+                # The last stretch: yield to the loop (it serves sockets meanwhile) until
+                # the deadline. uvloop's timers and clock have millisecond resolution, so
+                # sleeping all the way would start ticks up to ~1 ms late.
+                await asyncio.sleep(0)
+                continue
             skipped_before = clock.skipped_total
-            due_ticks = clock.due(loop.time())
+            due_ticks = clock.due(now())
             if clock.skipped_total != skipped_before:
                 n = clock.skipped_total - skipped_before
                 self.stats.skipped += n
