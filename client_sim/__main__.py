@@ -13,20 +13,15 @@ no bot could connect (2 is argparse's usage error).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import multiprocessing
-import queue
 import sys
-from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from client_sim.behaviours import BehaviourError, load_behaviour
+from client_sim.procs import install_loop_policy, run_swarms
 from client_sim.report import Slo, build_report, merge_progress, progress_line, summary_lines
-from client_sim.swarm import Progress, Swarm, SwarmConfig
+from client_sim.swarm import Progress, SwarmConfig
 from server.gamedef import load_definition
-from server.gamedef.schema import GameDefinition
 
 DEFAULT_GAME = Path(__file__).resolve().parent.parent / "data" / "games" / "arena.toml"
 
@@ -61,66 +56,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _install_loop_policy() -> None:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency
-        return
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-
-
-def _worker(
-    config: SwarmConfig, game: str, out: multiprocessing.Queue[tuple[str, Any]]
-) -> None:  # pragma: no cover - runs in a child process
-    _install_loop_policy()
-    definition = load_definition(game)
-    swarm = Swarm(config, definition, progress=lambda p: out.put(("progress", p)))
-    out.put(("result", asyncio.run(swarm.run())))
-
-
-def run_swarms(
-    config: SwarmConfig,
-    procs: int,
-    definition: GameDefinition | None,
-    game: str,
-    on_progress: Any,
-) -> list[dict[str, Any]]:
-    """Run ``config.bots`` split over ``procs`` processes; each process's raw results."""
-    if procs <= 1:
-        swarm = Swarm(config, definition, progress=lambda p: on_progress([p]))
-        return [asyncio.run(swarm.run())]
-    ctx = multiprocessing.get_context("spawn")
-    out: multiprocessing.Queue[tuple[str, Any]] = ctx.Queue()
-    share, extra = divmod(config.bots, procs)
-    children = []
-    first = 0
-    for i in range(procs):
-        n = share + (1 if i < extra else 0)
-        cfg = replace(config, bots=n, first_index=first)
-        first += n
-        child = ctx.Process(target=_worker, args=(cfg, game, out), daemon=True)
-        child.start()
-        children.append(child)
-    results: list[dict[str, Any]] = []
-    pending: dict[int, list[Progress]] = {}
-    deadline_s = config.ramp_up_s + config.duration_s + 60.0
-    while len(results) < procs:
-        try:
-            kind, payload = out.get(timeout=deadline_s)
-        except queue.Empty:
-            break
-        if kind == "result":
-            results.append(payload)
-        else:
-            group = pending.setdefault(payload["t"], [])
-            group.append(payload)
-            if len(group) == procs:
-                on_progress(pending.pop(payload["t"]))
-    for child in children:
-        child.join(timeout=5)
-    return results
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the swarm; see the module docstring for the exit status."""
     args = build_parser().parse_args(argv)
@@ -145,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quiet:
             print(progress_line(merge_progress(samples), args.bots), flush=True)
 
-    _install_loop_policy()
+    install_loop_policy()
     parts = run_swarms(config, args.procs, definition, args.game, show)
     meta = {
         "url": args.url,

@@ -115,3 +115,41 @@ async def test_cli_exit_status_follows_the_slo(small_arena: GameDefinition, tmp_
             assert report["connected"] == 4, stdout.decode()
             assert "frames/s per bot" in stdout.decode()
     assert codes == [1, 0]
+
+
+async def test_cli_splits_bots_over_processes_and_merges_the_report(
+    small_arena: GameDefinition, tmp_path: Path
+) -> None:
+    """`--procs 2` runs the bots in two processes; one report counts all of them."""
+    async with running_server(small_arena) as srv:
+        out = tmp_path / "report.json"
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "client_sim",
+            "--url",
+            srv.url,
+            "--bots",
+            "6",
+            "--procs",
+            "2",
+            "--duration",
+            "2",
+            "--ramp-up",
+            "0.2",
+            "--report",
+            str(out),
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        stdout, _ = await asyncio.wait_for(proc.communicate(), 60)
+        players = next(iter(srv.manager.matches.values())).players
+    text = stdout.decode()
+    assert proc.returncode == 0, text
+    report = json.loads(out.read_text())
+    assert report["procs"] == 2
+    assert report["connected"] == 6, text
+    assert report["rate_per_bot"]["min"] > 15
+    assert players == 6  # all six held seats in the one match (dropped, not left)
+    assert "Traceback" not in text
