@@ -4,7 +4,8 @@ Times, on a real :class:`~server.app.TickwireServer`'s own metric objects, exact
 calls the server makes: per tick, :meth:`TickwireServer.observe_tick` with a real
 ``FrameResult`` of the arena (every phase and system histogram, lateness, counters, the
 degradation controller) and the send-side counters of ``deliver``; per client message,
-the two counters of the receive loop. It multiplies those costs by the standard
+the receive loop's plain counts (added to the Prometheus counters once a second and on
+every scrape; the flush is timed too). It multiplies those costs by the standard
 workload's rates (20 ticks/s; each client sends 20 inputs/s and gets 20 frames/s) and
 prints the overhead in core-seconds per second and as a share of a measured server CPU
 (``--server-cpu``, e.g. from ``benchmarks e2e``). "Metrics off" is the same server minus
@@ -64,19 +65,27 @@ def main(args: argparse.Namespace) -> int:
         server._m_tick_send.observe(0.001)
 
     send_s = _per_call_s(deliver_counters, args.repeat)
-    m_in = server._m_in[MessageType.INPUT]
-    bytes_in = server.metrics.bytes_in
+    counts = server._in_counts
 
     def receive_counters() -> None:
-        bytes_in.inc(20)
-        m_in.inc()
+        # What the receive loop does per message: plain counts, flushed once a second.
+        counts[MessageType.INPUT] += 1
+        server._in_bytes += 20
 
     msg_s = _per_call_s(receive_counters, args.repeat)
-    per_s = args.tick_rate * (tick_s + send_s) + args.tick_rate * args.clients * msg_s
+
+    def flush() -> None:
+        counts[MessageType.INPUT] += 20
+        server._in_bytes += 400
+        server._flush_counters()
+
+    flush_s = _per_call_s(flush, args.repeat)
+    per_s = args.tick_rate * (tick_s + send_s) + args.tick_rate * args.clients * msg_s + flush_s
     result = {
         "observe_tick_us": round(tick_s * 1e6, 2),
         "deliver_counters_us": round(send_s * 1e6, 2),
         "per_message_us": round(msg_s * 1e6, 3),
+        "flush_per_s_us": round(flush_s * 1e6, 2),
         "clients": args.clients,
         "tick_rate_hz": args.tick_rate,
         "overhead_core_s_per_s": round(per_s, 5),

@@ -156,6 +156,11 @@ class TickwireServer:
         self._m_lock_out = self.metrics.messages_out.labels("lockstep_frame")
         self._m_lock_bytes = self.metrics.bytes_out.labels("lockstep_frame")
         self._m_in = {t: self.metrics.messages_in.labels(t.name.lower()) for t in MessageType}
+        # Received messages and bytes are counted in plain ints on the hot path and added
+        # to the Prometheus counters on every scrape and once a second (a counter's inc
+        # costs ~0.5 us with its lock; a dict increment ~0.05 us).
+        self._in_counts: dict[MessageType, int] = dict.fromkeys(MessageType, 0)
+        self._in_bytes = 0
         self._bucket_args = (
             (config.rate_messages_per_s, config.rate_burst_messages),
             (config.rate_bytes_per_s, config.rate_burst_bytes),
@@ -446,7 +451,19 @@ class TickwireServer:
             return served
         return http.text(404, "not found\n")
 
+    def _flush_counters(self) -> None:
+        """Add the hot path's plain counts to the Prometheus counters."""
+        counts = self._in_counts
+        for mtype, n in counts.items():
+            if n:
+                self._m_in[mtype].inc(n)
+                counts[mtype] = 0
+        if self._in_bytes:
+            self.metrics.bytes_in.inc(self._in_bytes)
+            self._in_bytes = 0
+
     def _refresh_gauges(self) -> None:
+        self._flush_counters()
         self.metrics.clients.set(len(self.conns))
         counts = {s: 0 for s in MatchState}
         for m in self.manager.matches.values():
@@ -708,18 +725,17 @@ class TickwireServer:
         ws = conn.ws
         session = conn.session
         loop = asyncio.get_running_loop()
-        m_in = self._m_in
-        bytes_in = self.metrics.bytes_in
+        counts = self._in_counts
         async for data in ws:
             if isinstance(data, str):
                 raise ProtocolViolation("text frames are not accepted", CloseCode.BINARY_ONLY)
             msg = session.receive(data, loop.time())
-            bytes_in.inc(len(data))
+            self._in_bytes += len(data)
             seat, match = conn.seat, conn.match
             if seat is None or match is None:
                 return  # the match ended or the seat was taken over; closing is under way
             if type(msg) is Input:
-                m_in[MessageType.INPUT].inc()
+                counts[MessageType.INPUT] += 1
                 if seat.spectator:
                     self._send_error(conn, ErrorCode.SPECTATOR_INPUT, "spectators send no input")
                     continue
@@ -728,17 +744,17 @@ class TickwireServer:
                     self.metrics.input_errors.labels(str(int(err))).inc()
                     self._send_error(conn, err, f"input for tick {msg.tick} refused")
             elif type(msg) is Ping:
-                m_in[MessageType.PING].inc()
+                counts[MessageType.PING] += 1
                 pong = encode(MessageType.PONG, {"t": msg.t, "tick": match.tick_count})
                 broadcast((ws,), pong)
             elif type(msg) is Ack:
-                m_in[MessageType.ACK].inc()
+                counts[MessageType.ACK] += 1
                 match.receive_ack(seat, msg.tick)
             elif type(msg) is SnapshotRequest:
-                m_in[MessageType.SNAPSHOT_REQUEST].inc()
+                counts[MessageType.SNAPSHOT_REQUEST] += 1
                 match.request_full(seat)
             elif type(msg) is Checksum:
-                m_in[MessageType.CHECKSUM].inc()
+                counts[MessageType.CHECKSUM] += 1
                 if match.mode != "lockstep":
                     self._send_error(conn, ErrorCode.NOT_IN_LOCKSTEP, "not a lockstep match")
                     continue
@@ -761,7 +777,7 @@ class TickwireServer:
                     )
                     broadcast((ws,), desync)
             elif type(msg) is Leave:
-                m_in[MessageType.LEAVE].inc()
+                counts[MessageType.LEAVE] += 1
                 match.leave(seat, LeaveReason.CONSENTED)
                 self.metrics.leaves.labels(self.kind, "consented").inc()
                 log_event(
@@ -790,6 +806,7 @@ class TickwireServer:
         cfg = self.config
         while True:
             await asyncio.sleep(min(1.0, cfg.idle_timeout_s / 4))
+            self._flush_counters()
             now = loop.time()
             for conn in list(self.conns.values()):
                 if not conn.closing and now - conn.session.last_received_s > cfg.idle_timeout_s:
