@@ -22,7 +22,7 @@ from server.core.commands import AppliedCommands, CommandBuffer
 from server.core.phases import Phase
 from server.core.pipeline import Pipeline
 from server.core.spatial import SpatialIndex, make_index
-from server.core.systems.registry import TickContext
+from server.core.systems.registry import Ending, EventFields, TickContext
 from server.core.world import World
 from server.errors import SystemFailed
 from server.gamedef.schema import GameDefinition
@@ -54,6 +54,10 @@ class FrameResult:
     spawned_netids: list[NDArray[np.uint32]] = field(default_factory=list)
     despawned_netids: list[NDArray[np.uint32]] = field(default_factory=list)
     stats: dict[str, float] = field(default_factory=dict)
+    events: list[tuple[str, EventFields]] = field(default_factory=list)
+    """Event batches the systems emitted this tick, ``(name, fields)``, in emission order."""
+    ending: Ending | None = None
+    """Set when a system ended the round or the match this tick (see ``TickContext.end``)."""
 
 
 class FrameProcessor:
@@ -147,5 +151,7 @@ class FrameProcessor:
             # sync layer reads must be rebuilt to stay keyed by current slots.
             self.rebuild_index()
         result.stats = ctx.stats
+        result.events = ctx.events
+        result.ending = ctx.ending
         result.total_s = timer() - t_start
         return result

@@ -1,6 +1,8 @@
 """Built-in systems and the registry that names them."""
 
 from server.core.systems.registry import (
+    Ending,
+    EventFields,
     ParamSpec,
     SystemSpec,
     TickContext,
@@ -9,4 +11,13 @@ from server.core.systems.registry import (
     system,
 )
 
-__all__ = ["ParamSpec", "SystemSpec", "TickContext", "get_system", "registered_systems", "system"]
+__all__ = [
+    "Ending",
+    "EventFields",
+    "ParamSpec",
+    "SystemSpec",
+    "TickContext",
+    "get_system",
+    "registered_systems",
+    "system",
+]

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 from server.core.phases import PHASE_KEYS
 
@@ -26,9 +27,31 @@ if TYPE_CHECKING:
     from server.gamedef.schema import GameDefinition
 
 
+EventFields = dict[str, NDArray[Any]]
+"""One batch of events: field name -> 1-D array, every array the same length (n events)."""
+
+EndKind = Literal["round", "match"]
+
+
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """A system's request to end the current round or the whole match (see ``TickContext.end``)."""
+
+    kind: EndKind
+    reason: str
+    """Short machine-friendly reason, e.g. ``"time"``, ``"score_limit"``, ``"rounds"``."""
+    winner: int | None = None
+    """Net id of the winning player's entity, or None (a draw, or no single winner)."""
+
+
 @dataclass(slots=True)
 class TickContext:
-    """What a system may read besides the world, for one tick."""
+    """What a system may read besides the world, for one tick, and what it reports back.
+
+    Reports: ``stats`` (numbers for metrics), ``events`` (one-shot records, see
+    :meth:`emit`) and ``ending`` (see :meth:`end`). The frame processor copies all
+    three into :class:`~server.core.frame.FrameResult`.
+    """
 
     tick: int
     tick_rate_hz: int
@@ -39,6 +62,54 @@ class TickContext:
     """Rebuilt after the validate phase; None before the first rebuild."""
     stats: dict[str, float] = field(default_factory=dict)
     """Numbers systems want to report (e.g. ``contacts``); the ops layer exports them."""
+    events: list[tuple[str, EventFields]] = field(default_factory=list)
+    """Event batches emitted this tick, ``(name, fields)``, in emission order."""
+    ending: Ending | None = None
+    """Set by :meth:`end`: the round or the match ends after this tick."""
+
+    def emit(self, name: str, **fields: NDArray[Any] | int | float | bool) -> None:
+        """Record one batch of ``n`` events of type ``name`` (no Python loop per event).
+
+        Each field is a scalar or a 1-D array; every array has the same length ``n`` and
+        scalars are broadcast to it (all scalars: ``n == 1``). A batch with ``n == 0`` is
+        dropped, so a system may emit unconditionally. Entity references are net ids
+        (int64 arrays). The arrays are copied: later writes to the world do not change
+        an event. ValueError for arrays of different lengths or of more than one
+        dimension.
+        """
+        arrays: dict[str, NDArray[Any]] = {}
+        n: int | None = None
+        for key, value in fields.items():
+            arr = np.asarray(value)
+            if arr.ndim > 1:
+                raise ValueError(f"event {name!r} field {key!r}: expected 1-D, got {arr.ndim}-D")
+            if arr.ndim == 1:
+                if n is not None and len(arr) != n:
+                    raise ValueError(
+                        f"event {name!r} field {key!r}: {len(arr)} values, expected {n}"
+                    )
+                n = len(arr)
+            arrays[key] = arr
+        count = 1 if n is None else n
+        if count == 0:
+            return
+        batch: EventFields = {
+            key: np.full(count, arr) if arr.ndim == 0 else arr.copy() for key, arr in arrays.items()
+        }
+        self.events.append((name, batch))
+
+    def end(self, kind: EndKind, reason: str, winner: int | None = None) -> None:
+        """End the round (``kind="round"``) or the match (``"match"``) after this tick.
+
+        Recorded as :attr:`ending`. Within one tick the first request of a kind wins and
+        a match ending overrides a round ending (the match ends either way). ValueError
+        for another ``kind``.
+        """
+        if kind not in ("round", "match"):
+            raise ValueError(f"ending kind must be 'round' or 'match', got {kind!r}")
+        current = self.ending
+        if current is None or (current.kind == "round" and kind == "match"):
+            self.ending = Ending(kind, reason, None if winner is None else int(winner))
 
 
 SystemFn = Callable[["World", TickContext, Mapping[str, Any]], None]
