@@ -1,0 +1,248 @@
+"""The shared directory in Redis: node heartbeats with a TTL, match entries that die with
+their node, and request/reply between nodes.
+
+Keys, for cluster name ``C`` (all values JSON):
+
+==============================  ===========================================================
+``tw:C:node:<node>``            the node's :class:`NodeRecord`; ``PX ttl``, refreshed by
+                                every heartbeat (default every 2 s, TTL 10 s)
+``tw:C:nodes``                  sorted set of node ids -> last heartbeat (ms); discovery
+                                without ``SCAN``; members whose heartbeat key is gone are
+                                removed by whoever notices
+``tw:C:matches:<node>``         hash match id -> :class:`MatchRecord`; rewritten whole by
+                                each heartbeat (one ``MULTI``), ``PX ttl`` like the node key
+``tw:C:inbox:<node>``           list of requests for the node (``BLPOP`` by the node)
+``tw:C:reply:<request id>``     list holding the one reply; expires after the timeout
+==============================  ===========================================================
+
+A listing reads the live node keys first and keeps only entries of live nodes, so a node
+killed with SIGKILL disappears from listings as soon as its heartbeat key expires, and
+a match hash that outlived its node (it cannot, by its own TTL, but a clock jump could)
+is never offered. Every Redis error or timeout becomes :class:`DirectoryUnavailable`:
+callers answer 503 and running matches never notice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from server.directory.records import DirectoryUnavailable, MatchRecord, NodeRecord, node_of_match
+
+log = logging.getLogger("tickwire.directory")
+
+RequestHandler = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
+"""``handler(op, body) -> reply body`` for requests addressed to this node."""
+
+
+class RedisDirectory:
+    """One node's view of the cluster directory (see the module docstring for the keys)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        cluster: str = "tickwire",
+        ttl_s: float = 10.0,
+        op_timeout_s: float = 1.0,
+    ) -> None:
+        self.url = url
+        self.ttl_ms = int(ttl_s * 1000)
+        self._prefix = f"tw:{cluster}:"
+        self._op_timeout_s = op_timeout_s
+        self._redis = aioredis.Redis.from_url(
+            url, socket_timeout=op_timeout_s, socket_connect_timeout=op_timeout_s
+        )
+        # Blocking pops hold a connection for up to a second: a pool of their own, with
+        # a socket timeout longer than the block so a quiet inbox is not an error.
+        self._blocking = aioredis.Redis.from_url(
+            url, socket_timeout=op_timeout_s + 2.0, socket_connect_timeout=op_timeout_s
+        )
+        self.ops = 0
+        """Redis commands sent by this object (for the directory-cost benchmark)."""
+
+    def _key(self, *parts: str) -> str:
+        return self._prefix + ":".join(parts)
+
+    async def close(self) -> None:
+        """Close both connection pools."""
+        await self._redis.aclose()
+        await self._blocking.aclose()
+
+    async def _run(self, what: str, coro: Awaitable[Any]) -> Any:
+        try:
+            return await asyncio.wait_for(coro, self._op_timeout_s * 2)
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise DirectoryUnavailable(f"directory {what} failed: {exc}") from exc
+
+    async def ping(self) -> None:
+        """Raise DirectoryUnavailable unless Redis answers."""
+        self.ops += 1
+        await self._run("ping", self._redis.ping())
+
+    async def heartbeat(self, node: NodeRecord, matches: Sequence[MatchRecord]) -> None:
+        """Refresh the node's key and replace its match entries, atomically (MULTI)."""
+        node_key = self._key("node", node.node_id)
+        matches_key = self._key("matches", node.node_id)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.set(node_key, node.to_json(), px=self.ttl_ms)
+        pipe.zadd(self._key("nodes"), {node.node_id: int(time.time() * 1000)})
+        pipe.delete(matches_key)
+        if matches:
+            pipe.hset(matches_key, mapping={m.match_id: m.to_json() for m in matches})
+            pipe.pexpire(matches_key, self.ttl_ms)
+        self.ops += 5 if matches else 3
+        await self._run("heartbeat", pipe.execute())
+
+    async def remove_node(self, node_id: str) -> None:
+        """Delete the node's keys at once (drain, clean shutdown)."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.delete(self._key("node", node_id), self._key("matches", node_id))
+        pipe.zrem(self._key("nodes"), node_id)
+        self.ops += 2
+        await self._run("remove", pipe.execute())
+
+    async def live_nodes(self) -> list[NodeRecord]:
+        """Every node whose heartbeat key exists now, sorted by id."""
+        ids = await self._run("list nodes", self._redis.zrange(self._key("nodes"), 0, -1))
+        self.ops += 1
+        if not ids:
+            return []
+        names = [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
+        values = await self._run(
+            "read nodes", self._redis.mget([self._key("node", n) for n in names])
+        )
+        self.ops += 1
+        live: list[NodeRecord] = []
+        dead: list[str] = []
+        for name, value in zip(names, values, strict=True):
+            if value is None:
+                dead.append(name)
+                continue
+            try:
+                live.append(NodeRecord.from_json(value))
+            except (ValueError, KeyError, TypeError):
+                log.warning("unreadable heartbeat of node %s ignored", name)
+        if dead:
+            self.ops += 1
+            await self._run("forget dead", self._redis.zrem(self._key("nodes"), *dead))
+        return live
+
+    async def list_matches(self, game: str | None = None) -> list[MatchRecord]:
+        """Entries of live nodes only (optionally of one game), ordered by node then id."""
+        nodes = await self.live_nodes()
+        if not nodes:
+            return []
+        pipe = self._redis.pipeline(transaction=False)
+        for n in nodes:
+            pipe.hvals(self._key("matches", n.node_id))
+        self.ops += len(nodes)
+        rows = await self._run("list matches", pipe.execute())
+        live = {n.node_id for n in nodes}
+        out: list[MatchRecord] = []
+        for values in rows:
+            for value in values:
+                try:
+                    record = MatchRecord.from_json(value)
+                except (ValueError, KeyError, TypeError):
+                    continue
+                if record.node_id in live and (game is None or record.game == game):
+                    out.append(record)
+        out.sort(key=lambda r: (r.node_id, r.match_id))
+        return out
+
+    async def find_match(self, match_id: str) -> MatchRecord | None:
+        """The entry of a qualified match id, if its node is alive and still lists it."""
+        node_id = node_of_match(match_id)
+        if node_id is None:
+            return None
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.exists(self._key("node", node_id))
+        pipe.hget(self._key("matches", node_id), match_id)
+        self.ops += 2
+        alive, value = await self._run("find match", pipe.execute())
+        if not alive or value is None:
+            return None
+        return MatchRecord.from_json(value)
+
+    async def request(
+        self, node_id: str, op: str, body: dict[str, Any], timeout_s: float = 2.0
+    ) -> dict[str, Any]:
+        """Send ``op`` to another node and wait for its reply.
+
+        Raises DirectoryUnavailable when Redis fails or no reply comes within
+        ``timeout_s`` (the node may be dead, draining or overloaded)."""
+        request_id = secrets.token_hex(8)
+        reply_key = self._key("reply", request_id)
+        message = json.dumps({"id": request_id, "op": op, "body": body, "reply": reply_key})
+        self.ops += 2
+        await self._run("request", self._redis.rpush(self._key("inbox", node_id), message))
+        await self._run(
+            "request ttl",
+            self._redis.pexpire(self._key("inbox", node_id), int(timeout_s * 1000) + 1000),
+        )
+        try:
+            got = await asyncio.wait_for(
+                self._blocking.blpop([reply_key], timeout=timeout_s), timeout_s + 1.0
+            )
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise DirectoryUnavailable(f"request {op} to {node_id} failed: {exc}") from exc
+        self.ops += 1
+        if got is None:
+            raise DirectoryUnavailable(f"node {node_id} did not answer {op} in {timeout_s} s")
+        reply = json.loads(got[1])
+        if not isinstance(reply, dict):
+            raise DirectoryUnavailable(f"node {node_id} sent a malformed reply to {op}")
+        return reply
+
+    async def serve_requests(self, node_id: str, handler: RequestHandler) -> None:
+        """Answer requests addressed to ``node_id`` until cancelled.
+
+        A Redis outage is logged once and retried every second; a handler error becomes
+        ``{"error": {"code": "internal", "message": ...}}`` for the requester."""
+        inbox = self._key("inbox", node_id)
+        down = False
+        while True:
+            try:
+                got = await self._blocking.blpop([inbox], timeout=1)
+                if down:
+                    log.info("directory reachable again")
+                    down = False
+            except (RedisError, OSError) as exc:
+                if not down:
+                    log.warning("directory unreachable, requests paused: %s", exc)
+                    down = True
+                await asyncio.sleep(1.0)
+                continue
+            if got is None:
+                continue
+            self.ops += 1
+            try:
+                message = json.loads(got[1])
+                reply_key = str(message["reply"])
+                op = str(message["op"])
+                body = message.get("body") or {}
+            except (ValueError, KeyError, TypeError):
+                log.warning("malformed directory request dropped")
+                continue
+            try:
+                reply = await handler(op, body if isinstance(body, dict) else {})
+            except Exception as exc:
+                log.exception("directory request %s failed", op)
+                reply = {"error": {"code": "internal", "message": str(exc)}}
+            try:
+                pipe = self._redis.pipeline(transaction=True)
+                pipe.rpush(reply_key, json.dumps(reply))
+                pipe.pexpire(reply_key, 5000)
+                self.ops += 2
+                await pipe.execute()
+            except (RedisError, OSError) as exc:
+                log.warning("reply to %s lost: %s", op, exc)

@@ -1,0 +1,138 @@
+"""The Redis directory against a real redis-server: heartbeats, expiry, requests, outages."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from server.directory import DirectoryUnavailable, MatchRecord, NodeRecord, qualified_match_id
+from server.directory.redis_store import RedisDirectory
+
+
+def node(name: str, **kw: Any) -> NodeRecord:
+    return NodeRecord(
+        node_id=name,
+        public_url=f"ws://127.0.0.1:1/{name}",
+        http_url="http://127.0.0.1:1",
+        started_at_s=time.time(),
+        **kw,
+    )
+
+
+def match(node_id: str, n: int, **kw: Any) -> MatchRecord:
+    base: dict[str, Any] = {"game": "arena", "players": 1, "capacity": 8, "state": "running"}
+    base.update(kw)
+    return MatchRecord(match_id=qualified_match_id(node_id, f"m{n}"), node_id=node_id, **base)
+
+
+async def test_directory_lists_the_matches_of_live_nodes(redis_server: Any) -> None:
+    """Two nodes heartbeat; a listing shows both nodes' matches, filtered by game on request."""
+    d = RedisDirectory(redis_server.url, cluster="t1", ttl_s=5)
+    try:
+        await d.heartbeat(node("a"), [match("a", 1), match("a", 2, game="tag")])
+        await d.heartbeat(node("b"), [match("b", 1)])
+        assert [n.node_id for n in await d.live_nodes()] == ["a", "b"]
+        ids = [m.match_id for m in await d.list_matches()]
+        assert ids == ["a~m1", "a~m2", "b~m1"]
+        assert [m.match_id for m in await d.list_matches(game="tag")] == ["a~m2"]
+        found = await d.find_match("a~m2")
+        assert found is not None
+        assert found.game == "tag"
+        assert await d.find_match("zz~m1") is None
+    finally:
+        await d.close()
+
+
+async def test_directory_hides_a_dead_nodes_matches_within_the_ttl(
+    redis_server: Any,
+) -> None:
+    """A node that stops heartbeating (as after SIGKILL) vanishes with its matches in one TTL."""
+    d = RedisDirectory(redis_server.url, cluster="t2", ttl_s=0.5)
+    try:
+        await d.heartbeat(node("dead"), [match("dead", 1)])
+        await d.heartbeat(node("alive"), [match("alive", 1)])
+        await asyncio.sleep(0.3)
+        await d.heartbeat(node("alive"), [match("alive", 1)])
+        await asyncio.sleep(0.35)  # 0.65 s after dead's last heartbeat
+        assert [m.match_id for m in await d.list_matches()] == ["alive~m1"]
+        assert await d.find_match("dead~m1") is None
+    finally:
+        await d.close()
+
+
+async def test_directory_never_offers_an_entry_whose_node_heartbeat_is_gone(
+    redis_server: Any,
+) -> None:
+    """Even while a match hash outlives its node key, the listing does not show it."""
+    d = RedisDirectory(redis_server.url, cluster="t3", ttl_s=30)
+    try:
+        await d.heartbeat(node("n"), [match("n", 1)])
+        # The node key alone is deleted (its TTL ran out first, say): the entry is hidden.
+        await d._redis.delete("tw:t3:node:n")
+        assert await d.list_matches() == []
+        assert await d.find_match("n~m1") is None
+    finally:
+        await d.close()
+
+
+async def test_directory_removes_a_draining_node_at_once(redis_server: Any) -> None:
+    """remove_node deletes the node's keys without waiting for the TTL."""
+    d = RedisDirectory(redis_server.url, cluster="t4", ttl_s=30)
+    try:
+        await d.heartbeat(node("x"), [match("x", 1)])
+        await d.remove_node("x")
+        assert await d.live_nodes() == []
+        assert await d.list_matches() == []
+    finally:
+        await d.close()
+
+
+async def test_directory_carries_a_request_to_another_node_and_back(
+    redis_server: Any,
+) -> None:
+    """Node a asks node b to do something over Redis and gets b's reply."""
+    a = RedisDirectory(redis_server.url, cluster="t5")
+    b = RedisDirectory(redis_server.url, cluster="t5")
+
+    async def handler(op: str, body: dict[str, Any]) -> dict[str, Any]:
+        if op == "boom":
+            raise RuntimeError("handler broke")
+        return {"op": op, "echo": body["x"] * 2}
+
+    serving = asyncio.create_task(b.serve_requests("b", handler))
+    try:
+        assert await a.request("b", "reserve", {"x": 21}) == {"op": "reserve", "echo": 42}
+        broken = await a.request("b", "boom", {})
+        assert broken["error"]["code"] == "internal"
+        with pytest.raises(DirectoryUnavailable, match="did not answer"):
+            await a.request("nobody", "reserve", {}, timeout_s=0.3)
+    finally:
+        serving.cancel()
+        await asyncio.gather(serving, return_exceptions=True)
+        await a.close()
+        await b.close()
+
+
+async def test_directory_fails_fast_while_redis_is_down_and_recovers(
+    redis_server: Any,
+) -> None:
+    """With Redis stopped every call raises DirectoryUnavailable within ~2 s; after a
+    restart on the same port the same object works again without being rebuilt."""
+    d = RedisDirectory(redis_server.url, cluster="t6", ttl_s=5, op_timeout_s=0.5)
+    try:
+        await d.heartbeat(node("n"), [match("n", 1)])
+        redis_server.stop()
+        started = time.monotonic()
+        with pytest.raises(DirectoryUnavailable):
+            await d.heartbeat(node("n"), [match("n", 1)])
+        with pytest.raises(DirectoryUnavailable):
+            await d.list_matches()
+        assert time.monotonic() - started < 4.0
+        redis_server.start()
+        await d.heartbeat(node("n"), [match("n", 1)])
+        assert [m.match_id for m in await d.list_matches()] == ["n~m1"]
+    finally:
+        await d.close()
