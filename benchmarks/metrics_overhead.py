@@ -1,9 +1,10 @@
 """``python -m benchmarks metrics``: what Prometheus instrumentation costs the server.
 
 Times, on a real :class:`~server.app.TickwireServer`'s own metric objects, exactly the
-calls the server makes: per tick, :meth:`TickwireServer.observe_tick` with a real
+calls the server makes: per tick, :meth:`Host.observe_tick` (observer and overload
+controller) with a real
 ``FrameResult`` of the arena (every phase and system histogram, lateness, counters, the
-degradation controller) and the send-side counters of ``deliver``; per client message,
+degradation controller) and the send-side counters of ``Host.deliver``; per client message,
 the receive loop's plain counts (added to the Prometheus counters once a second and on
 every scrape; the flush is timed too). It multiplies those costs by the standard
 workload's rates (20 ticks/s; each client sends 20 inputs/s and gets 20 frames/s) and
@@ -54,30 +55,31 @@ def main(args: argparse.Namespace) -> int:
     match.sim.spawn_initial()
     out = match.tick()
     due = DueTick(out.tick, 0.0, 0.0002)
-    tick_s = _per_call_s(lambda: server.observe_tick(match, due, out, 0.004), args.repeat)
-    state_out = server._m_state_out
-    state_bytes = server._m_state_bytes
+    tick_s = _per_call_s(lambda: server.host.observe_tick(match, due, out, 0.004), args.repeat)
+    observer = server.observer
+    state_out = observer.m_state_out
+    state_bytes = observer.m_state_bytes
 
     def deliver_counters() -> None:
         state_out.inc(args.clients)
         state_bytes.inc(300 * args.clients)
         server.metrics.state_entities_changed.inc(50 * args.clients)
-        server._m_tick_send.observe(0.001)
+        observer.m_tick_send.observe(0.001)
 
     send_s = _per_call_s(deliver_counters, args.repeat)
-    counts = server._in_counts
+    counts = observer.in_counts
 
     def receive_counters() -> None:
         # What the receive loop does per message: plain counts, flushed once a second.
         counts[MessageType.INPUT] += 1
-        server._in_bytes += 20
+        observer.in_bytes += 20
 
     msg_s = _per_call_s(receive_counters, args.repeat)
 
     def flush() -> None:
         counts[MessageType.INPUT] += 20
-        server._in_bytes += 400
-        server._flush_counters()
+        observer.in_bytes += 400
+        observer.flush_counters()
 
     flush_s = _per_call_s(flush, args.repeat)
     per_s = args.tick_rate * (tick_s + send_s) + args.tick_rate * args.clients * msg_s + flush_s

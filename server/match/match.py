@@ -3,7 +3,8 @@
 Like the websockets protocol object, a :class:`Match` does no I/O: callers put inputs
 in (:meth:`Match.join`, :meth:`Match.receive_input`, ...), advance it with
 :meth:`Match.tick`, and take out what to send (:class:`TickOutput`). Connections are
-opaque objects to it. Only :mod:`server.match.runner` and :mod:`server.net.ws` await.
+opaque objects to it. It never awaits (:mod:`server.hosting.runner` drives it). The
+per-client state frames are built in :mod:`server.match.frames`.
 
 Seats: a player holds a seat index (0 .. capacity-1) for as long as they are in the
 match, including while dropped within the grace window. Spectators hold no seat: they
@@ -20,7 +21,6 @@ from enum import StrEnum
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from server.core.entity import EntityId
 from server.core.frame import FrameResult, InputBatch
@@ -30,6 +30,7 @@ from server.core.sync.quantize import PositionQuantizer
 from server.core.sync.state import InterestSync
 from server.errors import InvalidState, JoinRejected, MatchFull
 from server.gamedef.schema import GameDefinition
+from server.match.frames import build_state_frames
 from server.match.handler import DefaultHandler, LeaveReason, MatchHandler
 from server.net.protocol import ErrorCode
 
@@ -114,12 +115,14 @@ class Match:
         self.interest = InterestSync(definition.sync.interest_radius_units)
         diag = float(np.hypot(definition.world.width_units, definition.world.height_units))
         self.spectator_interest = InterestSync(diag)
-        self._scale = float(definition.world.subunits_per_unit)
+        self.subunits_per_unit = float(definition.world.subunits_per_unit)
+        """Fixed-point subunits per world unit (positions are int32 subunits)."""
         # Inputs waiting for the next tick (state sync): latest per seat wins.
         self._in_x = np.zeros(self.capacity, dtype=np.int8)
         self._in_y = np.zeros(self.capacity, dtype=np.int8)
         self._in_has = np.zeros(self.capacity, dtype=bool)
-        self._seat_entity = np.full(self.capacity, -1, dtype=np.int64)
+        self.seat_entity = np.full(self.capacity, -1, dtype=np.int64)
+        """The entity handle of each seat's player (-1: empty seat or lockstep)."""
         self.empty_since_s: float | None = None
         self.counters: dict[str, int] = {
             "inputs_too_old": 0,
@@ -213,7 +216,7 @@ class Match:
             self.collector.seat(index)
         else:
             seat.entity = self.sim.queue_player()
-            self._seat_entity[index] = seat.entity
+            self.seat_entity[index] = seat.entity
         self.interest.forget([index])
         self.handler.join(self, seat)
         return seat
@@ -256,7 +259,7 @@ class Match:
             self.collector.unseat(seat.seat)
         elif seat.entity is not None:
             self.sim.queue_despawn(seat.entity)
-            self._seat_entity[seat.seat] = -1
+            self.seat_entity[seat.seat] = -1
         self.interest.forget([seat.seat])
         if not self.by_player:
             self.empty_since_s = self._timer()
@@ -347,86 +350,16 @@ class Match:
         has = np.flatnonzero(self._in_has)
         batch = None
         if len(has):
-            batch = InputBatch(self._seat_entity[has], self._in_x[has], self._in_y[has])
+            batch = InputBatch(self.seat_entity[has], self._in_x[has], self._in_y[has])
             self._in_has[:] = False
         result = self.sim.step(batch)
         self.handler.tick(self, self.sim.tick)
         out = TickOutput(self.sim.tick, result)
         if self.sim.tick % self.snapshot_every == 0:
             t0 = self._timer()
-            self._build_state_frames(out, writable)
+            build_state_frames(self, out, writable)
             out.sync_s = self._timer() - t0
         return out
-
-    def _build_state_frames(self, out: TickOutput, writable: Callable[[Any], bool]) -> None:
-        world = self.sim.world
-        index = self.sim.processor.index
-        netids = world.netids
-        kinds: NDArray[np.uint8] = world.col("kind")
-        packed = self.quantizer.packed(world)
-        handles = world.col("entity") & 0xFFFF_FFFF
-        seats_list: list[int] = []
-        conns: list[Any] = []
-        for s in self.by_player.values():
-            if s.conn is None or s.entity is None:
-                continue
-            if writable(s.conn):
-                seats_list.append(s.seat)
-                conns.append(s)
-            else:
-                out.skipped_slow += 1
-        if seats_list:
-            order = np.argsort(np.asarray(seats_list, dtype=np.int64), kind="stable")
-            seats = np.asarray(seats_list, dtype=np.int64)[order]
-            seat_objs = [conns[i] for i in order.tolist()]
-            slots = world.entities.slots_of(self._seat_entity[seats])
-            px = world.col("position.x")[slots].astype(np.float64) / self._scale
-            py = world.col("position.y")[slots].astype(np.float64) / self._scale
-            full = np.fromiter((s.needs_full for s in seat_objs), dtype=bool, count=len(seats))
-            entity_xy = None
-            if self.interest.far_every > 1:
-                entity_xy = (
-                    world.col("position.x").astype(np.float64) / self._scale,
-                    world.col("position.y").astype(np.float64) / self._scale,
-                )
-            frames = self.interest.build(
-                self.sim.tick,
-                index,
-                netids,
-                kinds,
-                packed,
-                handles,
-                seats,
-                px,
-                py,
-                full,
-                entity_xy,
-            )
-            for s, frame in zip(seat_objs, frames, strict=True):
-                s.needs_full = False
-                out.frames.append((s.conn, frame))
-        if self.spectators:
-            specs = [s for s in self.spectators.values() if writable(s.conn)]
-            out.skipped_slow += len(self.spectators) - len(specs)
-            if specs:
-                sseats = np.asarray([s.seat for s in specs], dtype=np.int64)
-                cx = self.definition.world.width_units / 2
-                cy = self.definition.world.height_units / 2
-                frames = self.spectator_interest.build(
-                    self.sim.tick,
-                    index,
-                    netids,
-                    kinds,
-                    packed,
-                    handles,
-                    sseats,
-                    np.full(len(specs), cx),
-                    np.full(len(specs), cy),
-                    np.asarray([s.needs_full for s in specs], dtype=bool),
-                )
-                for s, frame in zip(specs, frames, strict=True):
-                    s.needs_full = False
-                    out.frames.append((s.conn, frame))
 
     def _tick_lockstep(self) -> TickOutput:
         assert self.collector is not None

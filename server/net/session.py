@@ -1,6 +1,6 @@
 """Per-connection state that needs no I/O: rate limiting and bookkeeping.
 
-The websockets adapter (:mod:`server.net.ws`) owns the socket; a :class:`ClientSession`
+The gateway (:mod:`server.gateway`) owns the socket; a :class:`ClientSession`
 takes bytes and the current time and either returns a decoded message or raises a
 :class:`~server.errors.ProtocolViolation` carrying the close code. Tested by calling it.
 """

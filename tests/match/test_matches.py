@@ -10,8 +10,8 @@ from websockets.exceptions import ConnectionClosed
 
 from server.errors import MatchFull
 from server.gamedef import GameDefinition, SystemStep
+from server.hosting.manager import MatchManager
 from server.match.handler import LeaveReason
-from server.match.manager import MatchManager
 from server.match.match import Match, MatchState
 from server.net.messages import Hello
 from server.net.protocol import CloseCode, MessageType

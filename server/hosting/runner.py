@@ -1,4 +1,4 @@
-"""The tick runner: the only asyncio in the match layer.
+"""The tick runner: drives one match on the event loop (hosting's only timing code).
 
 Drives one match from a drift-free :class:`~server.core.clock.TickClock`: sleep until the
 next deadline, run every due tick (catching up at most ``max_catchup_ticks``), hand the

@@ -1,0 +1,147 @@
+"""One websocket connection: its first message, admission and its receive loop.
+
+The order of checks on a connection's first message is: frame type (a text frame
+closes ``BINARY_ONLY``) → rate limits → msgpack and envelope shape
+(``MALFORMED_MESSAGE``) → message type → state (anything but HELLO first closes
+``UNEXPECTED_MESSAGE``); then hosting's admission (version, token, draining, seat).
+After WELCOME every message goes through :func:`receive_loop`, which hands it to the
+match without awaiting (only LEAVE, which closes, awaits).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from websockets.asyncio.server import ServerConnection, broadcast
+
+from server.errors import ProtocolViolation
+from server.hosting.host import error_message
+from server.match.match import Match, Seat
+from server.net.codec import encode
+from server.net.messages import Ack, Checksum, Hello, Input, Leave, Ping, SnapshotRequest
+from server.net.protocol import CloseCode, ErrorCode, MessageType
+from server.net.session import ClientSession
+
+if TYPE_CHECKING:
+    from server.gateway.server import Gateway
+
+CLOSE_REASONS: dict[CloseCode, str] = {
+    CloseCode.VERSION_MISMATCH: "protocol version mismatch",
+    CloseCode.BAD_TOKEN: "bad auth token",
+    CloseCode.HANDSHAKE_TIMEOUT: "no hello in time",
+    CloseCode.MATCH_FULL: "match full",
+    CloseCode.IDLE_TIMEOUT: "idle timeout",
+    CloseCode.BINARY_ONLY: "text frames are not accepted",
+    CloseCode.RATE_LIMITED: "rate limit exceeded",
+    CloseCode.TOO_FAR_BEHIND: "too far behind",
+    CloseCode.RESUME_FORGED: "resume token invalid",
+    CloseCode.RESUME_EXPIRED: "resume token expired",
+    CloseCode.RESUME_REUSED: "resume token already used",
+    CloseCode.UNEXPECTED_MESSAGE: "unexpected message",
+    CloseCode.MATCH_ENDED: "match ended",
+    CloseCode.MATCH_FAILED: "match failed",
+    CloseCode.SERVER_SHUTDOWN: "server shutting down",
+    CloseCode.KICKED: "kicked",
+    CloseCode.SERVER_BUSY: "server busy",
+    CloseCode.LEFT: "left the match",
+}
+"""The close reason sent with each code when the caller gives none."""
+
+
+@dataclass(slots=True, eq=False)
+class Conn:
+    """One websocket connection, its session, and the seat it holds (a hosting Peer)."""
+
+    ws: ServerConnection
+    session: ClientSession
+    seat: Seat | None = None
+    match: Match | None = None
+    closing: bool = False
+    sent_messages: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+async def serve_connection(gw: Gateway, conn: Conn) -> None:
+    """Wait for HELLO, admit, send the welcome messages, then run the receive loop.
+
+    Raises ProtocolViolation (the caller closes with its code) or ConnectionClosed.
+    """
+    ws = conn.ws
+    try:
+        first = await asyncio.wait_for(ws.recv(), gw.config.hello_timeout_s)
+    except TimeoutError:
+        gw.observer.protocol_error(CloseCode.HANDSHAKE_TIMEOUT)
+        await gw.close(conn, CloseCode.HANDSHAKE_TIMEOUT)
+        return
+    if isinstance(first, str):
+        raise ProtocolViolation("text frames are not accepted", CloseCode.BINARY_ONLY)
+    loop = asyncio.get_running_loop()
+    hello = conn.session.receive(first, loop.time())
+    gw.observer.first_message(len(first), isinstance(hello, Hello))
+    if not isinstance(hello, Hello):
+        raise ProtocolViolation("the first message must be hello", CloseCode.UNEXPECTED_MESSAGE)
+    refusal = gw.host.admit(conn, hello, loop.time())
+    if refusal is not None:
+        await gw.close(conn, refusal.code, refusal.reason)
+        return
+    assert conn.seat is not None
+    assert conn.match is not None
+    for message in gw.host.welcome(conn.seat, conn.match, bool(hello.resume), hello.last_frame):
+        await ws.send(message)
+    await receive_loop(gw, conn)
+
+
+async def receive_loop(gw: Gateway, conn: Conn) -> None:
+    """Every message after HELLO, until the connection closes or leaves."""
+    ws = conn.ws
+    session = conn.session
+    loop = asyncio.get_running_loop()
+    observer = gw.observer
+    counts = observer.in_counts
+    host = gw.host
+    async for data in ws:
+        if isinstance(data, str):
+            raise ProtocolViolation("text frames are not accepted", CloseCode.BINARY_ONLY)
+        msg = session.receive(data, loop.time())
+        observer.in_bytes += len(data)
+        seat, match = conn.seat, conn.match
+        if seat is None or match is None:
+            return  # the match ended or the seat was taken over; closing is under way
+        if type(msg) is Input:
+            counts[MessageType.INPUT] += 1
+            if seat.spectator:
+                send_error(conn, ErrorCode.SPECTATOR_INPUT, "spectators send no input")
+                continue
+            err = match.receive_input(seat, msg.tick, msg.x, msg.y)
+            if err is not None:
+                observer.input_refused(err)
+                send_error(conn, err, f"input for tick {msg.tick} refused")
+        elif type(msg) is Ping:
+            counts[MessageType.PING] += 1
+            pong = encode(MessageType.PONG, {"t": msg.t, "tick": match.tick_count})
+            broadcast((ws,), pong)
+        elif type(msg) is Ack:
+            counts[MessageType.ACK] += 1
+            match.receive_ack(seat, msg.tick)
+        elif type(msg) is SnapshotRequest:
+            counts[MessageType.SNAPSHOT_REQUEST] += 1
+            match.request_full(seat)
+        elif type(msg) is Checksum:
+            counts[MessageType.CHECKSUM] += 1
+            reply = host.receive_checksum(conn, seat, match, msg.frame, msg.checksum)
+            if reply is not None:
+                broadcast((ws,), reply)
+        elif type(msg) is Leave:
+            counts[MessageType.LEAVE] += 1
+            host.leave(conn, seat, match)
+            await gw.close(conn, CloseCode.LEFT)
+            return
+        else:  # a second hello
+            raise ProtocolViolation("hello was already said", CloseCode.UNEXPECTED_MESSAGE)
+
+
+def send_error(conn: Conn, code: ErrorCode, reason: str) -> None:
+    """Write a non-fatal ERROR message to ``conn`` (no awaiting)."""
+    broadcast((conn.ws,), error_message(code, reason))

@@ -1,0 +1,248 @@
+"""The gateway: the websocket server, its HTTP routes, connections and close codes.
+
+This package is the only code that imports ``websockets`` (a test enforces it). The
+:class:`Gateway` accepts upgrades (within ``max_connections``, refusing while draining),
+runs one :func:`~server.gateway.connection.serve_connection` per connection, serves the
+:class:`~server.gateway.routes.Routes` table for plain HTTP requests, and is hosting's
+:class:`~server.hosting.transport.Transport`: it writes frames synchronously with
+``websockets.broadcast`` and closes connections with documented codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import secrets
+import weakref
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.protocol import State
+
+from server.config import ServerConfig
+from server.errors import ProtocolViolation
+from server.gateway import http
+from server.gateway.connection import CLOSE_REASONS, Conn, serve_connection
+from server.gateway.routes import Routes
+from server.hosting.host import Host
+from server.match.match import Seat
+from server.net.protocol import CloseCode
+from server.net.session import ClientSession, TokenBucket
+from server.ops.observer import Observer
+
+
+class Gateway:
+    """Websocket endpoint and HTTP routes of one server; see the module docstring."""
+
+    def __init__(self, config: ServerConfig, observer: Observer) -> None:
+        self.config = config
+        self.observer = observer
+        self.conns: dict[int, Conn] = {}
+        static_dir = Path(config.static_dir) if config.static_dir else http.WEB_DIR
+        self.routes = Routes(static_dir)
+        self._host: Host | None = None
+        self._conn_ids = itertools.count(1)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        # Upgrades accepted but not yet handed to _handle: they count against the limit,
+        # or a storm of simultaneous handshakes would all pass the check.
+        self._upgrading: weakref.WeakSet[ServerConnection] = weakref.WeakSet()
+        self._server: Server | None = None
+        self._bucket_args = (
+            (config.rate_messages_per_s, config.rate_burst_messages),
+            (config.rate_bytes_per_s, config.rate_burst_bytes),
+        )
+
+    @property
+    def host(self) -> Host:
+        """The hosting side (set by :meth:`attach`)."""
+        assert self._host is not None, "Gateway.attach(host) first"
+        return self._host
+
+    def attach(self, host: Host) -> None:
+        """Connect the hosting side and register the built-in routes."""
+        self._host = host
+        self.routes.add("GET", "/healthz", lambda _r: http.text(200, "ok\n"))
+        self.routes.add("GET", "/readyz", self._readyz)
+        if self.config.metrics:
+            self.routes.add("GET", "/metrics", self._metrics)
+        self.routes.add("GET", "/matches", self._matches)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind the listening socket."""
+        self._server = await serve(
+            self._handle,
+            self.config.host,
+            self.config.port,
+            process_request=self._process_request,
+            max_size=self.config.max_message_bytes,
+            max_queue=32,
+            compression=None,
+            ping_interval=None,
+            open_timeout=self.config.open_timeout_s,
+            close_timeout=2.0,
+            logger=logging.getLogger("tickwire.websockets"),
+        )
+
+    @property
+    def server(self) -> Server | None:
+        """The websockets server once started."""
+        return self._server
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful with port 0)."""
+        assert self._server is not None
+        sock = next(iter(self._server.sockets))
+        port: int = sock.getsockname()[1]
+        return port
+
+    def notify_all(self, payload: bytes) -> None:
+        """Write one message to every open connection."""
+        broadcast([c.ws for c in self.conns.values()], payload)
+
+    async def stop(self) -> None:
+        """Stop listening, close every connection (SERVER_SHUTDOWN) and wait for them."""
+        if self._server is None:
+            return
+        self._server.close(close_connections=False)
+        closing = [self.close(c, CloseCode.SERVER_SHUTDOWN) for c in list(self.conns.values())]
+        await asyncio.gather(*closing, *list(self._tasks), return_exceptions=True)
+        await self._server.wait_closed()
+
+    def sweep_idle(self, now_s: float) -> None:
+        """Close connections that sent nothing for ``idle_timeout_s`` (IDLE_TIMEOUT)."""
+        limit = self.config.idle_timeout_s
+        for conn in list(self.conns.values()):
+            if not conn.closing and now_s - conn.session.last_received_s > limit:
+                self.observer.idle_timeout(conn)
+                self.close_soon(conn, CloseCode.IDLE_TIMEOUT)
+
+    # -- transport (server.hosting.transport.Transport) ---------------------------------------
+
+    def writable(self, conn: Any) -> bool:
+        """A connection can take a new state frame if its unsent bytes are under the limit."""
+        transport = conn.ws.transport
+        return bool(transport.get_write_buffer_size() < self.config.send_buffer_limit_bytes)
+
+    def send_each(self, frames: list[tuple[Any, bytes]]) -> tuple[int, int]:
+        """Write each (conn, frame), skipping closing connections; (frames, bytes) written."""
+        n = 0
+        size = 0
+        for conn, frame in frames:
+            if conn.closing:
+                continue
+            broadcast((conn.ws,), frame)
+            n += 1
+            size += len(frame)
+        return n, size
+
+    def send_shared(self, conns: list[Any], payload: bytes, limit_bytes: int) -> int:
+        """Write one payload to every conn under ``limit_bytes`` unsent; close the others."""
+        live = []
+        for conn in conns:
+            if conn.closing:
+                continue
+            if conn.ws.transport.get_write_buffer_size() > limit_bytes:
+                self.close_soon(conn, CloseCode.TOO_FAR_BEHIND)
+                continue
+            live.append(conn.ws)
+        broadcast(live, payload)
+        return len(live)
+
+    def close_seat(self, seat: Seat, code: CloseCode, reason: str) -> None:
+        """Unseat and close every connection seated on ``seat``."""
+        for c in list(self.conns.values()):
+            if c.seat is seat:
+                c.seat = None
+                self.close_soon(c, code, reason)
+
+    def close_soon(self, conn: Any, code: CloseCode, reason: str | None = None) -> None:
+        """Schedule :meth:`close` (a no-op if the connection is already closing)."""
+        if conn.closing:
+            return
+        self._spawn(self.close(conn, code, reason))
+
+    async def close(self, conn: Conn, code: CloseCode, reason: str | None = None) -> None:
+        """Close with ``code`` and its reason (or ``reason``); count it."""
+        if conn.closing:
+            return
+        conn.closing = True
+        self.observer.closed(int(code))
+        with contextlib.suppress(Exception):
+            await conn.ws.close(int(code), reason or CLOSE_REASONS.get(code, code.name.lower()))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- HTTP ----------------------------------------------------------------------------
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
+        if upgrade and path in ("/ws", "/"):
+            upgrading = sum(1 for c in self._upgrading if c.state is not State.CLOSED)
+            if len(self.conns) + upgrading >= self.config.max_connections:
+                self.observer.closed(503)
+                return http.text(503, "connection limit reached\n")
+            if self.host.draining:
+                return http.text(503, "server is draining\n")
+            self._upgrading.add(connection)
+            return None
+        return self.routes.dispatch(request)
+
+    def _readyz(self, _request: Request) -> Response:
+        if self.host.draining:
+            return http.text(503, "draining\n")
+        return http.text(200, "ready\n")
+
+    def _metrics(self, _request: Request) -> Response:
+        self.observer.refresh_gauges(len(self.conns), self.host.matches_by_state())
+        return http.response(
+            200, self.observer.metrics.exposition(), "text/plain; version=0.0.4; charset=utf-8"
+        )
+
+    def _matches(self, request: Request) -> Response:
+        matches = self.host.manager.list_matches()
+        if http.wants_json(request.path, request.headers.get("Accept", "")):
+            return http.json_response(200, {"matches": matches})
+        return http.matches_page(matches)
+
+    # -- websocket sessions ----------------------------------------------------------------
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        (m_rate, m_burst), (b_rate, b_burst) = self._bucket_args
+        session = ClientSession(
+            next(self._conn_ids),
+            TokenBucket(m_rate, m_burst),
+            TokenBucket(b_rate, b_burst),
+            now,
+            now,
+            trace_id=secrets.token_hex(8),
+        )
+        self._upgrading.discard(ws)
+        conn = Conn(ws, session)
+        self.conns[session.conn_id] = conn
+        self.observer.connections(len(self.conns))
+        try:
+            await serve_connection(self, conn)
+        except ConnectionClosed:
+            pass
+        except ProtocolViolation as exc:
+            self.observer.violation(conn, exc)
+            await self.close(conn, CloseCode(exc.close_code), exc.reason[:120])
+        finally:
+            self.conns.pop(session.conn_id, None)
+            self.observer.connections(len(self.conns))
+            self.host.detach(conn, loop.time())

@@ -1,0 +1,322 @@
+"""Hosting: seats clients in matches, runs each match's ticks, delivers what they produce.
+
+:class:`Host` owns the match directory (:class:`~server.hosting.manager.MatchManager`),
+one :class:`~server.hosting.runner.MatchRunner` per match, the resume-token signer and
+the overload controller. It holds no socket: the gateway hands it :class:`Peer` objects
+and it writes through a :class:`Transport`. What happens is reported to the
+:class:`~server.ops.observer.Observer`, which never steers.
+
+Admission order (after the gateway has a decoded HELLO): protocol version → auth token
+→ draining → overload → resume or join. A refusal is a :class:`Refusal` the gateway
+turns into a close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from dataclasses import dataclass
+
+from server.config import ServerConfig
+from server.core.clock import DueTick
+from server.errors import JoinRejected, MatchFull, SystemFailed
+from server.gamedef.schema import GameDefinition
+from server.hosting.manager import MatchManager
+from server.hosting.runner import MatchRunner
+from server.hosting.transport import Peer, Transport
+from server.match.handler import LeaveReason
+from server.match.match import Match, MatchState, Seat, TickOutput
+from server.match.tokens import TokenSigner
+from server.net.codec import encode
+from server.net.messages import Hello
+from server.net.protocol import PROTOCOL_VERSION, CloseCode, ErrorCode, MessageType
+from server.ops.degrade import DegradeController
+from server.ops.observer import Observer
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a HELLO was not seated: the close code and an optional reason text."""
+
+    code: CloseCode
+    reason: str | None = None
+
+
+class Host:
+    """Every match of one game definition in this process; see the module docstring."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        definition: GameDefinition,
+        observer: Observer,
+        transport: Transport,
+    ) -> None:
+        self.config = config
+        self.definition = definition
+        self.observer = observer
+        self.transport = transport
+        self.manager = MatchManager(definition, config.max_matches)
+        self.manager.on_created.append(self._start_runner)
+        self.runners: dict[str, MatchRunner] = {}
+        self.signer = TokenSigner()
+        self.degrade = DegradeController()
+        self.draining = False
+        """True once a drain started: no new joins, no new matches."""
+        self._player_ids = itertools.count(1)
+        self._used_nonces: set[str] = set()
+
+    # -- matches ---------------------------------------------------------------------
+
+    def _start_runner(self, match: Match) -> None:
+        match.interest.far_every = 2 if self.degrade.level >= 1 else 1
+        runner = MatchRunner(
+            match,
+            self,
+            self.config.max_catchup_ticks,
+            spin_s=self.config.tick_spin_ms / 1000.0,
+        )
+        self.runners[match.match_id] = runner
+        runner.start()
+        self.observer.match_created(match)
+
+    def end_match(self, match: Match, code: CloseCode, reason: str) -> None:
+        """End ``match``: close its connections with ``code`` and stop its runner."""
+        for seat in match.end(reason):
+            self.transport.close_seat(seat, code, reason)
+        runner = self.runners.pop(match.match_id, None)
+        if runner is not None:
+            runner.stop()
+
+    def start_draining(self) -> None:
+        """Refuse joins and new matches from now on."""
+        self.draining = True
+        self.manager.accepting_matches = False
+
+    def connected_players(self) -> int:
+        """Players with an open connection in running matches (a drain waits for these)."""
+        return sum(
+            m.connected_players
+            for m in self.manager.matches.values()
+            if m.state is MatchState.RUNNING
+        )
+
+    def stop(self) -> list[asyncio.Task[None]]:
+        """Stop every runner and end every match (SERVER_SHUTDOWN); the runner tasks."""
+        for runner in self.runners.values():
+            runner.stop()
+        for match in list(self.manager.matches.values()):
+            self.end_match(match, CloseCode.SERVER_SHUTDOWN, "server shutdown")
+        return [r.task for r in self.runners.values() if r.task is not None]
+
+    def set_degradation(self, level: int) -> None:
+        """Apply a new overload level (server.ops.degrade): gauge, log, match and join gates."""
+        self.observer.degradation(level)
+        self.manager.accepting_matches = not self.draining and not self.degrade.refuse_matches
+        for match in self.manager.matches.values():
+            # Level 1 and up: far entities get every other snapshot (state sync).
+            match.interest.far_every = 2 if level >= 1 else 1
+
+    def sweep(self, now_s: float) -> None:
+        """Housekeeping (about once a second): expire dropped seats, retire empty matches."""
+        cfg = self.config
+        for match in list(self.manager.matches.values()):
+            if match.state is MatchState.ENDED:
+                continue
+            for seat in match.expire_dropped(now_s, cfg.reconnect_grace_s):
+                self.observer.seat_expired(seat, match)
+        for match in self.manager.retire_empty(time.perf_counter(), cfg.empty_match_grace_s):
+            self.observer.match_retired(match)
+            self.end_match(match, CloseCode.MATCH_ENDED, "empty")
+        self.manager.forget_ended()
+
+    def matches_by_state(self) -> dict[str, int]:
+        """How many matches are in each state (for the gauges)."""
+        counts = {str(s): 0 for s in MatchState}
+        for m in self.manager.matches.values():
+            counts[str(m.state)] += 1
+        return counts
+
+    # -- runner hooks (server.hosting.runner.RunnerHooks) ------------------------------------
+
+    def writable(self, conn: object) -> bool:
+        """A connection can take a new state frame if its unsent bytes are under the limit."""
+        return self.transport.writable(conn)
+
+    def deliver(self, match: Match, out: TickOutput) -> None:
+        """Write a tick's frames synchronously (no awaiting on the tick path)."""
+        t0 = time.perf_counter()
+        if out.frames:
+            n, size = self.transport.send_each(out.frames)
+            self.observer.state_sent(n, size, match.interest.last_stats)
+        if out.skipped_slow:
+            self.observer.slow_readers_skipped(out.skipped_slow)
+        if out.broadcast is not None:
+            conns, payload = out.broadcast
+            floor = self.config.send_buffer_limit_bytes
+            limit = max(floor, len(payload) * self.definition.lockstep.max_send_queue_frames)
+            sent = self.transport.send_shared(conns, payload, limit)
+            self.observer.lockstep_sent(sent, len(payload))
+        self.observer.send_time(time.perf_counter() - t0)
+
+    def observe_tick(self, match: Match, due: DueTick, out: TickOutput, work_s: float) -> None:
+        """Export a tick's timings and feed the overload controller."""
+        overrun = work_s > match.definition.dt_s
+        self.observer.tick(match, due, out, work_s, overrun)
+        level = self.degrade.observe(overrun)
+        if level is not None:
+            self.set_degradation(level)
+
+    def observe_skipped(self, match: Match, skipped: int) -> None:
+        """Export skipped deadlines."""
+        self.observer.skipped(match, skipped)
+
+    def match_failed(self, match: Match, error: SystemFailed) -> None:
+        """End the failed match only; its players are closed with MATCH_FAILED."""
+        self.observer.match_failed()
+        self.end_match(match, CloseCode.MATCH_FAILED, f"system {error.system} failed")
+
+    # -- seats -----------------------------------------------------------------------------
+
+    def admit(self, conn: Peer, hello: Hello, now_s: float) -> Refusal | None:
+        """Seat ``conn`` (join, spectate or resume) per the module's order; None if seated."""
+        if hello.version != PROTOCOL_VERSION:
+            self.observer.protocol_error(CloseCode.VERSION_MISMATCH)
+            return Refusal(
+                CloseCode.VERSION_MISMATCH,
+                f"server speaks protocol {PROTOCOL_VERSION}, client {hello.version}",
+            )
+        if self.config.auth_token is not None and hello.token != self.config.auth_token:
+            self.observer.auth_rejected(conn)
+            return Refusal(CloseCode.BAD_TOKEN)
+        if self.draining:
+            return Refusal(CloseCode.SERVER_BUSY, "server is draining")
+        if self.degrade.refuse_joins and not hello.resume:
+            return Refusal(CloseCode.SERVER_BUSY, "server is overloaded")
+        if hello.resume:
+            code = self._resume(conn, hello.resume, now_s)
+            if code is not None:
+                self.observer.resume_rejected(conn, code)
+                return Refusal(code)
+            return None
+        try:
+            match = self.manager.join_or_create(spectator=hello.spectate)
+            player_id = next(self._player_ids)
+            seat = match.join(player_id, conn, spectator=hello.spectate)
+        except MatchFull as exc:
+            return Refusal(CloseCode.MATCH_FULL, exc.reason[:120])
+        except JoinRejected as exc:
+            self.observer.join_rejected(conn, exc.reason)
+            return Refusal(CloseCode(exc.close_code), exc.reason[:120])
+        conn.seat, conn.match = seat, match
+        self.observer.joined(conn, player_id, match, seat)
+        return None
+
+    def _resume(self, conn: Peer, token: str, now_s: float) -> CloseCode | None:
+        claim = self.signer.verify(token)
+        if claim is None:
+            return CloseCode.RESUME_FORGED
+        if claim.nonce in self._used_nonces:
+            return CloseCode.RESUME_REUSED
+        match = self.manager.find(claim.match_id)
+        seat = match.by_player.get(claim.player_id) if match is not None else None
+        if match is None or seat is None:
+            return CloseCode.RESUME_EXPIRED
+        if seat.resume_nonce != claim.nonce:
+            # A newer token was issued for this seat: this one was already used.
+            return CloseCode.RESUME_REUSED
+        self._used_nonces.add(claim.nonce)
+        if seat.conn is not None:
+            # Two connections claim one seat: the newest with a valid token wins, the
+            # old connection is closed as replaced.
+            old = seat.conn
+            old.seat = None
+            self.transport.close_soon(old, CloseCode.KICKED, "seat taken over by a resumed session")
+            match.drop(seat, now_s)
+        match.resume(seat, conn)
+        conn.seat, conn.match = seat, match
+        self.observer.resumed(conn, seat, match)
+        return None
+
+    def welcome(
+        self, seat: Seat, match: Match, resumed: bool, last_frame: int | None
+    ) -> list[bytes]:
+        """The messages a seated client gets first: WELCOME, then (lockstep) its catch-up.
+
+        Lockstep catch-up: the frames after ``last_frame`` if they are all still kept,
+        else a CHECKPOINT of the world after the last frame.
+        """
+        token, nonce = self.signer.issue(match.match_id, seat.player_id)
+        seat.resume_nonce = nonce
+        defn = match.definition
+        netid = None
+        if seat.entity is not None and match.mode == "state":
+            netid = match.sim.netid_of(seat.entity)
+        body = {
+            "player_id": seat.player_id,
+            "entity": -1 if netid is None else netid,
+            "match_id": match.match_id,
+            "seat": seat.seat,
+            "spectator": seat.spectator,
+            "game": defn.name,
+            "tick": match.tick_count,
+            "tick_rate_hz": defn.tick_rate_hz,
+            "snapshot_rate_hz": defn.sync.snapshot_rate_hz,
+            "sync": match.mode,
+            "quantize": match.quantizer.spec(),
+            "world": [defn.world.width_units, defn.world.height_units],
+            "interest_radius": defn.sync.interest_radius_units,
+            "kinds": [a.name for a in defn.archetypes],
+            "resume_token": "" if seat.spectator else token,
+            "resumed": resumed,
+            "input_delay_ticks": defn.lockstep.input_delay_ticks,
+            "checksum_interval_ticks": defn.lockstep.checksum_interval_ticks,
+        }
+        messages = [encode(MessageType.WELCOME, body)]
+        if match.mode == "lockstep":
+            frames = match.lockstep_frames_since(last_frame) if last_frame is not None else None
+            if frames is not None:
+                messages.extend(frames)
+            else:
+                messages.append(encode(MessageType.CHECKPOINT, match.lockstep_checkpoint()))
+        return messages
+
+    def receive_checksum(
+        self, conn: Peer, seat: Seat, match: Match, frame: int, checksum: int
+    ) -> bytes | None:
+        """A client's lockstep checksum: the ERROR or DESYNC message to answer, or None."""
+        if match.mode != "lockstep":
+            return error_message(ErrorCode.NOT_IN_LOCKSTEP, "not a lockstep match")
+        bad = match.receive_checksum(seat, frame, checksum)
+        if bad is None:
+            return None
+        self.observer.desync(conn, seat, match, bad)
+        return encode(
+            MessageType.DESYNC, {"frame": bad, "player_id": seat.player_id, "seat": seat.seat}
+        )
+
+    def leave(self, conn: Peer, seat: Seat, match: Match) -> None:
+        """The player said LEAVE: free the seat for good."""
+        match.leave(seat, LeaveReason.CONSENTED)
+        self.observer.left(conn, seat, match)
+        conn.seat = None
+
+    def detach(self, conn: Peer, now_s: float) -> None:
+        """The connection is gone: a player's seat is held (dropped), a spectator leaves."""
+        seat, match = conn.seat, conn.match
+        conn.seat = None
+        if seat is None or match is None or match.state is MatchState.ENDED:
+            return
+        if seat.conn is not conn:
+            return
+        if seat.spectator:
+            match.leave(seat, LeaveReason.CONSENTED)
+            return
+        match.drop(seat, now_s)
+        self.observer.dropped(conn, seat, match)
+
+
+def error_message(code: ErrorCode, reason: str) -> bytes:
+    """An encoded non-fatal ERROR message."""
+    return encode(MessageType.ERROR, {"code": int(code), "reason": reason})

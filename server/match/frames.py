@@ -1,0 +1,78 @@
+"""State sync: building each client's state frame of a snapshot tick (a part of Match).
+
+Called by :meth:`server.match.match.Match.tick` on snapshot ticks; the delta encoding
+itself is :class:`server.core.sync.state.InterestSync`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from server.match.match import Match, Seat, TickOutput
+
+
+def build_state_frames(match: Match, out: TickOutput, writable: Callable[[Any], bool]) -> None:
+    """Append this snapshot tick's state frame for every writable client to ``out.frames``.
+
+    Players see what lies within the interest radius of their entity; spectators see
+    the whole world (a radius of the world's diagonal around its centre). A client
+    whose connection is not ``writable`` (it has not taken its previous frame) gets
+    none and is counted in ``out.skipped_slow``; its baseline stays, so its next frame
+    is computed against what it really has.
+    """
+    world = match.sim.world
+    kinds: NDArray[np.uint8] = world.col("kind")
+    shared = (
+        match.sim.processor.index,
+        world.netids,
+        kinds,
+        match.quantizer.packed(world),
+        world.col("entity") & 0xFFFF_FFFF,
+    )
+    seats_list: list[int] = []
+    conns: list[Seat] = []
+    for s in match.by_player.values():
+        if s.conn is None or s.entity is None:
+            continue
+        if writable(s.conn):
+            seats_list.append(s.seat)
+            conns.append(s)
+        else:
+            out.skipped_slow += 1
+    if seats_list:
+        order = np.argsort(np.asarray(seats_list, dtype=np.int64), kind="stable")
+        seats = np.asarray(seats_list, dtype=np.int64)[order]
+        seat_objs = [conns[i] for i in order.tolist()]
+        slots = world.entities.slots_of(match.seat_entity[seats])
+        px = world.col("position.x")[slots].astype(np.float64) / match.subunits_per_unit
+        py = world.col("position.y")[slots].astype(np.float64) / match.subunits_per_unit
+        full = np.fromiter((s.needs_full for s in seat_objs), dtype=bool, count=len(seats))
+        entity_xy = None
+        if match.interest.far_every > 1:
+            entity_xy = (
+                world.col("position.x").astype(np.float64) / match.subunits_per_unit,
+                world.col("position.y").astype(np.float64) / match.subunits_per_unit,
+            )
+        frames = match.interest.build(match.sim.tick, *shared, seats, px, py, full, entity_xy)
+        _queue(out, seat_objs, frames)
+    if match.spectators:
+        specs = [s for s in match.spectators.values() if writable(s.conn)]
+        out.skipped_slow += len(match.spectators) - len(specs)
+        if specs:
+            sseats = np.asarray([s.seat for s in specs], dtype=np.int64)
+            cx = np.full(len(specs), match.definition.world.width_units / 2)
+            cy = np.full(len(specs), match.definition.world.height_units / 2)
+            full = np.asarray([s.needs_full for s in specs], dtype=bool)
+            frames = match.spectator_interest.build(match.sim.tick, *shared, sseats, cx, cy, full)
+            _queue(out, specs, frames)
+
+
+def _queue(out: TickOutput, seats: list[Seat], frames: list[bytes]) -> None:
+    for s, frame in zip(seats, frames, strict=True):
+        s.needs_full = False
+        out.frames.append((s.conn, frame))
