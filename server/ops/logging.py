@@ -50,6 +50,10 @@ class JsonFormatter(logging.Formatter):
             value = getattr(record, key, None)
             if value is not None:
                 payload[key] = value
+        act = getattr(record, "audit", None)  # an audited act (server.audit.audit_act)
+        if isinstance(act, dict):
+            for key, value in act.items():
+                payload.setdefault(key, mask_secrets(value) if isinstance(value, str) else value)
         if record.exc_info:
             payload["exc"] = mask_secrets(self.formatException(record.exc_info))
         return json.dumps(payload)
