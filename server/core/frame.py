@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from server.core.commands import AppliedCommands, CommandBuffer
+from server.core.determinism import MatchRng
 from server.core.phases import Phase
 from server.core.pipeline import Pipeline
 from server.core.spatial import SpatialIndex, make_index
@@ -67,7 +68,7 @@ class FrameProcessor:
         self,
         definition: GameDefinition,
         world: World,
-        rng: np.random.Generator,
+        rng: MatchRng,
         timer: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.definition = definition

@@ -7,6 +7,7 @@ definition and seed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -94,13 +95,41 @@ class Simulation:
         return world_checksum(self.world)
 
 
+def replica_rules(sim: Simulation) -> dict[str, object]:
+    """What a lockstep replica needs of the definition besides the state (msgpack-friendly).
+
+    ``components`` in declaration order (component ``i`` is bit ``i`` of ``has``),
+    ``archetypes`` with their kind ids, and the resolved pipeline in run order (every
+    parameter filled in). ``hash`` is the SHA-256 of this map's canonical JSON without
+    ``hash``, so a replica can tell two rule sets apart. See docs/lockstep.md.
+    """
+    d = sim.definition
+    rules: dict[str, object] = {
+        "name": d.name,
+        "tick_rate_hz": d.tick_rate_hz,
+        "world": {
+            "width_units": d.world.width_units,
+            "height_units": d.world.height_units,
+            "subunits_per_unit": d.world.subunits_per_unit,
+        },
+        "components": [[c.name, [list(f) for f in c.fields]] for c in d.components],
+        "archetypes": [[a.name, a.kind_id, list(a.components)] for a in d.archetypes],
+        "player_archetype": d.player_archetype,
+        "pipeline": [
+            [s.phase.key, s.spec.name, dict(s.params)] for s in sim.processor.pipeline.systems()
+        ],
+    }
+    canonical = json.dumps(rules, sort_keys=True, separators=(",", ":")).encode()
+    rules["hash"] = hashlib.sha256(canonical).hexdigest()
+    return rules
+
+
 def export_simulation(sim: Simulation) -> dict[str, object]:
     """A checkpoint of ``sim``: world, rng state and tick (msgpack-friendly)."""
     return {
         "tick": sim.tick,
         "world": export_world(sim.world),
-        # JSON text: PCG64's state holds 128-bit integers that msgpack cannot carry.
-        "rng": json.dumps(sim.rng.bit_generator.state),
+        "rng": sim.rng.export(),
     }
 
 
@@ -108,7 +137,7 @@ def import_simulation(sim: Simulation, checkpoint: dict[str, object]) -> None:
     """Restore a checkpoint into ``sim`` (built from the same definition)."""
     sim.processor.commands.apply()
     import_world(sim.world, checkpoint["world"])  # type: ignore[arg-type]
-    sim.rng.bit_generator.state = json.loads(checkpoint["rng"])  # type: ignore[arg-type]
+    sim.rng.restore(checkpoint["rng"])  # type: ignore[arg-type]
     sim.tick = int(checkpoint["tick"])  # type: ignore[call-overload]
     sim.processor.rebuild_index()
 
@@ -148,16 +177,19 @@ class LockstepReplica:
         return self.sim.step(InputBatch(eids, x, y))
 
     def export(self) -> dict[str, object]:
-        """Checkpoint: the simulation plus which entity each seat controls."""
+        """Checkpoint: the simulation plus ``[seat, entity id, net id]`` per seated player."""
+        sim = self.sim
         return {
-            "sim": export_simulation(self.sim),
-            "seats": [[s, int(e)] for s, e in sorted(self.seat_entity.items())],
+            "sim": export_simulation(sim),
+            "seats": [
+                [s, int(e), sim.netid_of(e) or 0] for s, e in sorted(self.seat_entity.items())
+            ],
         }
 
     def restore(self, checkpoint: dict[str, object]) -> None:
         """Load a checkpoint made by :meth:`export`."""
         import_simulation(self.sim, checkpoint["sim"])  # type: ignore[arg-type]
         self.seat_entity = {
-            int(s): EntityId(int(e))
-            for s, e in checkpoint["seats"]  # type: ignore[attr-defined]
+            int(row[0]): EntityId(int(row[1]))
+            for row in checkpoint["seats"]  # type: ignore[attr-defined]
         }

@@ -130,6 +130,10 @@ class World:
         self._ensure_capacity(start + n)
         end = start + n
         allowed = set(arch.components)
+        # Rows past ``count`` may hold a despawned entity's values (compaction leaves
+        # them there): every field not given must read zero.
+        for arr in self._columns.values():
+            arr[start:end] = 0
         for key, value in values.items():
             comp = key.split(".", 1)[0]
             if comp not in allowed:
@@ -180,17 +184,21 @@ class World:
 
 
 def export_world(world: World) -> dict[str, object]:
-    """Everything needed to rebuild ``world`` bit for bit (msgpack-friendly)."""
+    """Everything needed to rebuild ``world`` bit for bit (msgpack-friendly).
+
+    Column and allocator bytes are little-endian whatever the host (docs/lockstep.md).
+    """
     alloc = world.entities
     return {
         "count": world.count,
         "next_netid": world._next_netid,
         "columns": {
-            k: [str(a.dtype), a[: world.count].tobytes()] for k, a in world._columns.items()
+            k: [str(a.dtype), a[: world.count].astype(a.dtype.newbyteorder("<")).tobytes()]
+            for k, a in world._columns.items()
         },
         "alloc_next": alloc._next,
-        "alloc_gen": alloc._generation[: alloc._next].tobytes(),
-        "alloc_slot": alloc._slot[: alloc._next].tobytes(),
+        "alloc_gen": alloc._generation[: alloc._next].astype("<u4").tobytes(),
+        "alloc_slot": alloc._slot[: alloc._next].astype("<i8").tobytes(),
         "alloc_free": list(alloc._free),
     }
 
@@ -203,7 +211,7 @@ def import_world(world: World, state: dict[str, object]) -> None:
         raise InvalidState("checkpoint columns do not match this game definition")
     world._ensure_capacity(count)
     for key, (dtype, raw) in columns.items():
-        arr = np.frombuffer(raw, dtype=str(dtype))  # type: ignore[call-overload]
+        arr = np.frombuffer(raw, dtype=np.dtype(str(dtype)).newbyteorder("<"))  # type: ignore[call-overload]
         if len(arr) != count:
             raise InvalidState(f"checkpoint column {key} has {len(arr)} rows, expected {count}")
         world._columns[key][:count] = arr
@@ -213,7 +221,7 @@ def import_world(world: World, state: dict[str, object]) -> None:
     n = int(state["alloc_next"])  # type: ignore[call-overload]
     if n > len(alloc._slot):
         alloc._grow(n)
-    alloc._generation[:n] = np.frombuffer(state["alloc_gen"], dtype=np.uint32)  # type: ignore[call-overload]
-    alloc._slot[:n] = np.frombuffer(state["alloc_slot"], dtype=np.int64)  # type: ignore[call-overload]
+    alloc._generation[:n] = np.frombuffer(state["alloc_gen"], dtype="<u4")  # type: ignore[call-overload]
+    alloc._slot[:n] = np.frombuffer(state["alloc_slot"], dtype="<i8")  # type: ignore[call-overload]
     alloc._next = n
     alloc._free = [int(h) for h in state["alloc_free"]]  # type: ignore[attr-defined]

@@ -24,7 +24,7 @@ import numpy as np
 
 from server.core.entity import EntityId
 from server.core.frame import FrameResult, InputBatch
-from server.core.simulation import LockstepReplica, Simulation
+from server.core.simulation import LockstepReplica, Simulation, replica_rules
 from server.core.sync.lockstep import InputVerdict, LockstepCollector
 from server.core.sync.quantize import PositionQuantizer
 from server.core.sync.state import InterestSync
@@ -135,6 +135,7 @@ class Match:
         self.frame_history: dict[int, bytes] = {}
         self.server_checksums: dict[int, int] = {}
         self.desynced: set[int] = set()
+        self._rules: dict[str, object] | None = None
         if self.mode == "lockstep":
             self.collector = LockstepCollector(
                 self.capacity, lock.input_delay_ticks, lock.default_input
@@ -390,7 +391,9 @@ class Match:
         """World state after the last frame, for a joining or far-behind client."""
         if self.replica is None:
             raise InvalidState("checkpoint of a state-sync match")
-        return {"frame": self.sim.tick, "state": self.replica.export()}
+        if self._rules is None:
+            self._rules = replica_rules(self.sim)
+        return {"frame": self.sim.tick, "state": self.replica.export(), "game": self._rules}
 
     def lockstep_frames_since(self, frame: int) -> list[bytes] | None:
         """Encoded frames after ``frame`` up to now, or None if some are no longer kept."""

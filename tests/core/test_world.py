@@ -105,3 +105,20 @@ def test_world_ignores_stale_ids_in_despawn(arena: GameDefinition) -> None:
     cmds.apply()
     assert world.count == 1
     assert world.is_alive(b)
+
+
+def test_spawn_after_despawn_zeroes_fields_not_given(arena: GameDefinition) -> None:
+    """A new entity in a slot a despawned one used starts with zero fields, not its data."""
+    world = make_world(arena)
+    cmds = CommandBuffer(world)
+    cmds.spawn("npc")
+    first = cmds.spawn("player", {"position.x": 1, "velocity.x": 99, "input.x": -124})
+    cmds.apply()
+    cmds.despawn(first)
+    cmds.apply()
+    new = cmds.spawn("player", {"position.x": 7})
+    cmds.apply()
+    slot = world.slot_of(new)
+    assert world.col("position.x")[slot] == 7
+    assert world.col("velocity.x")[slot] == 0
+    assert world.col("input.x")[slot] == 0

@@ -22,6 +22,7 @@ from server.core.phases import PHASE_KEYS
 
 if TYPE_CHECKING:
     from server.core.commands import CommandBuffer
+    from server.core.determinism import MatchRng
     from server.core.spatial import SpatialIndex
     from server.core.world import World
     from server.gamedef.schema import GameDefinition
@@ -57,7 +58,8 @@ class TickContext:
     tick_rate_hz: int
     definition: GameDefinition
     commands: CommandBuffer
-    rng: np.random.Generator
+    rng: MatchRng
+    """The match's generator (SplitMix64; draws specified in docs/lockstep.md)."""
     index: SpatialIndex | None = None
     """Rebuilt after the validate phase; None before the first rebuild."""
     stats: dict[str, float] = field(default_factory=dict)

@@ -1,0 +1,103 @@
+// A lockstep replica: restore a CHECKPOINT, apply LOCKSTEP_FRAMEs, compute checksums.
+// Written from docs/lockstep.md alone; `node conformance.js VECTORS` checks it.
+import { blake2b } from "./blake2b.js";
+import { MatchRng } from "./rng.js";
+import { SYSTEMS } from "./systems.js";
+import { World } from "./world.js";
+
+export const PHASES = ["input", "pre_update", "update", "validate", "post_update", "sync"];
+
+export class LockstepReplica {
+  /** checkpoint: a CHECKPOINT body {frame, state, game}; throws if it cannot be followed. */
+  constructor(checkpoint) {
+    const rules = checkpoint.game;
+    if (!rules) throw new Error("checkpoint has no game rules (server too old?)");
+    const missing = rules.pipeline.map(([, name]) => name).filter((n) => !(n in SYSTEMS));
+    if (missing.length) throw new Error(`systems not implemented here: ${missing.join(", ")}`);
+    this.rules = rules;
+    this.world = new World(rules);
+    this.world.restore(checkpoint.state.sim.world);
+    this.rng = MatchRng.fromCheckpoint(checkpoint.state.sim.rng);
+    this.tick = checkpoint.state.sim.tick;
+    this.seatNetid = new Map(checkpoint.state.seats.map(([seat, , netid]) => [seat, netid]));
+    this.byPhase = PHASES.map((p) => rules.pipeline.filter(([phase]) => phase === p));
+    this.pendingSpawns = [];
+    this.pendingDespawns = [];
+    /** Test hook: called after each system as hook(name, tick, world). */
+    this.afterSystem = null;
+  }
+
+  /** Apply one decoded LOCKSTEP_FRAME body; it must be frame tick + 1. */
+  apply(body) {
+    if (body.n !== this.tick + 1) {
+      throw new Error(`lockstep frame ${body.n} applied after tick ${this.tick}`);
+    }
+    const { world, rules } = this;
+    for (const seat of body.l) {
+      if (this.seatNetid.has(seat)) {
+        this.pendingDespawns.push(this.seatNetid.get(seat));
+        this.seatNetid.delete(seat);
+      }
+    }
+    const w = rules.world;
+    for (const seat of body.j) {
+      const x = this.rng.integers(0, Math.trunc(w.width_units * w.subunits_per_unit));
+      const y = this.rng.integers(0, Math.trunc(w.height_units * w.subunits_per_unit));
+      const netid = world.nextNetid + this.pendingSpawns.length;
+      this.pendingSpawns.push({ "position.x": x, "position.y": y });
+      this.seatNetid.set(seat, netid);
+    }
+    const seats = new Uint16Array(copy(body.s).buffer);
+    const xs = new Int8Array(copy(body.x).buffer), ys = new Int8Array(copy(body.y).buffer);
+    const inputs = [];
+    for (let i = 0; i < seats.length; i++) {
+      const netid = this.seatNetid.get(seats[i]);
+      if (netid !== undefined) inputs.push([netid, xs[i], ys[i]]);
+    }
+    this.step(inputs);
+  }
+
+  applyCommands() {
+    for (const values of this.pendingSpawns) this.world.spawn(this.rules.player_archetype, values);
+    this.world.despawn(this.pendingDespawns);
+    this.pendingSpawns = [];
+    this.pendingDespawns = [];
+  }
+
+  step(inputs) {
+    this.tick += 1;
+    const { world } = this;
+    const ctx = { tick: this.tick, rules: this.rules, rng: this.rng };
+    this.applyCommands();
+    for (let p = 0; p < PHASES.length; p++) {
+      if (p === 0 && world.columns.has("input.x")) {
+        const ix = world.col("input.x"), iy = world.col("input.y");
+        for (const [netid, x, y] of inputs) {
+          const slot = world.slotOf(netid);
+          if (slot >= 0) { ix[slot] = x; iy[slot] = y; }
+        }
+      }
+      for (const [, name, params] of this.byPhase[p]) {
+        SYSTEMS[name](world, ctx, params);
+        if (this.afterSystem) this.afterSystem(name, this.tick, world);
+      }
+      if (this.pendingSpawns.length || this.pendingDespawns.length) this.applyCommands();
+    }
+  }
+
+  /** The world checksum (docs/lockstep.md §6) as a BigInt uint64. */
+  checksum() {
+    const digest = blake2b(this.world.checksumBytes(), 8);
+    return new DataView(digest.buffer).getBigUint64(0, true);
+  }
+
+  /** Net id of a seat's entity, or undefined. */
+  netidOf(seat) { return this.seatNetid.get(seat); }
+}
+
+// msgpack bin fields may be unaligned views: copy before reinterpreting.
+function copy(bytes) {
+  const out = new Uint8Array(bytes.byteLength);
+  out.set(bytes);
+  return out;
+}
