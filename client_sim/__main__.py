@@ -34,8 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=20.0, help="seconds after ramp-up")
     p.add_argument(
         "--behaviour",
-        default="wander",
-        help="data/bots/<name>.toml or a path to a behaviour file (default wander)",
+        default=None,
+        help="data/bots/<name>.toml or a path to a behaviour file (default: the game's "
+        "own bot from WELCOME, wander if it names none)",
     )
     p.add_argument("--ramp-up", type=float, default=2.0, help="seconds to connect all bots")
     p.add_argument("--warmup", type=float, default=None, help="seconds not measured after ramp")
@@ -45,8 +46,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--game",
-        default=str(DEFAULT_GAME),
-        help="the server's game definition (lockstep replicas need the same one)",
+        default=None,
+        help="the server's game definition, for lockstep replicas (default: "
+        "data/games/<WELCOME.game>.toml)",
+    )
+    p.add_argument(
+        "--rejoin", action="store_true", help="join a new match when one ends (MATCH_ENDED)"
+    )
+    p.add_argument(
+        "--until-ended",
+        action="store_true",
+        help="stop as soon as every bot's connection has ended (e.g. the match ended)",
     )
     p.add_argument("--seed", type=int, default=1, help="behaviour random seed")
     p.add_argument("--report", default=None, help="write the JSON report here")
@@ -60,11 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run the swarm; see the module docstring for the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        load_behaviour(args.behaviour)
+        if args.behaviour is not None:
+            load_behaviour(args.behaviour)
     except BehaviourError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    definition = load_definition(args.game)
+    definition = load_definition(args.game) if args.game else None
     config = SwarmConfig(
         url=args.url,
         bots=args.bots,
@@ -74,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         warmup_s=args.warmup,
         replicas=args.replicas,
         seed=args.seed,
+        rejoin=args.rejoin,
+        until_ended=args.until_ended,
     )
 
     def show(samples: list[Progress]) -> None:
@@ -86,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         "url": args.url,
         "bots": args.bots,
         "procs": args.procs,
-        "behaviour": args.behaviour,
+        "behaviour": args.behaviour or next((p["behaviour"] for p in parts), None),
         "duration_s": args.duration,
         "ramp_up_s": args.ramp_up,
     }

@@ -13,18 +13,22 @@ Times are ``time.perf_counter()`` seconds; figures kept for reports are millisec
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import msgpack
 import numpy as np
 
 from client_sim.mirror import NetMirror
+from client_sim.schema import GameSchema, parse_schema
 from client_sim.wire import HandshakeFailed, WireProtocol, open_connection
 from server.core.simulation import LockstepReplica, Simulation
 from server.core.sync.lockstep import decode_frame_body
+from server.gamedef import load_definition
 from server.gamedef.load import override_sync_mode
 from server.gamedef.schema import GameDefinition
 from server.net.protocol import PROTOCOL_VERSION, MessageType
@@ -37,9 +41,21 @@ _WELCOME = int(MessageType.WELCOME)
 _CHECKPOINT = int(MessageType.CHECKPOINT)
 _DESYNC = int(MessageType.DESYNC)
 _SHUTDOWN = int(MessageType.SHUTDOWN)
+_RESULT = 72  # MessageType.RESULT (docs/protocol.md)
 
 ACK_EVERY_FRAMES = 10
 """State sync: acknowledge every tenth frame (the server uses acks for state age only)."""
+
+
+GAMES_DIR = Path(__file__).resolve().parent.parent / "data" / "games"
+
+
+@functools.cache
+def shipped_definition(game: str) -> GameDefinition | None:
+    """``data/games/<game>.toml`` (what a lockstep replica runs when no ``--game`` was
+    given), or None when no such file is shipped."""
+    path = GAMES_DIR / f"{game}.toml"
+    return load_definition(path) if game and path.is_file() else None
 
 
 def pack(mtype: MessageType, body: dict[str, Any]) -> bytes:
@@ -71,6 +87,10 @@ class BotStats:
     checksums_sent: int = 0
     mirror_errors: int = 0
     shutdown_notices: int = 0
+    results: list[dict[str, Any]] = field(default_factory=list)
+    """Every ``RESULT`` body received (one per match played to its end)."""
+    matches: int = 0
+    """Matches joined (more than one when the bot rejoins after ``MATCH_ENDED``)."""
 
 
 class Bot:
@@ -94,6 +114,7 @@ class Bot:
         self.ws: WireProtocol | None = None
         self._welcomed: asyncio.Future[None] | None = None
         self.welcome: dict[str, Any] = {}
+        self.schema: GameSchema | None = None
         self.mirror = NetMirror(strict=replica)
         self.stats = BotStats()
         self.live = False
@@ -114,6 +135,16 @@ class Bot:
         """Open the websocket, say hello, read the welcome. False (and ``failure``) if not."""
         loop = asyncio.get_running_loop()
         self._welcomed = loop.create_future()
+        if self.welcome:  # a rejoin after MATCH_ENDED: a fresh view of a new match
+            self.welcome = {}
+            old = self.mirror
+            self.mirror = NetMirror(strict=self.wants_replica)
+            self.mirror.event_counts = old.event_counts
+            self.mirror.events_lost = old.events_lost
+            self.replica = None
+            self.frame = -1
+            self.closed_by_us = False
+            self._offset_s = float("inf")
         try:
             self.ws = await open_connection(self.url, self.on_message, open_timeout_s)
             self.ws.send(pack(MessageType.HELLO, {"version": PROTOCOL_VERSION}))
@@ -140,16 +171,32 @@ class Bot:
 
     def _on_welcome(self, body: dict[str, Any]) -> None:
         self.welcome = body
+        self.stats.matches += 1
+        self.schema = parse_schema(body)
+        if self.schema.fields or self.schema.events:
+            self.mirror.set_schema(self.schema)
         self.tick_s = 1.0 / body["snapshot_rate_hz"]
         self.lockstep = body["sync"] == "lockstep"
         self._checksum_every = max(1, int(body.get("checksum_interval_ticks", 10)))
         if self.lockstep:
             self.tick_s = 1.0 / body["tick_rate_hz"]
+            if self.wants_replica and self.definition is None:
+                self.definition = shipped_definition(str(body.get("game", "")))
             if self.wants_replica and self.definition is not None:
                 defn = override_sync_mode(self.definition, "lockstep")
                 self.replica = LockstepReplica(Simulation(defn))
         if self._welcomed is not None and not self._welcomed.done():
             self._welcomed.set_result(None)
+
+    @property
+    def event_counts(self) -> Counter[str]:
+        """Events received so far, by name (over every match this bot joined)."""
+        return self.mirror.event_counts
+
+    @property
+    def events_lost(self) -> int:
+        """Frames that said some of this bot's events were dropped (``STATE.o``)."""
+        return self.mirror.events_lost
 
     @property
     def own_entity(self) -> int:
@@ -236,6 +283,8 @@ class Bot:
             stats.shutdown_notices += 1
         elif mtype == _WELCOME:
             self._on_welcome(body)
+        elif mtype == _RESULT:
+            stats.results.append(body)
 
     def _frame_arrived(self, tick: int, now: float, in_window: bool) -> None:
         stats = self.stats

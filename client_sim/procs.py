@@ -29,10 +29,10 @@ def install_loop_policy() -> None:
 
 
 def _worker(
-    config: SwarmConfig, game: str, out: multiprocessing.Queue[tuple[str, Any]]
+    config: SwarmConfig, game: str | None, out: multiprocessing.Queue[tuple[str, Any]]
 ) -> None:  # pragma: no cover - runs in a child process
     install_loop_policy()
-    definition = load_definition(game)
+    definition = load_definition(game) if game else None
     swarm = Swarm(config, definition, progress=lambda p: out.put(("progress", p)))
     out.put(("result", asyncio.run(swarm.run())))
 
@@ -41,7 +41,7 @@ def run_swarms(
     config: SwarmConfig,
     procs: int,
     definition: GameDefinition | None,
-    game: str,
+    game: str | None,
     on_progress: Any,
 ) -> list[dict[str, Any]]:
     """Run ``config.bots`` split over ``procs`` processes; each process's raw results."""

@@ -89,9 +89,38 @@ def build_report(parts: list[dict[str, Any]], meta: dict[str, Any], slo: Slo) ->
         f"{report['mirror_errors']} mirror errors",
         "pass": report["gaps"] == 0 and report["desyncs"] == 0 and report["mirror_errors"] == 0,
     }
+    report["game"] = next((p.get("game", "") for p in parts if p.get("game")), "")
+    report["games"] = game_counters(bots)
     report["slo"] = checks
     report["passed"] = all(c["pass"] for c in checks.values()) and bool(connected)
     return report
+
+
+def game_counters(bots: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-game counters: events received by name (summed over bots), the bots that
+    got events-dropped notices, matches joined, and the ``RESULT`` messages received:
+    how many, by reason, and the winners (player ids) of the distinct match endings."""
+    events: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    winners: dict[str, int] = {}
+    results = 0
+    for b in bots:
+        events.update(b.get("events", {}))
+        for result in b.get("results", ()):
+            results += 1
+            reasons[str(result.get("reason"))] += 1
+            winners[f"{result.get('tick')}:{result.get('reason')}"] = int(
+                result.get("winner_player", -1)
+            )
+    return {
+        "events": dict(sorted(events.items())),
+        "events_lost": sum(b.get("events_lost", 0) for b in bots),
+        "matches_joined": sum(b.get("matches", 0) for b in bots),
+        "results": results,
+        "bots_with_result": sum(1 for b in bots if b.get("results")),
+        "result_reasons": dict(reasons),
+        "winners": sorted(winners.values()),
+    }
 
 
 def merge_progress(samples: list[dict[str, Any]]) -> dict[str, Any]:
@@ -143,6 +172,13 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         f"lockstep: gaps {report['gaps']}, desyncs {report['desyncs']}, "
         f"checksums sent {report['checksums_sent']} by {report['replicas']} replicas",
     ]
+    games = report.get("games", {})
+    if games.get("events") or games.get("results"):
+        lines.append(
+            f"game {report.get('game') or '?'}: events {games['events'] or 'none'}; "
+            f"results {games['results']} ({games['result_reasons'] or 'none'}), "
+            f"winners {games['winners']}"
+        )
     for name, check in report["slo"].items():
         verdict = "PASS" if check["pass"] else "FAIL"
         lines.append(f"SLO {name}: {verdict} (target {check['target']}, {check['observed']})")

@@ -6,6 +6,12 @@ every bot closes normally. One loop ticks at the match's rate, runs the behaviou
 all bots at once and writes each bot's input straight to its socket (no awaiting, no
 task per send), pings each bot once a second (staggered), and reports progress once a
 second through a callback.
+
+Games: the first ``WELCOME`` gives the tick rate, the game's input schema (the bots
+send every declared input field; the arena's ``{tick, x, y}`` keeps its own fast path)
+and, when no behaviour was asked for, the game's default bot (``WELCOME.bot``). A bot
+whose match ended (``RESULT``, then close ``MATCH_ENDED``) joins again when ``rejoin``
+is set; ``until_ended`` stops the run once every bot's connection has ended.
 """
 
 from __future__ import annotations
@@ -20,11 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from client_sim.behaviours import Crowd, load_behaviour
+from client_sim.behaviours import Behaviour, Crowd, load_behaviour
 from client_sim.bot import Bot, nearest_vectors, pack
+from client_sim.schema import GameSchema
+from client_sim.view import BotsView
 from server.gamedef.schema import GameDefinition
-from server.net.protocol import MessageType
+from server.net.protocol import CloseCode, MessageType
 
+_MATCH_ENDED = int(CloseCode.MATCH_ENDED)
 Progress = dict[str, Any]
 """One progress sample: see :meth:`Swarm.progress_sample` for the keys."""
 
@@ -39,7 +48,8 @@ class SwarmConfig:
     url: str
     bots: int
     duration_s: float = 20.0
-    behaviour: str = "wander"
+    behaviour: str | None = "wander"
+    """A behaviour file name or path; None plays the game's own (``WELCOME.bot``)."""
     ramp_up_s: float = 2.0
     warmup_s: float | None = None
     """Seconds after ramp-up before measuring; default ``min(2, duration/5)``."""
@@ -50,6 +60,10 @@ class SwarmConfig:
     """Index of this process's first bot (several processes share one numbering)."""
     open_timeout_s: float = 10.0
     connect_concurrency: int = 64
+    rejoin: bool = False
+    """Join again after the match ended (``MATCH_ENDED``), e.g. for the demo."""
+    until_ended: bool = False
+    """Stop before ``duration_s`` once every bot's connection has ended."""
 
     @property
     def warmup(self) -> float:
@@ -70,7 +84,10 @@ class Swarm:
     ) -> None:
         self.config = config
         self.definition = definition
-        self.behaviour = load_behaviour(config.behaviour)
+        self.behaviour: Behaviour | None = (
+            load_behaviour(config.behaviour) if config.behaviour is not None else None
+        )
+        self.schema: GameSchema | None = None
         self.window = [float("inf"), float("inf")]
         self.bots = [
             Bot(
@@ -88,8 +105,10 @@ class Swarm:
             np.random.default_rng(config.seed + config.first_index),
             lambda which: nearest_vectors(self.bots, which),
         )
+        self.crowd.view = BotsView(self.bots)
         self.progress = progress
         self.started = 0
+        self.ended = 0
         self._last_frames = np.zeros(config.bots, np.int64)
         self._last_bytes = np.zeros(config.bots, np.int64)
         self._tasks: list[asyncio.Task[None]] = []
@@ -121,15 +140,21 @@ class Swarm:
             delay = at - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            async with gate:
-                self.started += 1
-                try:
-                    if not await bot.connect(cfg.open_timeout_s):
+            self.started += 1
+            try:
+                while True:
+                    async with gate:
+                        try:
+                            if not await bot.connect(cfg.open_timeout_s):
+                                return
+                        except Exception as exc:  # reported, never silently lost
+                            bot.stats.failure = f"{type(exc).__name__}: {exc}"
+                            return
+                    await bot.run()
+                    if not (cfg.rejoin and bot.stats.close_code == _MATCH_ENDED):
                         return
-                except Exception as exc:  # reported, never silently lost
-                    bot.stats.failure = f"{type(exc).__name__}: {exc}"
-                    return
-            await bot.run()
+            finally:
+                self.ended += 1
 
         self._tasks = [
             asyncio.create_task(one(bot, t0 + cfg.ramp_up_s * i / n))
@@ -147,28 +172,39 @@ class Swarm:
         input_type = MessageType.INPUT
         while True:
             now = time.perf_counter()
-            if now >= end:
+            if now >= end or (self.config.until_ended and self.ended == len(bots)):
                 break
-            # Adopt the match's tick rate from the first welcome.
+            # Adopt the match's tick rate (and the game's schema) from the first welcome.
             for bot in bots:
                 if bot.welcome:
                     rate = float(bot.welcome["tick_rate_hz"])
+                    if self.schema is None:
+                        self._adopt(bot)
                     break
             crowd.tick_rate_hz = rate
             period = 1.0 / rate
             k += 1
             crowd.tick = k
-            behaviour(crowd)
+            behaviour = self.behaviour
+            if behaviour is not None:
+                behaviour(crowd)
+            schema = self.schema
             sticks = crowd.stick.tolist()
             sends = crowd.sends.tolist()
+            bodies = None if schema is None or schema.arena_inputs else self._input_bodies()
             ping_slot = k % max(1, int(rate))
             for i, bot in enumerate(bots):
                 if not bot.live:
                     continue
-                count = sends[i]
+                count = sends[i] if behaviour is not None else 0
                 if count:
-                    sx, sy = sticks[i]
-                    payload = pack(input_type, {"tick": bot.input_tick(), "x": sx, "y": sy})
+                    if bodies is None:
+                        sx, sy = sticks[i]
+                        payload = pack(input_type, {"tick": bot.input_tick(), "x": sx, "y": sy})
+                    else:
+                        body = bodies[i]
+                        body["tick"] = bot.input_tick()
+                        payload = pack(input_type, body)
                     for _ in range(count):
                         bot.send_bytes(payload)
                 if i % max(1, int(rate)) == ping_slot:
@@ -184,6 +220,52 @@ class Swarm:
             elif delay < -1.0:
                 # Fell far behind (an overloaded bot process): skip, don't burst.
                 t0 += -delay
+
+    def _adopt(self, bot: Bot) -> None:
+        """Take the game's schema (and its default bot, if none was asked) from ``bot``."""
+        schema = bot.schema
+        if schema is None:
+            return
+        self.schema = schema
+        world = bot.welcome.get("world", (0.0, 0.0))
+        self.crowd.adopt(schema, (float(world[0]), float(world[1])))
+        if self.behaviour is None:
+            self.behaviour = load_behaviour(schema.bot or "wander")
+
+    def _input_bodies(self) -> list[dict[str, Any]]:
+        """Every bot's ``INPUT`` body for a game's declared fields (``tick`` set later).
+
+        The first two stick fields are ``crowd.stick``; the others come from
+        ``crowd.inputs``, clamped into their declared ranges (an int to [min, max], a
+        button mask to the declared bits) so a behaviour cannot get a bot closed with
+        ``MALFORMED_MESSAGE``.
+        """
+        crowd = self.crowd
+        schema = self.schema
+        assert schema is not None
+        columns: list[tuple[str, list[Any]]] = []
+        sticks = 0
+        for spec in schema.inputs:
+            if spec.kind == "stick" and sticks < 2:
+                values = np.clip(crowd.stick[:, sticks], -1.0, 1.0)
+                sticks += 1
+                columns.append((spec.name, np.round(values, 3).tolist()))
+                continue
+            raw = crowd.inputs[spec.name]
+            if spec.kind == "stick":
+                columns.append((spec.name, np.round(np.clip(raw, -1.0, 1.0), 3).tolist()))
+            elif spec.kind == "angle":
+                wrapped = np.remainder(raw + np.pi, 2 * np.pi) - np.pi
+                columns.append((spec.name, np.round(wrapped, 4).tolist()))
+            elif spec.kind == "buttons":
+                mask = (1 << len(spec.bits)) - 1
+                columns.append((spec.name, (raw.astype(np.int64) & mask).tolist()))
+            else:
+                ints = np.clip(np.round(raw), spec.lo, spec.hi).astype(np.int64)
+                columns.append((spec.name, ints.tolist()))
+        return [
+            {"tick": 0, **{name: values[i] for name, values in columns}} for i in range(crowd.n)
+        ]
 
     async def _close_all(self) -> None:
         for bot in self.bots:
@@ -255,12 +337,19 @@ class Swarm:
                     "mirror_errors": s.mirror_errors,
                     "replica": bot.replica is not None,
                     "entities": bot.mirror.entity_count(),
+                    "matches": s.matches,
+                    "results": s.results,
+                    "events": dict(bot.event_counts),
+                    "events_lost": bot.events_lost,
                 }
             )
         sync = next((b.welcome["sync"] for b in self.bots if b.welcome), "unknown")
+        game = next((b.welcome.get("game", "") for b in self.bots if b.welcome), "")
         return {
             "window_s": window_s,
             "sync": sync,
+            "game": game,
+            "behaviour": self.behaviour.name if self.behaviour is not None else None,
             "bots": per_bot,
             "ages_ms": ages,
             "rtts_ms": rtts,

@@ -18,7 +18,7 @@ def crowd(n: int) -> Crowd:
     return Crowd(n, 20.0, np.random.default_rng(1), lambda which: np.full((len(which), 2), 1.0))
 
 
-@pytest.mark.parametrize("name", ["idle", "wander", "chase", "flood"])
+@pytest.mark.parametrize("name", ["idle", "wander", "chase", "flood", "chase_tag", "shooter_aim"])
 def test_shipped_behaviour_files_load_and_write_sticks_in_range(name: str) -> None:
     """Every shipped behaviour loads and writes sticks in [-1, 1] for all bots at once."""
     behaviour = load_behaviour(name)

@@ -1,0 +1,93 @@
+"""What game behaviours ask about the world, answered from every bot's mirror at once.
+
+A behaviour runs once per tick over all bots of a process (:mod:`client_sim.behaviours`).
+For a game it needs more than "the nearest entity": the nearest *player* whose
+``tag.it`` is 1, its own ``tag.it``, its own position. :class:`BotsView` answers those
+questions for a batch of bot indices; per bot it is a handful of numpy calls over the
+entities that bot holds (its area of interest), never a Python loop over entities.
+
+Vectors and positions are world units (quantized steps times ``WELCOME.quantize``);
+NaN where the bot does not know the answer (no welcome yet, own entity not held, no
+entity matches).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from client_sim.bot import Bot
+
+
+class BotsView:
+    """The :class:`~client_sim.behaviours.WorldView` of a list of bots (see module doc)."""
+
+    def __init__(self, bots: list[Bot]) -> None:
+        self.bots = bots
+
+    def own_position(self, which: NDArray[np.intp]) -> NDArray[np.float64]:
+        """(len(which), 2): each bot's own entity position."""
+        out = np.full((len(which), 2), np.nan)
+        for row, i in enumerate(which.tolist()):
+            bot = self.bots[i]
+            me = bot.mirror.position_steps(bot.own_entity)
+            if me is not None:
+                step = _step(bot)
+                out[row] = (me[0] * step, me[1] * step)
+        return out
+
+    def own_value(self, which: NDArray[np.intp], field: str) -> NDArray[np.float64]:
+        """(len(which),): replicated field ``field`` of each bot's own entity."""
+        out = np.full(len(which), np.nan)
+        for row, i in enumerate(which.tolist()):
+            bot = self.bots[i]
+            value = bot.mirror.value(bot.own_entity, field)
+            if value is not None:
+                out[row] = value
+        return out
+
+    def nearest(
+        self,
+        which: NDArray[np.intp],
+        kind: str = "",
+        field: str = "",
+        equals: float | None = None,
+    ) -> NDArray[np.float64]:
+        """(len(which), 2): vector to the nearest other held entity of archetype ``kind``
+        (any when empty) whose ``field`` equals ``equals`` (no filter when ``equals`` is
+        None; an entity never sent the field does not match a filter)."""
+        out = np.full((len(which), 2), np.nan)
+        for row, i in enumerate(which.tolist()):
+            bot = self.bots[i]
+            mirror = bot.mirror
+            own = bot.own_entity
+            me = mirror.position_steps(own)
+            if me is None:
+                continue
+            ids, qx, qy = mirror.positions()
+            keep = ids != own
+            if kind:
+                kinds = bot.welcome.get("kinds", [])
+                if kind not in kinds:
+                    continue
+                keep &= mirror.kind[ids] == kinds.index(kind)
+            if field and equals is not None:
+                spec = mirror.schema.field(field) if mirror.schema is not None else None
+                if spec is None:
+                    continue
+                keep &= mirror.has[spec.index, ids] & (mirror.values[spec.index, ids] == equals)
+            if not keep.any():
+                continue
+            dx = qx[keep] - me[0]
+            dy = qy[keep] - me[1]
+            k = int(np.argmin(dx * dx + dy * dy))
+            step = _step(bot)
+            out[row] = (dx[k] * step, dy[k] * step)
+        return out
+
+
+def _step(bot: Bot) -> float:
+    return float(bot.welcome.get("quantize", {}).get("position.x", 1.0))
