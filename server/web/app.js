@@ -1,5 +1,7 @@
 // Tickwire browser client: watch or play a match. No build step; see docs/browser.md.
 // The wire contract is docs/protocol.md; msgpack comes from vendor/msgpack.js.
+import { attachLockstep } from "./lockstep/view.js";
+
 const { encode, decode } = globalThis.MessagePack;
 
 const VERSION = 1;
@@ -65,6 +67,17 @@ function send(type, body) {
   ws.send(bytes);
 }
 
+// Lockstep: a real replica (lockstep/view.js); checksums are uint64 BigInts.
+const lockstep = attachLockstep({
+  state: S,
+  sendChecksum: (frame, checksum) => {
+    if (ws.readyState !== WebSocket.OPEN) return;
+    const bytes = encode([VERSION, T.CHECKSUM, { frame, checksum }], { useBigInt64: true });
+    bytesOut += bytes.byteLength;
+    ws.send(bytes);
+  },
+});
+
 ws.addEventListener("open", () => {
   S.connected = true;
   const hello = { version: VERSION, name: "browser" };
@@ -82,11 +95,13 @@ ws.addEventListener("message", (ev) => {
   switch (type) {
     case T.WELCOME: onWelcome(body); break;
     case T.STATE: onState(body); break;
-    case T.LOCKSTEP_FRAME: S.frames += 1; S.lastFrame = body.n; S.tick = body.n; break;
-    case T.CHECKPOINT: S.checkpointFrame = body.frame; S.lastFrame = body.frame; break;
+    case T.LOCKSTEP_FRAME:
+      S.frames += 1; S.lastFrame = body.n; S.tick = body.n; lockstep.frame(body); break;
+    case T.CHECKPOINT:
+      S.checkpointFrame = body.frame; S.lastFrame = body.frame; lockstep.checkpoint(body); break;
     case T.PONG: S.rttMs = performance.now() - body.t; break;
     case T.ERROR: S.errors.push(body); S.errors.splice(0, S.errors.length - 5); break;
-    case T.DESYNC: S.desyncs.push(body); break;
+    case T.DESYNC: S.desyncs.push(body); lockstep.desync(body); break;
     case T.SHUTDOWN: S.shutdown = body; break;
     default: break;
   }
@@ -242,6 +257,7 @@ function draw() {
     }
     ctx.stroke();
   }
+  if (w.sync === "lockstep") lockstep.draw(ctx, sx, sy, w);
   const t = performance.now() - INTERP_DELAY_MS;
   let players = 0, drawn = 0, own = null;
   const playerKind = w.kinds.indexOf("player");
@@ -308,7 +324,7 @@ function updatePanel() {
   const desync = $("s-desync");
   desync.textContent = S.desyncs.length
     ? `DESYNC at frame ${S.desyncs[S.desyncs.length - 1].frame} (${S.desyncs.length})`
-    : "no desync reported (this page does not simulate)";
+    : lockstep.status();
   desync.classList.toggle("bad", S.desyncs.length > 0);
   const close = $("s-close");
   if (S.closed) {

@@ -1,0 +1,254 @@
+"""The page's JavaScript lockstep replica in a real Chromium, next to Python replica bots.
+
+The page restores the checkpoint, applies every frame, draws the world and reports a
+checksum after every frame (``checksum_interval_ticks = 1``); the server compares. Bots
+run the server's own core as replicas and check theirs too; one bot leaves and another
+joins while the page plays. The run lasts 10 s (``TICKWIRE_LOCKSTEP_BROWSER_S=30`` for
+the 30 s version of issue 17).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import pytest
+from test_page import CHROMIUM_ARGS, chromium  # noqa: F401  (the fixture)
+
+from server.app import TickwireServer
+from server.core.simulation import LockstepReplica, Simulation
+from server.core.sync.lockstep import decode_frame_body
+from server.gamedef import GameDefinition
+from server.gamedef.load import override_sync_mode
+from server.match.match import Match
+from server.net.messages import Checksum, Input, Leave
+from server.net.protocol import MessageType
+from server.testing import TestClient, running_server
+
+pytestmark = pytest.mark.browser
+
+RUN_S = float(os.environ.get("TICKWIRE_LOCKSTEP_BROWSER_S", "10"))
+
+
+@dataclass
+class BotStats:
+    """What the Python replica bots saw."""
+
+    checksums: int = 0
+    desyncs: list[dict[str, Any]] = field(default_factory=list)
+    joined: int = 0
+
+
+class LockstepServerThread:
+    """A lockstep server plus replica bots on an event loop in a background thread."""
+
+    def __init__(self, definition: GameDefinition, bots: int = 2) -> None:
+        self.definition = definition
+        self.bots = bots
+        self.stats = BotStats()
+        self.loop = asyncio.new_event_loop()
+        self.started: Future[TickwireServer] = Future()
+        self._stop: asyncio.Event | None = None
+        self.thread = threading.Thread(target=self._run, name="tickwire-lockstep", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._main())
+        except BaseException as exc:
+            if not self.started.done():
+                self.started.set_exception(exc)
+        finally:
+            self.loop.close()
+
+    async def _main(self) -> None:
+        self._stop = asyncio.Event()
+        async with running_server(self.definition) as srv:
+            tasks = [asyncio.create_task(self._bot(srv.url, i, None)) for i in range(self.bots)]
+            # A bot that leaves after ~2 s, and one that joins after ~3 s: joins and
+            # leaves in the frames while the page plays.
+            tasks.append(asyncio.create_task(self._bot(srv.url, 7, 2.0)))
+            tasks.append(asyncio.create_task(self._bot(srv.url, 8, None, delay_s=3.0)))
+            self.started.set_result(srv)
+            await self._stop.wait()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _bot(
+        self, url: str, index: int, leave_after_s: float | None, delay_s: float = 0.0
+    ) -> None:
+        await asyncio.sleep(delay_s)
+        replica = LockstepReplica(Simulation(self.definition))
+        frame = -1
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        async with TestClient.connect(url) as bot:
+            welcome = await bot.expect(MessageType.WELCOME)
+            self.stats.joined += 1
+            delay = int(welcome["input_delay_ticks"])
+            next_input = 0.0
+            step = 0
+            while True:
+                now = loop.time()
+                if leave_after_s is not None and now - start > leave_after_s:
+                    await bot.send(Leave())
+                    return
+                if frame >= 0 and now >= next_input:
+                    angle = (index * 2.1 + step * 0.15) % (2 * math.pi)
+                    stick = Input(
+                        frame + delay, round(math.cos(angle), 3), round(math.sin(angle), 3)
+                    )
+                    await bot.send(stick)
+                    step += 1
+                    next_input = now + 0.05
+                try:
+                    data = await asyncio.wait_for(bot.ws.recv(), 0.05)
+                except TimeoutError:
+                    continue
+                assert isinstance(data, bytes)
+                _, mtype, body = msgpack.unpackb(data, raw=False)
+                if mtype == MessageType.CHECKPOINT:
+                    replica.restore(body["state"])
+                    frame = body["frame"]
+                elif mtype == MessageType.LOCKSTEP_FRAME and frame >= 0 and body["n"] > frame:
+                    replica.apply(*decode_frame_body(body))
+                    frame = body["n"]
+                    await bot.send(Checksum(frame, replica.sim.checksum()))
+                    self.stats.checksums += 1
+                elif mtype == MessageType.DESYNC:
+                    self.stats.desyncs.append(body)
+
+    def match(self) -> Match:
+        srv = self.started.result(timeout=10)
+        return next(iter(srv.manager.matches.values()))
+
+    def stop(self) -> None:
+        if self._stop is not None and self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self._stop.set)
+        self.thread.join(timeout=10)
+
+
+def lockstep_definition(small_arena: GameDefinition) -> GameDefinition:
+    d = override_sync_mode(small_arena, "lockstep")
+    return replace(d, lockstep=replace(d.lockstep, checksum_interval_ticks=1))
+
+
+@pytest.fixture
+def lockstep_server(small_arena: GameDefinition) -> Iterator[LockstepServerThread]:
+    st = LockstepServerThread(lockstep_definition(small_arena))
+    st.thread.start()
+    st.started.result(timeout=10)
+    try:
+        yield st
+    finally:
+        st.stop()
+
+
+def own_color_pixels(page: Any) -> int:
+    """Canvas pixels of the own-entity colour (#ffcc33)."""
+    return int(
+        page.evaluate(
+            """() => {
+              const c = document.getElementById('arena');
+              const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+              let n = 0;
+              for (let i = 0; i < d.length; i += 4) {
+                if (d[i] === 255 && d[i + 1] === 204 && d[i + 2] === 51) n++;
+              }
+              return n;
+            }"""
+        )
+    )
+
+
+def launch(pw: Any, chromium_path: Path) -> Any:
+    return pw.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
+
+
+def test_js_replica_plays_next_to_python_bots_with_zero_desyncs(
+    chromium: Path,  # noqa: F811
+    lockstep_server: LockstepServerThread,
+) -> None:
+    """A player page and a spectator page simulate for RUN_S seconds: no desync anywhere."""
+    from playwright import sync_api
+
+    base = lockstep_server.started.result().http_url
+    errors: list[str] = []
+    with sync_api.sync_playwright() as pw:
+        browser = launch(pw, chromium)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 780})
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(base + "/")
+            page.wait_for_function("() => tickwire.lockstep.checksumsSent >= 10", timeout=15_000)
+            watcher = browser.new_page(viewport={"width": 1100, "height": 780})
+            watcher.on("pageerror", lambda exc: errors.append(str(exc)))
+            watcher.goto(base + "/?spectate=1")
+            page.keyboard.down("KeyD")
+            page.wait_for_timeout(int(RUN_S * 500))
+            page.keyboard.up("KeyD")
+            page.keyboard.down("KeyS")
+            page.wait_for_timeout(int(RUN_S * 500))
+            page.keyboard.up("KeyS")
+            state = page.evaluate("() => tickwire.lockstep")
+            seen = watcher.evaluate("() => tickwire.lockstep")
+            panel = page.locator("#s-desync").inner_text()
+            pixels = own_color_pixels(page)
+            desyncs = page.evaluate("() => tickwire.desyncs") + watcher.evaluate(
+                "() => tickwire.desyncs"
+            )
+        finally:
+            browser.close()
+    match = lockstep_server.match()
+    assert errors == []
+    assert state["error"] is None
+    assert seen["error"] is None
+    assert desyncs == []
+    assert state["desynced"] is None
+    assert seen["desynced"] is None
+    assert match.counters["desyncs"] == 0
+    assert lockstep_server.stats.desyncs == []
+    # Every applied frame was reported (interval 1); the server compared them.
+    assert state["checksumsSent"] == state["applied"] >= 20
+    assert seen["checksumsSent"] >= 10
+    assert lockstep_server.stats.checksums >= 20
+    assert lockstep_server.stats.joined == 4, "a bot joined mid-run"
+    assert "no desync" in panel
+    assert pixels > 20, "the own entity is drawn from the replica"
+    assert state["drawn"] >= lockstep_server.definition.spawns[0].count
+
+
+def test_a_perturbed_js_system_is_reported_on_the_frame_it_diverges(
+    chromium: Path,  # noqa: F811
+    lockstep_server: LockstepServerThread,
+) -> None:
+    """Breaking the page's ``move`` from frame F on gets DESYNC for frame F, only the page."""
+    from playwright import sync_api
+
+    base = lockstep_server.started.result().http_url
+    with sync_api.sync_playwright() as pw:
+        browser = launch(pw, chromium)
+        try:
+            page = browser.new_page()
+            page.goto(base + "/")
+            page.wait_for_function("() => tickwire.lockstep.checksumsSent >= 5", timeout=15_000)
+            target = int(page.evaluate("() => tickwire.lockstep.tick")) + 10
+            page.evaluate(
+                f"() => {{ tickwire.lockstep.perturb = {{system: 'move', from: {target}}}; }}"
+            )
+            page.wait_for_function("() => tickwire.desyncs.length >= 1", timeout=15_000)
+            page.wait_for_timeout(500)
+            state = page.evaluate("() => tickwire")
+        finally:
+            browser.close()
+    assert [d["frame"] for d in state["desyncs"]] == [target]
+    assert state["lockstep"]["desynced"] == target
+    assert lockstep_server.match().counters["desyncs"] == 1
+    assert lockstep_server.stats.desyncs == []
