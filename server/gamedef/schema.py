@@ -140,6 +140,10 @@ class GameDefinition:
     spatial: SpatialDef
     sync: SyncDef
     lockstep: LockstepDef = field(default_factory=LockstepDef)
+    plugins: tuple[str, ...] = ()
+    """``[game] systems``: the plug-in modules imported when the definition was loaded."""
+    bot: str = ""
+    """``[game] bot``: the default bot behaviour (``""``: none named)."""
 
     def archetype(self, name: str) -> ArchetypeDef:
         """The archetype called ``name`` (KeyError if there is none)."""

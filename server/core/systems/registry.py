@@ -143,6 +143,10 @@ class SystemSpec:
 SYSTEMS: dict[str, SystemSpec] = {}
 
 
+class DuplicateSystem(ValueError):
+    """A second ``@system`` with a name already registered (a plug-in clashing with a built-in)."""
+
+
 def system(
     name: str,
     *,
@@ -154,7 +158,7 @@ def system(
 
     def register(fn: SystemFn) -> SystemFn:
         if name in SYSTEMS:
-            raise ValueError(f"system {name!r} registered twice")
+            raise DuplicateSystem(f"system {name!r} registered twice")
         SYSTEMS[name] = SystemSpec(
             name=name,
             fn=fn,
