@@ -14,6 +14,7 @@ COMMANDS = {
     "matrix": ("benchmarks.matrix", "the whole QUALITY.md table, with plots"),
     "sweep": ("benchmarks.sweep", "one match at 10/20/30/60 Hz: CPU and lateness"),
     "metrics": ("benchmarks.metrics_overhead", "what Prometheus instrumentation costs"),
+    "matchmaker": ("benchmarks.matchmaker", "tickets/s the pure matchmaker forms matches from"),
 }
 
 

@@ -78,6 +78,10 @@ class CloseCode(IntEnum):
     KICKED = 4018
     SERVER_BUSY = 4019
     LEFT = 4020
+    MATCH_NOT_FOUND = 4021
+    RESERVATION_FORGED = 4022
+    RESERVATION_EXPIRED = 4023
+    RESERVATION_USED = 4024
 
 
 class ErrorCode(IntEnum):
