@@ -48,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slow-tick-budget-ms", type=float, default=d.slow_tick_budget_ms)
     p.add_argument("--no-uvloop", action="store_true", help="use the standard asyncio loop")
     p.add_argument(
+        "--workers",
+        default=None,
+        help="run N nodes (or 'auto' = one per core) on ports --port .. --port+N-1 "
+        "under a supervisor that restarts crashed ones and forwards SIGTERM",
+    )
+    p.add_argument(
         "--no-metrics",
         dest="metrics",
         action="store_false",
@@ -99,6 +105,16 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = build_parser().parse_args(argv)
     config = config_from_args(args)
+    if args.workers is not None:
+        from server.cluster.supervisor import Supervisor, resolve_workers
+
+        try:
+            n = resolve_workers(args.workers)
+            supervisor = Supervisor(sys.argv[1:] if argv is None else argv, n, config.port)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        return supervisor.run()
     configure_logging(config.log_format, config.log_level)
     try:
         if args.no_uvloop:

@@ -18,6 +18,8 @@ import time
 from typing import Any
 
 from server.config import ServerConfig
+from server.directory import qualified_match_id
+from server.directory.redis_store import RedisDirectory
 from server.gamedef import load_definition
 from server.gamedef.load import override_sync_mode
 from server.gamedef.schema import GameDefinition
@@ -25,10 +27,12 @@ from server.gateway.connection import Conn
 from server.gateway.server import Gateway
 from server.hosting.host import Host
 from server.hosting.manager import MatchManager
+from server.hosting.node import ClusterNode, ProcessLoad, new_node_id
 from server.hosting.runner import MatchRunner
 from server.net.codec import encode
 from server.net.protocol import MessageType
 from server.ops.degrade import DegradeController
+from server.ops.directory import DirectoryObserver
 from server.ops.events import Event, log_event
 from server.ops.metrics import Metrics
 from server.ops.observer import Observer
@@ -59,6 +63,23 @@ class TickwireServer:
         self.host = Host(config, defn, self.observer, self.gateway)
         self.gateway.attach(self.host)
         self._sweeper: asyncio.Task[None] | None = None
+        self.node: ClusterNode | None = None
+        """Set when ``redis_url`` is configured: this process's directory entries."""
+        if config.redis_url:
+            node_id = new_node_id(config.node_name)
+            self.host.manager.id_prefix = qualified_match_id(node_id, "m")
+            self.node = ClusterNode(
+                RedisDirectory(
+                    config.redis_url, cluster=config.cluster_name, ttl_s=config.directory_ttl_s
+                ),
+                node_id,
+                public_url="",
+                http_url="",
+                matches=lambda: list(self.host.manager.matches.values()),
+                load=ProcessLoad(),
+                heartbeat_interval_s=config.heartbeat_interval_s,
+                on_change=DirectoryObserver(self.metrics, node_id),
+            )
 
     # -- views of the parts (tests, the demo and tools read these) -------------------
 
@@ -115,6 +136,10 @@ class TickwireServer:
         """Bind the socket, start the first match and the housekeeping task."""
         await self.gateway.start()
         self.host.manager.create()
+        if self.node is not None:
+            self.node.public_url = self.config.public_url or self.url
+            self.node.http_url = self.http_url
+            self.node.start()
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="sweeper")
         log_event(
             log,
@@ -130,6 +155,8 @@ class TickwireServer:
         """Drain: refuse joins, tell clients, let matches play ``grace_s``, then close all."""
         if not self.host.draining:
             self.host.start_draining()
+            if self.node is not None:
+                await self.node.stop()
             self.gateway.notify_all(
                 encode(MessageType.SHUTDOWN, {"grace_s": grace_s, "reason": "shutdown"})
             )

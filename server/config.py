@@ -72,6 +72,19 @@ class ServerConfig:
     """Ticks slower than this log which phase and system took the time."""
     metrics: bool = True
     static_dir: str | None = None
+    node_name: str = "n"
+    """This node's name in a cluster; its node id is ``<name>-<4 hex digits>``, new at
+    every start (``--workers`` names its workers ``w0``, ``w1`` ...)."""
+    public_url: str | None = None
+    """The websocket URL clients are sent to for this node (default from host and port)."""
+    redis_url: str | None = None
+    """The cluster directory (``redis://host:port/db``). Unset: a single node, no Redis."""
+    cluster_name: str = "tickwire"
+    """Nodes with the same Redis and cluster name see each other's matches."""
+    directory_ttl_s: float = 10.0
+    """A node whose heartbeat is older than this is dead: its matches vanish from listings."""
+    heartbeat_interval_s: float = 2.0
+    """How often a node refreshes its directory entries."""
 
     @classmethod
     def from_env(cls, **overrides: Any) -> ServerConfig:

@@ -9,6 +9,8 @@ import pytest
 
 from server.gamedef import GameDefinition, load_definition
 
+pytest_plugins = ["redis_fixture"]  # the real redis-server fixture (tests/redis_fixture.py)
+
 ROOT = Path(__file__).resolve().parent.parent
 ARENA = ROOT / "data" / "games" / "arena.toml"
 

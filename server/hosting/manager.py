@@ -37,6 +37,8 @@ class MatchManager:
         self.accepting_matches = True
         """False while degraded or draining: join_or_create will not create."""
         self.on_created: list[Callable[[Match], None]] = []
+        self.id_prefix = "m"
+        """Match ids are ``<id_prefix><n>``; a cluster node sets ``<node id>~m``."""
 
     def create(self, definition: GameDefinition | None = None) -> Match:
         """Start a new match (raises MatchFull when the process is at ``max_matches``)."""
@@ -44,7 +46,7 @@ class MatchManager:
         if len(live) >= self.max_matches:
             raise MatchFull(f"server runs its maximum of {self.max_matches} matches")
         n = next(self._ids)
-        match_id = f"m{n}"
+        match_id = f"{self.id_prefix}{n}"
         handler = self._handler_factory() if self._handler_factory else None
         match = Match(definition or self.definition, match_id, n, handler, self._timer)
         self.matches[match_id] = match

@@ -37,6 +37,8 @@ class Event(StrEnum):
     AUTH_REJECTED = "conn.auth_rejected"
     PROTOCOL_VIOLATION = "conn.protocol_violation"
     IDLE_TIMEOUT = "conn.idle_timeout"
+    DIRECTORY_UP = "node.directory_up"
+    DIRECTORY_DOWN = "node.directory_down"
 
 
 def log_event(

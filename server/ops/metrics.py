@@ -150,6 +150,16 @@ class Metrics:
             "Entity updates (entered + changed) written into state frames.",
             registry=r,
         )
+        self.directory_up = Gauge(
+            "tickwire_directory_up",
+            "1 while the last heartbeat to the cluster directory (Redis) succeeded.",
+            registry=r,
+        )
+        self.directory_failures = Counter(
+            "tickwire_directory_heartbeat_failures",
+            "Heartbeats the cluster directory did not take (Redis down or slow).",
+            registry=r,
+        )
 
     def exposition(self) -> bytes:
         """The text exposition format of every metric."""

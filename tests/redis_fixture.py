@@ -1,4 +1,6 @@
-"""A real ``redis-server`` per test (Debian's package, installed with apt-get when missing)."""
+"""A real ``redis-server`` per test (Debian's package, installed with apt-get when missing).
+
+Loaded as a pytest plugin by tests/conftest.py (``pytest_plugins``)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Running several nodes: the worker supervisor (``--workers``) and node identity."""

@@ -1,0 +1,160 @@
+"""This process as a node of a cluster: its identity, and its entries in the directory.
+
+Without ``--redis-url`` there is no cluster and nothing here runs (the embedded default:
+a single node, match ids ``m1``, ``m2`` …). With it, the node:
+
+- takes a node id ``<node-name>-<incarnation>`` (4 hex digits, new at every start), so a
+  restarted worker never reuses an old id and no old match id or resume token routes to it;
+- names its matches ``<node id>~m<n>`` (the node is in the id, so a ``match_id`` routes
+  without a directory look-up);
+- heartbeats every ``heartbeat_interval_s`` (default 2 s): its :class:`NodeRecord` and
+  all its live matches, written in one transaction with a TTL of ``directory_ttl_s``
+  (default 10 s). A heartbeat that fails (Redis stopped, unreachable) is logged once,
+  counted, and retried on the next interval; running matches never wait for it (the
+  directory is never on the tick path). When Redis answers again, the next heartbeat
+  re-registers everything: no restart needed;
+- on drain removes its entries at once, so no new player is sent to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from server.directory import DirectoryUnavailable, MatchRecord, NodeRecord
+from server.directory.redis_store import RedisDirectory
+from server.match.match import Match, MatchState
+
+
+def new_node_id(name: str) -> str:
+    """``<name>-<4 hex digits>``: a fresh incarnation of the named node."""
+    return f"{name}-{secrets.token_hex(2)}"
+
+
+class ProcessLoad:
+    """This process's CPU use since the previous call, in cores (0..1 for one thread).
+
+    CPU time over wall time is the load the node advertises: it weighs tick work,
+    sending and receiving alike, and costs two clock reads per heartbeat."""
+
+    def __init__(self) -> None:
+        self._cpu = time.process_time()
+        self._wall = time.monotonic()
+
+    def __call__(self) -> float:
+        cpu, wall = time.process_time(), time.monotonic()
+        used = (cpu - self._cpu) / max(1e-6, wall - self._wall)
+        self._cpu, self._wall = cpu, wall
+        return used
+
+
+def match_record(node_id: str, match: Match) -> MatchRecord:
+    """The directory entry of one live match."""
+    return MatchRecord(
+        match_id=match.match_id,
+        node_id=node_id,
+        game=match.definition.name,
+        players=match.players,
+        capacity=match.capacity,
+        state=str(match.state),
+        private=bool(getattr(match, "private", False)),
+        locked=bool(getattr(match, "locked", False)),
+        labels=dict(getattr(match, "custom_labels", {}) or {}),
+    )
+
+
+@dataclass(slots=True)
+class DirectoryHealth:
+    """What the node knows of its directory link (read by /healthz and metrics)."""
+
+    up: bool = False
+    heartbeats: int = 0
+    failures: int = 0
+    last_error: str = ""
+    last_ok_s: float = 0.0
+
+
+class ClusterNode:
+    """Keeps this node's directory entries fresh; see the module docstring."""
+
+    def __init__(
+        self,
+        directory: RedisDirectory,
+        node_id: str,
+        public_url: str,
+        http_url: str,
+        matches: Callable[[], list[Match]],
+        load: Callable[[], float],
+        *,
+        heartbeat_interval_s: float = 2.0,
+        on_change: Callable[[DirectoryHealth], None] | None = None,
+    ) -> None:
+        self.directory = directory
+        self.node_id = node_id
+        self.public_url = public_url
+        self.http_url = http_url
+        self.started_at_s = time.time()
+        self.draining = False
+        self.health = DirectoryHealth()
+        self._matches = matches
+        self._load = load
+        self._interval_s = heartbeat_interval_s
+        self._on_change = on_change
+        self._task: asyncio.Task[None] | None = None
+
+    def record(self) -> tuple[NodeRecord, list[MatchRecord]]:
+        """This node and its live matches, as the directory stores them."""
+        live = [m for m in self._matches() if m.state is not MatchState.ENDED]
+        node = NodeRecord(
+            node_id=self.node_id,
+            public_url=self.public_url,
+            http_url=self.http_url,
+            started_at_s=self.started_at_s,
+            load=round(self._load(), 4),
+            players=sum(m.players for m in live),
+            matches=len(live),
+            draining=self.draining,
+        )
+        return node, [match_record(self.node_id, m) for m in live]
+
+    async def heartbeat_once(self) -> bool:
+        """One heartbeat; True if the directory took it."""
+        node, matches = self.record()
+        was_up = self.health.up
+        try:
+            await self.directory.heartbeat(node, matches)
+        except DirectoryUnavailable as exc:
+            self.health.failures += 1
+            self.health.last_error = str(exc)
+            self.health.up = False
+        else:
+            self.health.heartbeats += 1
+            self.health.last_ok_s = time.time()
+            self.health.up = True
+        if self._on_change is not None and (was_up != self.health.up or not self.health.up):
+            self._on_change(self.health)
+        return self.health.up
+
+    async def _run(self) -> None:
+        while not self.draining:
+            await self.heartbeat_once()
+            await asyncio.sleep(self._interval_s)
+
+    def start(self) -> None:
+        """Start heartbeating (the first heartbeat goes out at once)."""
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="heartbeat")
+
+    async def stop(self) -> None:
+        """Stop heartbeating and delete this node's entries (best effort), then close."""
+        self.draining = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(DirectoryUnavailable):
+            await self.directory.remove_node(self.node_id)
+        await self.directory.close()

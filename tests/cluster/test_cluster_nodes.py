@@ -1,0 +1,240 @@
+"""Nodes in a Redis directory, as real processes: registration, SIGKILL, Redis outage,
+drain, and the --workers supervisor."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server.directory.redis_store import RedisDirectory
+from server.net.protocol import MessageType
+from server.testing import TestClient
+
+ROOT = Path(__file__).resolve().parents[2]
+FAST = ["--directory-ttl-s", "1.5", "--heartbeat-interval-s", "0.25"]
+
+
+def free_ports(n: int) -> int:
+    """A base port with ``n`` consecutive free ports after it."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base: int = s.getsockname()[1]
+        if base + n > 65000:
+            continue
+        ok = True
+        for p in range(base, base + n):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", p))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return base
+    raise RuntimeError("no free port range")
+
+
+def http_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=2) as r:
+        return json.loads(r.read())
+
+
+def wait_healthy(port: int, timeout_s: float = 20) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"server on {port} never became healthy")
+
+
+class Node:
+    """``python -m server`` in a subprocess, with its log in a file."""
+
+    def __init__(self, args: list[str], log: Path) -> None:
+        self.log = log
+        self._out = log.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "server", "--log-format", "json", *args],
+            cwd=ROOT,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self._out.close()
+
+
+@pytest.fixture
+def nodes(tmp_path: Path) -> Iterator[list[Node]]:
+    started: list[Node] = []
+    yield started
+    for n in started:
+        n.stop()
+
+
+async def matches_in(directory: RedisDirectory) -> list[str]:
+    return [m.match_id for m in await directory.list_matches()]
+
+
+async def wait_for(pred: Any, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await pred():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_node_registers_its_matches_and_vanishes_within_the_ttl_after_sigkill(
+    redis_server: Any, nodes: list[Node], tmp_path: Path
+) -> None:
+    """Two nodes list their matches (ids name the node); SIGKILL one and its matches are
+    gone from the directory within the TTL while the other node's stay."""
+    base = free_ports(2)
+    for i in range(2):
+        args = ["--port", str(base + i), "--node-name", f"k{i}", "--redis-url", redis_server.url]
+        nodes.append(Node([*args, *FAST], tmp_path / f"k{i}.log"))
+    for i in range(2):
+        await asyncio.to_thread(wait_healthy, base + i)
+    d = RedisDirectory(redis_server.url)
+    try:
+        await wait_for(lambda: _count(d, 2), 10, "both nodes' matches")
+        ids = await matches_in(d)
+        assert {i.split("-")[0] for i in ids} == {"k0", "k1"}
+        local = await asyncio.to_thread(http_json, f"http://127.0.0.1:{base}/matches")
+        assert all(m["match_id"].startswith("k0-") for m in local["matches"])
+        nodes[0].proc.send_signal(signal.SIGKILL)
+        killed = time.monotonic()
+        await wait_for(lambda: _count(d, 1), 5, "the killed node's matches to vanish")
+        assert time.monotonic() - killed <= 1.5 + 0.5
+        assert all(i.startswith("k1-") for i in await matches_in(d))
+    finally:
+        await d.close()
+
+
+async def _count(d: RedisDirectory, n: int) -> bool:
+    return len(await d.list_matches()) == n
+
+
+async def test_matches_keep_ticking_while_redis_is_down_and_nodes_reregister_after(
+    redis_server: Any, nodes: list[Node], tmp_path: Path
+) -> None:
+    """Redis stopped: a connected player keeps getting every snapshot, /metrics shows the
+    directory down; Redis back: the node re-registers without a restart."""
+    port = free_ports(1)
+    args = ["--port", str(port), "--node-name", "r", "--redis-url", redis_server.url, *FAST]
+    nodes.append(Node(args, tmp_path / "r.log"))
+    await asyncio.to_thread(wait_healthy, port)
+    outage_s = float(os.environ.get("TICKWIRE_REDIS_OUTAGE_S", "3"))
+    async with TestClient.connect(f"ws://127.0.0.1:{port}/ws") as c:
+        await c.expect(MessageType.WELCOME)
+        await c.expect(MessageType.STATE)
+        redis_server.stop()
+        frames = 0
+        started = time.monotonic()
+        while time.monotonic() - started < outage_s:
+            await c.expect(MessageType.STATE)
+            frames += 1
+        rate = frames / (time.monotonic() - started)
+        assert rate >= 18.0, f"only {rate:.1f} snapshots/s while Redis was down"
+        metrics = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/metrics")
+        assert "tickwire_directory_up 0.0" in metrics
+        redis_server.start()
+        d = RedisDirectory(redis_server.url)
+        try:
+            await wait_for(lambda: _count(d, 1), 5, "re-registration after the outage")
+        finally:
+            await d.close()
+    log = (tmp_path / "r.log").read_text()
+    assert '"event": "node.directory_down"' in log
+    assert '"event": "node.directory_up"' in log
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=2) as r:
+        text: str = r.read().decode()
+        return text
+
+
+async def test_draining_node_leaves_the_directory_at_once(
+    redis_server: Any, nodes: list[Node], tmp_path: Path
+) -> None:
+    """SIGTERM with a long grace: the node's entries are gone long before it exits."""
+    port = free_ports(1)
+    args = ["--port", str(port), "--node-name", "d", "--redis-url", redis_server.url]
+    nodes.append(
+        Node([*args, "--directory-ttl-s", "30", "--drain-grace-s", "20"], tmp_path / "d.log")
+    )
+    await asyncio.to_thread(wait_healthy, port)
+    d = RedisDirectory(redis_server.url)
+    try:
+        await wait_for(lambda: _count(d, 1), 5, "registration")
+        async with TestClient.connect(f"ws://127.0.0.1:{port}/ws") as c:
+            await c.expect(MessageType.WELCOME)
+            nodes[0].proc.send_signal(signal.SIGTERM)
+            await wait_for(lambda: _count(d, 0), 3, "the draining node to leave")
+            assert nodes[0].proc.poll() is None  # still draining, entries already gone
+    finally:
+        await d.close()
+
+
+def test_supervisor_restarts_a_killed_worker_and_stops_all_on_sigterm(tmp_path: Path) -> None:
+    """--workers 2: both ports serve; SIGKILL worker 0 and a new one takes its port; SIGTERM
+    to the supervisor drains both and it exits 0."""
+    base = free_ports(2)
+    log = tmp_path / "sup.log"
+    out = log.open("wb")
+    sup = subprocess.Popen(
+        [sys.executable, "-m", "server", "--workers", "2", "--port", str(base),
+         "--drain-grace-s", "0", "--log-format", "json"],
+        cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        wait_healthy(base)
+        wait_healthy(base + 1)
+        pids = _worker_pids(log)
+        assert set(pids) == {0, 1}
+        os.kill(pids[0], signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and _worker_pids(log).get(0) == pids[0]:
+            time.sleep(0.1)
+        assert _worker_pids(log)[0] != pids[0], "worker 0 was not restarted"
+        wait_healthy(base)
+        sup.send_signal(signal.SIGTERM)
+        assert sup.wait(timeout=20) == 0
+    finally:
+        if sup.poll() is None:
+            sup.kill()
+        out.close()
+    text = log.read_text()
+    assert "worker 0 exited with -9" in text
+
+
+def _worker_pids(log: Path) -> dict[int, int]:
+    pids: dict[int, int] = {}
+    for line in log.read_text().splitlines():
+        if line.startswith("worker ") and " started pid " in line:
+            parts = line.split()
+            pids[int(parts[1])] = int(parts[4])
+    return pids
