@@ -12,7 +12,7 @@ COMMANDS = {
     "aoi": ("benchmarks.aoi", "batched interest management vs a per-client filter"),
     "e2e": ("benchmarks.e2e", "server + bots end to end against QUALITY.md's bars"),
     "matrix": ("benchmarks.matrix", "the whole QUALITY.md table, with plots"),
-    "sweep": ("benchmarks.sweep", "one match at 10/20/30/60 Hz: CPU and lateness"),
+    "sweep": ("benchmarks.sweep", "one match at 10/20/30/60/128 Hz: CPU, lateness, frames/s"),
     "metrics": ("benchmarks.metrics_overhead", "what Prometheus instrumentation costs"),
     "matchmaker": ("benchmarks.matchmaker", "tickets/s the pure matchmaker forms matches from"),
 }

@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import re
 import shutil
@@ -54,6 +55,8 @@ CPU_BARS: dict[tuple[str, int, int], float] = {
     ("lockstep", 1000, 1000): 0.36,
 }
 RATE_BAR = 19.5
+AGREEMENT = 0.02
+"""The bots' frames/s and the server's count of frames sent per client agree this well."""
 BYTES_PER_ENTITY_BAR = 6.0
 FLOOR_RATIO_BAR = 1.5
 RSS_BAR_MB = 80.0  # at (1000, 1000)
@@ -251,6 +254,12 @@ async def measure_under_bots(
 ) -> tuple[Window, dict[str, Any]]:
     """Run the bots against ``url``; sample the server over the steady window."""
     ramp = args.ramp_up if args.ramp_up is not None else max(2.0, args.clients / 100)
+    # The bots print a progress line at each whole second of their clock and the server is
+    # sampled when the line arrives, so the window starts and ends on whole seconds, and
+    # the bots count exactly those seconds (--window), then play on so no close falls
+    # inside it.
+    start_at = math.ceil(ramp + args.warmup)
+    end_at = start_at + max(1, round(args.duration))
     cmd = [
         *pin(1, not args.no_pin),
         sys.executable,
@@ -261,9 +270,11 @@ async def measure_under_bots(
         "--bots",
         str(args.clients),
         "--duration",
-        str(args.warmup + args.duration + 1.5),  # slack: the window closes first
+        str(end_at - ramp + 1.5),  # slack: the window closes first
         "--warmup",
-        str(args.warmup),
+        str(start_at - ramp),
+        "--window",
+        str(end_at - start_at),
         "--ramp-up",
         str(ramp),
         "--behaviour",
@@ -279,8 +290,6 @@ async def measure_under_bots(
         *cmd, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
     assert bots.stdout is not None
-    start_at = ramp + args.warmup
-    end_at = ramp + args.warmup + args.duration
     window = Window()
     last_line = ""
     try:
@@ -295,7 +304,7 @@ async def measure_under_bots(
             last_line = line
             t = int(m.group(1))
             print(f"  {line[:150]}", flush=True)
-            if (not window.t and t >= start_at) or (len(window.t) == 1 and t >= end_at - 0.5):
+            if (not window.t and t >= start_at) or (len(window.t) == 1 and t >= end_at):
                 window.t.append(time.monotonic())
                 window.cpu.append(cpu_seconds(server_pid))
                 if http_url:
@@ -354,6 +363,10 @@ async def run_case(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     frame_bytes = delta("tickwire_sent_bytes_total", type=frame_type)
     msgs = delta("tickwire_messages_sent_total") + delta("tickwire_messages_received_total")
     changed = delta("tickwire_state_entities_changed_total")
+    # The server's own count of frames sent, per connected client: what the bots' figure
+    # must agree with (a disagreement is a measuring fault on one side or the other).
+    server_clients = metric_sum(m1, "tickwire_clients_connected")
+    server_rate = frames_out / dt / server_clients if server_clients else 0.0
     result: dict[str, Any] = {
         "sync": args.sync,
         "entities": args.entities,
@@ -364,6 +377,8 @@ async def run_case(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "server_rss_mb": round(rss, 1),
         "server_peak_rss_mb": round(hwm, 1),
         "rate_per_client": bots["rate_per_bot"],
+        "server_frames_per_client_per_s": round(server_rate, 3),
+        "server_clients": server_clients,
         "connected": bots["connected"],
         "state_age_ms": bots["state_age_ms"],
         "rtt_ms": bots["rtt_ms"],
@@ -375,7 +390,9 @@ async def run_case(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "ticks_overrun": delta("tickwire_ticks_overrun_total"),
         "ticks_skipped": delta("tickwire_ticks_skipped_total"),
         "snapshots_dropped": delta("tickwire_snapshots_dropped_total"),
+        "rate_limited": delta("tickwire_rate_limited_total"),
         "bot_close_codes": bots["close_codes"],
+        "bot_errors": bots["errors"],
     }
     for key, metric, extra in (
         ("tick_lateness_ms", "tickwire_tick_lateness_seconds", {}),
@@ -441,6 +458,18 @@ def judge(r: dict[str, Any]) -> list[dict[str, Any]]:
     rate = r["rate_per_client"]["min"]
     rate_bar = round(RATE_BAR * r["tick_rate_hz"] / 20, 2)  # 19.5 at the standard 20 Hz
     bar("frames/s per client (min)", rate, f">= {rate_bar}", rate >= rate_bar)
+    sent = r.get("server_frames_per_client_per_s")
+    if sent:
+        agree = round(r["rate_per_client"]["mean"] / sent, 4)
+        bar(
+            "bots' frames/s (mean) / server's sent per client",
+            agree,
+            f"within {AGREEMENT:.0%} of 1",
+            abs(agree - 1) <= AGREEMENT,
+        )
+    if "bot_close_codes" in r:
+        closes = r["bot_close_codes"]
+        bar("bots closed by the server", closes or "none", "none", not closes)
     if r["sync"] == "state" and r["bytes_per_changed_entity"] is not None:
         b = r["bytes_per_changed_entity"]
         bar("bytes per changed entity", b, f"<= {BYTES_PER_ENTITY_BAR}", b <= BYTES_PER_ENTITY_BAR)
@@ -458,7 +487,8 @@ def print_result(r: dict[str, Any]) -> None:
     print(
         f"server CPU {r['server_cpu_core_s_per_s']:.3f} core-s/s  RSS {r['server_rss_mb']} MB  "
         f"frames/s per client mean {r['rate_per_client']['mean']:.2f} "
-        f"min {r['rate_per_client']['min']:.2f}  "
+        f"min {r['rate_per_client']['min']:.2f} "
+        f"(server sent {r['server_frames_per_client_per_s']:.2f})  "
         f"state age p50/p99 {r['state_age_ms']['p50']:.1f}/{r['state_age_ms']['p99']:.1f} ms  "
         f"{r['bytes_per_client_per_s']:.0f} B/s per client  "
         f"{r['bytes_per_changed_entity']} B per changed entity  "

@@ -100,17 +100,12 @@ def bar_chart(path: Path, title: str, ylabel: str, labels: list[str], values: li
     return _save(fig, path)
 
 
-def two_panels(
-    path: Path,
-    title: str,
-    xlabel: str,
-    left: tuple[str, Series],
-    right: tuple[str, Series],
-) -> Path:
-    """Two line plots side by side sharing an x axis label: ``(ylabel, series)`` each."""
-    fig = _figure(11.0, 4.5)
+def panels(path: Path, title: str, xlabel: str, plots: Sequence[tuple[str, Series]]) -> Path:
+    """Line plots side by side sharing an x axis label: ``(ylabel, series)`` each."""
+    fig = _figure(5.5 * len(plots), 4.5)
     fig.suptitle(title)
-    for ax, (ylabel, series) in zip(fig.subplots(1, 2), (left, right), strict=True):
+    axes = fig.subplots(1, len(plots), squeeze=False)[0]
+    for ax, (ylabel, series) in zip(axes, plots, strict=True):
         for label, points in series.items():
             pts = sorted(points)
             ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)

@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--ramp-up", type=float, default=2.0, help="seconds to connect all bots")
     p.add_argument("--warmup", type=float, default=None, help="seconds not measured after ramp")
+    p.add_argument(
+        "--window", type=float, default=None, help="seconds measured (default: to the end)"
+    )
     p.add_argument("--procs", type=int, default=1, help="bot processes (bots split evenly)")
     p.add_argument(
         "--replicas", type=int, default=3, help="lockstep: bots that run the full replica"
@@ -83,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         behaviour=args.behaviour,
         ramp_up_s=args.ramp_up,
         warmup_s=args.warmup,
+        window_s=args.window,
         replicas=args.replicas,
         seed=args.seed,
         rejoin=args.rejoin,

@@ -1,7 +1,9 @@
 """A swarm: many bots in one process, driven by one tick loop.
 
 Timeline (seconds from the start): bots connect spread over ``ramp_up_s``; figures are
-taken in the measuring window ``[ramp_up_s + warmup_s, ramp_up_s + duration_s]``; then
+taken in the measuring window ``[ramp_up_s + warmup_s, ramp_up_s + duration_s]`` (or
+``window_s`` long from its start, when given: a harness sampling the server over the same
+seconds lets the bots play on past it so no close falls inside); then
 every bot closes normally. One loop ticks at the match's rate, runs the behaviour over
 all bots at once and writes each bot's input straight to its socket (no awaiting, no
 task per send), pings each bot once a second (staggered), and reports progress once a
@@ -53,6 +55,8 @@ class SwarmConfig:
     ramp_up_s: float = 2.0
     warmup_s: float | None = None
     """Seconds after ramp-up before measuring; default ``min(2, duration/5)``."""
+    window_s: float | None = None
+    """Length of the measuring window; default: until the end of the run."""
     replicas: int = 3
     """Lockstep: this many bots run the deterministic replica and check checksums."""
     seed: int = 1
@@ -119,7 +123,8 @@ class Swarm:
         t0 = time.perf_counter()
         ramp_end = t0 + cfg.ramp_up_s
         self.window[0] = ramp_end + cfg.warmup
-        self.window[1] = ramp_end + cfg.duration_s
+        end = ramp_end + cfg.duration_s
+        self.window[1] = end if cfg.window_s is None else min(end, self.window[0] + cfg.window_s)
         connector = asyncio.create_task(self._connect_all(t0))
         ticker = asyncio.create_task(self._tick_loop(t0, ramp_end + cfg.duration_s))
         try:

@@ -33,7 +33,7 @@ from server.gateway.routes import Routes
 from server.hosting.host import Host
 from server.match.match import Seat
 from server.net.protocol import CloseCode
-from server.net.session import ClientSession, TokenBucket
+from server.net.session import ClientSession, TokenBucket, message_allowance
 from server.ops.observer import Observer
 
 
@@ -57,6 +57,8 @@ class Gateway:
             (config.rate_messages_per_s, config.rate_burst_messages),
             (config.rate_bytes_per_s, config.rate_burst_bytes),
         )
+        """Per-connection token buckets: (messages/s, burst), (bytes/s, burst); the message
+        allowance follows the hosted game's tick rate once :meth:`attach` knows it."""
 
     @property
     def host(self) -> Host:
@@ -67,6 +69,14 @@ class Gateway:
     def attach(self, host: Host) -> None:
         """Connect the hosting side and register the built-in routes."""
         self._host = host
+        self._bucket_args = (
+            message_allowance(
+                self.config.rate_messages_per_s,
+                self.config.rate_burst_messages,
+                host.definition.tick_rate_hz,
+            ),
+            self._bucket_args[1],
+        )
         self.routes.add("GET", "/healthz", lambda _r: http.text(200, "ok\n"))
         self.routes.add("GET", "/readyz", self._readyz)
         if self.config.metrics:

@@ -40,6 +40,26 @@ class TokenBucket:
         return True
 
 
+MESSAGES_PER_TICK = 2.0
+"""The least message allowance per tick of the fastest hosted game: one input per tick
+(docs/protocol.md) plus room for acks, pings and snapshot requests."""
+BURST_S = 2.0
+"""The least message burst, in seconds of that allowance."""
+
+
+def message_allowance(rate_per_s: float, burst: float, tick_rate_hz: float) -> tuple[float, float]:
+    """The per-connection message bucket ``(messages/s, burst)`` for a server whose fastest
+    game ticks at ``tick_rate_hz``: the configured figures, raised to ``MESSAGES_PER_TICK``
+    per tick and a burst of ``BURST_S`` seconds of it when the game is fast enough to need it.
+
+    An honest client sends one input per tick, an ack every tenth frame and a ping a
+    second: 67 messages/s at 60 Hz, which the 20 Hz default of 60/s closed with
+    ``RATE_LIMITED`` once the burst ran out (17 s). At 20 Hz the defaults are unchanged.
+    """
+    per_tick = MESSAGES_PER_TICK * tick_rate_hz
+    return max(rate_per_s, per_tick), max(burst, BURST_S * per_tick)
+
+
 @dataclass(slots=True)
 class ClientSession:
     """One connection's protocol state: limits, timestamps, which seat it holds."""

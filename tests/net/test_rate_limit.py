@@ -1,0 +1,61 @@
+"""The per-connection message allowance follows the game's tick rate (issue 21).
+
+An honest client sends one input per tick, an ack every tenth frame and a ping a second;
+at 60 Hz that is 67 messages/s, which a fixed 60/s bucket closed with RATE_LIMITED once
+its burst ran out (17 s in), and the tick-rate sweep read it as 43 frames/s.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from server.config import ServerConfig
+from server.net.session import TokenBucket, message_allowance
+
+DEFAULTS = ServerConfig()
+
+
+def refused_at(bucket: TokenBucket, tick_rate_hz: int, extra_per_tick: int, seconds: float) -> int:
+    """Feed ``bucket`` an honest client's traffic (plus ``extra_per_tick`` more messages
+    per tick); the tick of the first refusal, or -1."""
+    for tick in range(int(seconds * tick_rate_hz)):
+        now = tick / tick_rate_hz
+        sends = 1 + extra_per_tick + (tick % 10 == 0) + (tick % tick_rate_hz == 0)
+        for _ in range(sends):
+            if not bucket.take(now):
+                return tick
+    return -1
+
+
+def bucket_for(tick_rate_hz: int) -> TokenBucket:
+    rate, burst = message_allowance(
+        DEFAULTS.rate_messages_per_s, DEFAULTS.rate_burst_messages, tick_rate_hz
+    )
+    return TokenBucket(rate, burst)
+
+
+@pytest.mark.parametrize("tick_rate_hz", [10, 20, 30, 60, 128])
+def test_an_honest_client_is_never_limited_at_any_tick_rate(tick_rate_hz: int) -> None:
+    """A minute of one input per tick, acks and pings passes the bucket at every rate."""
+    assert refused_at(bucket_for(tick_rate_hz), tick_rate_hz, 0, 60.0) == -1
+
+
+def test_the_fixed_60_per_s_bucket_closed_an_honest_60_hz_client() -> None:
+    """The old bucket (the configured figures unscaled) refused that client after ~17 s."""
+    old = TokenBucket(DEFAULTS.rate_messages_per_s, DEFAULTS.rate_burst_messages)
+    tick = refused_at(old, 60, 0, 60.0)
+    assert 15 * 60 < tick < 20 * 60
+
+
+def test_the_20_hz_defaults_are_unchanged() -> None:
+    """Up to 30 Hz the documented 60 msg/s, burst 120 hold as configured."""
+    assert message_allowance(60.0, 120.0, 20) == (60.0, 120.0)
+    assert message_allowance(60.0, 120.0, 30) == (60.0, 120.0)
+    assert message_allowance(500.0, 900.0, 128) == (500.0, 900.0)  # configured higher: kept
+
+
+@pytest.mark.parametrize("tick_rate_hz", [20, 60, 128])
+def test_a_client_sending_several_messages_a_tick_is_still_limited(tick_rate_hz: int) -> None:
+    """Three extra messages per tick (4+ per tick) are refused within seconds."""
+    tick = refused_at(bucket_for(tick_rate_hz), tick_rate_hz, 3, 60.0)
+    assert 0 <= tick < 10 * tick_rate_hz
