@@ -108,7 +108,11 @@ async def receive_loop(gw: Gateway, conn: Conn) -> None:
         observer.in_bytes += len(data)
         seat, match = conn.seat, conn.match
         if seat is None or match is None:
-            return  # the match ended or the seat was taken over; closing is under way
+            # The match ended or the seat was taken over and the close (MATCH_ENDED,
+            # KICKED, SERVER_SHUTDOWN) is scheduled: keep reading until it happens.
+            # Returning here would end the handler, and websockets would close with
+            # 1000 before the scheduled close code could be sent.
+            continue
         if type(msg) is Input:
             counts[MessageType.INPUT] += 1
             if seat.spectator:
