@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# make demo GAME=shooter (or tag, rts, arena, or a definition's path)
 demo: $(STAMP)
-	$(PY) -m server.demo
+	$(PY) -m server.demo $(if $(GAME),--game $(GAME))
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

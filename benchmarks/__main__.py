@@ -15,6 +15,7 @@ COMMANDS = {
     "sweep": ("benchmarks.sweep", "one match at 10/20/30/60/128 Hz: CPU, lateness, frames/s"),
     "metrics": ("benchmarks.metrics_overhead", "what Prometheus instrumentation costs"),
     "matchmaker": ("benchmarks.matchmaker", "tickets/s the pure matchmaker forms matches from"),
+    "games": ("benchmarks.games", "the shipped games under their bots; 50 shooter matches"),
 }
 
 

@@ -76,6 +76,7 @@ class BotStats:
     window_frames: int = 0
     window_bytes_in: int = 0
     window_bytes_out: int = 0
+    window_events: int = 0
     bytes_in: int = 0
     ages_ms: list[float] = field(default_factory=list)
     rtts_ms: list[float] = field(default_factory=list)
@@ -141,6 +142,7 @@ class Bot:
             self.mirror = NetMirror(strict=self.wants_replica)
             self.mirror.event_counts = old.event_counts
             self.mirror.events_lost = old.events_lost
+            self.mirror.events_total = old.events_total
             self.replica = None
             self.frame = -1
             self.closed_by_us = False
@@ -246,11 +248,15 @@ class Bot:
         if in_window:
             stats.window_bytes_in += len(data)
         if mtype == _STATE:
+            mirror = self.mirror
+            before = mirror.events_total
             try:
-                self.mirror.apply(body)
+                mirror.apply(body)
             except KeyError:
                 stats.mirror_errors += 1
                 self.send(MessageType.SNAPSHOT_REQUEST, {})
+            if in_window:
+                stats.window_events += mirror.events_total - before
             self._frame_arrived(body["t"], now, in_window)
             if stats.frames % ACK_EVERY_FRAMES == 0:
                 self.send(MessageType.ACK, {"tick": body["t"]})

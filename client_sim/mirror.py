@@ -39,6 +39,7 @@ class NetMirror:
         "event_counts",
         "events",
         "events_lost",
+        "events_total",
         "has",
         "kind",
         "known",
@@ -64,6 +65,8 @@ class NetMirror:
         self.events: list[tuple[str, dict[str, NDArray[Any]]]] = []
         self.events_lost = 0
         """Frames that said events for this client were dropped (``o``)."""
+        self.events_total = 0
+        """Every event received, all names together."""
 
     def set_schema(self, schema: GameSchema) -> None:
         """Adopt a game's schema (from ``WELCOME``); forgets every field value held."""
@@ -185,6 +188,7 @@ class NetMirror:
                 raise KeyError(f"event {spec.name}: columns are not {count} long")
             events.append((spec.name, decoded))
             self.event_counts[spec.name] += count
+            self.events_total += count
         self.events = events
 
     def field_values(self, name: str) -> tuple[NDArray[np.intp], NDArray[np.float64]]:

@@ -112,8 +112,14 @@ def game_counters(bots: list[dict[str, Any]]) -> dict[str, Any]:
             winners[f"{result.get('tick')}:{result.get('reason')}"] = int(
                 result.get("winner_player", -1)
             )
+    connected = [b for b in bots if b["connected"]]
     return {
         "events": dict(sorted(events.items())),
+        "events_per_bot_per_s": round(
+            float(np.mean([b.get("events_per_s", 0.0) for b in connected])) if connected else 0.0,
+            2,
+        ),
+        "events_per_s": round(sum(b.get("events_per_s", 0.0) for b in connected), 1),
         "events_lost": sum(b.get("events_lost", 0) for b in bots),
         "matches_joined": sum(b.get("matches", 0) for b in bots),
         "results": results,

@@ -333,6 +333,7 @@ class Swarm:
                     "rate": s.window_frames / window_s if window_s > 0 else 0.0,
                     "bytes_in_per_s": s.window_bytes_in / window_s if window_s > 0 else 0.0,
                     "bytes_out_per_s": s.window_bytes_out / window_s if window_s > 0 else 0.0,
+                    "events_per_s": s.window_events / window_s if window_s > 0 else 0.0,
                     "close_code": s.close_code,
                     "close_reason": s.close_reason,
                     "errors": dict(s.errors),

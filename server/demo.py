@@ -1,10 +1,12 @@
-"""``make demo``: a real server with the arena match and a swarm of bots, on one machine.
+"""``make demo``: a real server with a game and a swarm of bots, on one machine.
 
-Starts the server in this process (port 8765, or a free one if that is taken) and
-``python -m client_sim`` with ``--bots`` wandering bots in a child process (so the bots'
-work does not share the server's event loop), prints the URLs to open, then one line per
-second: tick, players, entities, ms per tick, bytes sent. Ctrl-C (or ``--seconds``) stops
-both; the server drains as on SIGINT.
+Starts the server in this process (port 8765, or a free one if that is taken) with the
+game ``--game`` names (``make demo GAME=shooter``; default the arena) and
+``python -m client_sim`` with ``--bots`` bots in a child process (so the bots' work does
+not share the server's event loop), prints the URLs to open, then one line per second:
+tick, players, entities, ms per tick, bytes sent. The bots play the game's own bot
+behaviour (``[game] bot``; the arena's is ``wander``) and join a new match whenever one
+ends. Ctrl-C (or ``--seconds``) stops both; the server drains as on SIGINT.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from server.app import TickwireServer
 from server.config import ServerConfig
+from server.gamedef import load_definition
 from server.ops.logging import configure_logging
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,8 +33,21 @@ def build_parser() -> argparse.ArgumentParser:
     """The demo's flags."""
     p = argparse.ArgumentParser(prog="python -m server.demo", description=__doc__.split("\n")[0])
     p.add_argument("--port", type=int, default=8765, help="port (falls back to a free one)")
-    p.add_argument("--bots", type=int, default=40, help="wandering bots (default 40)")
-    p.add_argument("--behaviour", default="wander", help="bot behaviour (data/bots/)")
+    p.add_argument(
+        "--game",
+        default="arena",
+        help="a game in data/games/ (arena, tag, shooter, rts) or a definition's path",
+    )
+    p.add_argument(
+        "--bots",
+        type=int,
+        default=None,
+        help="bots (default: 40 in the arena, else one seat short of a full match, "
+        "so that the browser takes the last seat)",
+    )
+    p.add_argument(
+        "--behaviour", default=None, help="bot behaviour (data/bots/; default: the game's)"
+    )
     p.add_argument("--seconds", type=float, default=0.0, help="stop after this long (0: never)")
     p.add_argument("--sync", choices=("state", "lockstep"), default=None)
     return p
@@ -50,21 +66,33 @@ async def _start(config: ServerConfig) -> TickwireServer:
     return server
 
 
+def game_path(game: str) -> Path:
+    """``data/games/<game>.toml`` for a shipped game's name, else ``game`` as a path."""
+    shipped = ROOT / "data" / "games" / f"{game}.toml"
+    return shipped if shipped.is_file() else Path(game)
+
+
 async def run_demo(args: argparse.Namespace) -> int:
     """Serve and play until Ctrl-C or ``--seconds``; 0 on a clean stop."""
-    config = ServerConfig.from_env(port=args.port, sync=args.sync, host="127.0.0.1")
+    game = game_path(args.game)
+    definition = load_definition(game)
+    if args.bots is None:
+        args.bots = 40 if definition.name == "arena" else max(1, definition.max_players - 1)
+    config = ServerConfig.from_env(port=args.port, sync=args.sync, host="127.0.0.1", game=str(game))
     server = await _start(config)
+    behaviour = ["--behaviour", args.behaviour] if args.behaviour else []
     base = server.http_url
     print(
         "\n".join(
             [
-                "Tickwire demo is running:",
+                f"Tickwire demo is running {definition.name} ({game}):",
                 f"  play in a browser:   {base}/",
                 f"  watch (spectate):    {base}/?spectate=1",
                 f"  matches:             {base}/matches",
                 f"  metrics:             {base}/metrics",
                 f"  websocket:           {server.url}",
-                f"  {args.bots} bots: python -m client_sim --behaviour {args.behaviour}",
+                f"  {args.bots} bots: python -m client_sim --rejoin "
+                f"--behaviour {args.behaviour or definition.bot or 'wander'}",
                 "Ctrl-C stops.",
             ]
         ),
@@ -78,8 +106,10 @@ async def run_demo(args: argparse.Namespace) -> int:
         server.url,
         "--bots",
         str(args.bots),
-        "--behaviour",
-        args.behaviour,
+        *behaviour,
+        "--game",
+        str(game),
+        "--rejoin",
         "--duration",
         str(args.seconds if args.seconds > 0 else 10**7),
         "--ramp-up",
