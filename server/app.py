@@ -123,12 +123,14 @@ class TickwireServer:
     @property
     def url(self) -> str:
         """The websocket URL clients connect to."""
-        return f"ws://{self.config.host}:{self.port}/ws"
+        scheme = "wss" if self.config.tls_cert else "ws"
+        return f"{scheme}://{self.config.host}:{self.port}/ws"
 
     @property
     def http_url(self) -> str:
         """The base HTTP URL (health, metrics, the browser page)."""
-        return f"http://{self.config.host}:{self.port}"
+        scheme = "https" if self.config.tls_cert else "http"
+        return f"{scheme}://{self.config.host}:{self.port}"
 
     # -- lifecycle ---------------------------------------------------------------------
 

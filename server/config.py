@@ -85,6 +85,11 @@ class ServerConfig:
     """A node whose heartbeat is older than this is dead: its matches vanish from listings."""
     heartbeat_interval_s: float = 2.0
     """How often a node refreshes its directory entries."""
+    tls_cert: str | None = None
+    """PEM certificate chain: serve ``wss://`` and ``https://`` directly (small setups
+    without a TLS-terminating proxy). Needs ``tls_key``."""
+    tls_key: str | None = None
+    """PEM private key of ``tls_cert``."""
 
     @classmethod
     def from_env(cls, **overrides: Any) -> ServerConfig:

@@ -15,6 +15,7 @@ import contextlib
 import itertools
 import logging
 import secrets
+import ssl
 import weakref
 from collections.abc import Coroutine
 from pathlib import Path
@@ -35,6 +36,18 @@ from server.match.match import Seat
 from server.net.protocol import CloseCode
 from server.net.session import ClientSession, TokenBucket, message_allowance
 from server.ops.observer import Observer
+
+
+def server_tls_context(config: ServerConfig) -> ssl.SSLContext | None:
+    """The TLS context of ``--tls-cert``/``--tls-key``, or None to serve plain ws/http."""
+    if not config.tls_cert and not config.tls_key:
+        return None
+    if not (config.tls_cert and config.tls_key):
+        raise ValueError("--tls-cert and --tls-key go together")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(config.tls_cert, config.tls_key)
+    return ctx
 
 
 class Gateway:
@@ -99,6 +112,7 @@ class Gateway:
             open_timeout=self.config.open_timeout_s,
             close_timeout=2.0,
             logger=logging.getLogger("tickwire.websockets"),
+            ssl=server_tls_context(self.config),
         )
 
     @property
