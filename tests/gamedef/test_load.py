@@ -232,7 +232,7 @@ ERROR_CASES: list[Any] = [
     pytest.param(
         set_key("pipeline", 1, "system", value="mvoe"),
         "pipeline[1].system",
-        "a registered system: apply_inputs, bounce_at_edges, collide, fail_at_tick, move",
+        "a registered system: apply_inputs, bounce_at_edges, collide, ",
         'string "mvoe"',
         id="bad-system-name",
     ),

@@ -190,3 +190,11 @@ def registered_systems() -> Mapping[str, SystemSpec]:
 def _load_builtin_systems() -> None:
     # Importing the modules runs their @system decorators.
     from server.core.systems import arena, diagnostics  # noqa: F401
+    from server.core.systems.library import (  # noqa: F401
+        combat,
+        lifetime,
+        scoring,
+        tag,
+        units,
+        zones,
+    )
