@@ -103,7 +103,7 @@ def damage_on_contact(world: World, ctx: TickContext, params: Mapping[str, Any])
 
     Pairs come from the spatial index (run in ``post_update``). A damage entity never
     hurts its own ``owner.netid`` and hits at most one target per tick: the nearest
-    (ties: the lowest slot). ``health.hp -= damage.amount`` (clipped to the dtype),
+    (ties: the lowest slot). ``health.hp -= damage.amount`` (never below 0),
     ``health.last_by`` = the owner of the latest-spawned projectile that hit. Emits
     ``hit`` (``target``, ``by``: owner net id, ``damage``), in projectile order.
     """
@@ -125,11 +125,7 @@ def damage_on_contact(world: World, ctx: TickContext, params: Mapping[str, Any])
     total = np.zeros(world.count, dtype=np.int64)
     np.add.at(total, b, amount)
     targets = np.unique(b)
-    new_hp = hp[targets].astype(np.int64) - total[targets]
-    if hp.dtype.kind in "iu":
-        info = np.iinfo(hp.dtype)
-        new_hp = np.clip(new_hp, info.min, info.max)
-    hp[targets] = new_hp
+    hp[targets] = np.clip(hp[targets].astype(np.int64) - total[targets], 0, None)
     last = first_per_group(b, -a)
     world.col("health.last_by")[b[last]] = owner[a[last]]
     ctx.emit("hit", target=netids[b], by=owner[a], damage=amount)
