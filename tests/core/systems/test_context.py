@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from server.core.commands import CommandBuffer
+from server.core.determinism import match_rng
 from server.core.simulation import Simulation
 from server.core.systems.registry import SYSTEMS, Ending, TickContext, system
 from server.core.world import World
@@ -18,7 +19,7 @@ from server.gamedef import GameDefinition, SystemStep
 
 def _ctx(defn: GameDefinition) -> TickContext:
     world = World(defn.components, defn.archetypes)
-    return TickContext(1, 20, defn, CommandBuffer(world), np.random.default_rng(0))
+    return TickContext(1, 20, defn, CommandBuffer(world), match_rng(0))
 
 
 def test_emit_broadcasts_scalars_to_the_array_length(arena: GameDefinition) -> None:

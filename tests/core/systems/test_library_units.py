@@ -13,7 +13,7 @@ Spawn = Callable[..., list[int]]
 U = 256
 
 COMPONENTS = {
-    "input": {"tx": "int32", "ty": "int32"},
+    "input": {"target_x": "int32", "target_y": "int32"},
     "squad": {"spawned": "uint8"},
     "owner": {"netid": "uint32"},
     "score": {"points": "uint16"},
@@ -69,8 +69,8 @@ def test_units_go_to_the_rally_point_and_spread(build: Builder, spawn: Spawn) ->
     sim = rts(build)
     spawn(sim, "player", position_x=[100 * U], position_y=[100 * U])
     sim.step()
-    sim.world.col("input.tx")[0] = 500
-    sim.world.col("input.ty")[0] = 500
+    sim.world.col("input.target_x")[0] = 500
+    sim.world.col("input.target_y")[0] = 500
     for _ in range(400):
         sim.step()
     units = sim.world.col("kind") == 1
@@ -107,8 +107,8 @@ def test_same_seed_and_orders_give_the_same_checksums(build: Builder, spawn: Spa
         sums = []
         for t in range(1, 201):
             if t == 5:
-                sim.world.col("input.tx")[:3] = [500, 510, 490]
-                sim.world.col("input.ty")[:3] = [500, 490, 505]
+                sim.world.col("input.target_x")[:3] = [500, 510, 490]
+                sim.world.col("input.target_y")[:3] = [500, 490, 505]
             sim.step()
             if t % 10 == 0:
                 sums.append(sim.checksum())

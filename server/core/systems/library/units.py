@@ -77,8 +77,8 @@ def spawn_squad(world: World, ctx: TickContext, params: Mapping[str, Any]) -> No
     "rally_to_input",
     requires=("input", "position"),
     params={
-        "x_field": ParamSpec(str, "input.tx", doc="int input: target x in world units"),
-        "y_field": ParamSpec(str, "input.ty", doc="int input: target y in world units"),
+        "x_field": ParamSpec(str, "input.target_x", doc="int input: target x in world units"),
+        "y_field": ParamSpec(str, "input.target_y", doc="int input: target y in world units"),
     },
     phases=("input", "pre_update"),
 )
