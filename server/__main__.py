@@ -13,6 +13,8 @@ from dataclasses import fields
 from server.app import TickwireServer
 from server.config import ServerConfig
 from server.errors import DefinitionError
+from server.identity.bans import BanError
+from server.identity.verify import KeyConfigError
 from server.ops.events import Event, log_event
 from server.ops.logging import configure_logging
 
@@ -125,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(serve_until_signalled(config))
         result: int = uvloop.run(serve_until_signalled(config))
         return result
-    except DefinitionError as exc:
+    except (DefinitionError, KeyConfigError, BanError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

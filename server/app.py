@@ -17,6 +17,7 @@ import logging
 import time
 from typing import Any
 
+from server.audit import AuditFileHandler, install_audit_file, remove_audit_file
 from server.config import ServerConfig
 from server.directory import qualified_match_id
 from server.directory.redis_store import RedisDirectory
@@ -80,6 +81,7 @@ class TickwireServer:
                 heartbeat_interval_s=config.heartbeat_interval_s,
                 on_change=DirectoryObserver(self.metrics, node_id),
             )
+        self.audit_handler: AuditFileHandler | None = None
 
     # -- views of the parts (tests, the demo and tools read these) -------------------
 
@@ -136,6 +138,8 @@ class TickwireServer:
 
     async def start(self) -> None:
         """Bind the socket, start the first match and the housekeeping task."""
+        if self.config.audit_file:
+            self.audit_handler = install_audit_file(self.config.audit_file)
         await self.gateway.start()
         self.host.manager.create()
         if self.node is not None:
@@ -174,6 +178,9 @@ class TickwireServer:
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.gateway.stop()
         log_event(log, logging.INFO, Event.STOPPED, "stopped")
+        if self.audit_handler is not None:
+            remove_audit_file(self.audit_handler)
+            self.audit_handler = None
 
     async def _sweep(self) -> None:
         """About once a second: flush counters, idle timeouts, expired seats, empty matches."""

@@ -63,7 +63,24 @@ class ServerConfig:
     drain_grace_s: float = 10.0
     """SIGTERM: matches play on this long before they are ended."""
     auth_token: str | None = None
-    """If set, hello must carry this token (4001 otherwise)."""
+    """If set, hello must carry this token (4001 otherwise); with a JWT key, the
+    development shortcut: this token is accepted as an anonymous player."""
+    auth_jwt_secret_file: str | None = None
+    """Players are named by HS256 JWTs signed with the secret in this file."""
+    auth_jwt_public_key: str | None = None
+    """Players are named by JWTs verified with this PEM public key (RS256/EdDSA/ES256)."""
+    auth_jwt_audience: str | None = None
+    """Required ``aud`` of player tokens (tokens with an ``aud`` are refused without it)."""
+    auth_jwt_issuer: str | None = None
+    """Required ``iss`` of player tokens."""
+    auth_jwt_leeway_s: float = 30.0
+    """Clock skew allowed on ``exp``/``nbf``/``iat``."""
+    admin_token_file: str | None = None
+    """A shared admin secret (``Authorization: Bearer``) for the admin API."""
+    audit_file: str | None = None
+    """Append the audit trail (hash-chained JSON lines) to this file."""
+    bans_file: str | None = None
+    """Keep bans in this JSON file across restarts (in memory only without it)."""
     max_matches: int = 64
     log_format: str = "auto"
     """``json``, ``console`` or ``auto`` (console on a terminal)."""

@@ -60,6 +60,10 @@ class Conn:
     match: Match | None = None
     closing: bool = False
     sent_messages: int = 0
+    bytes_out: int = 0
+    """Bytes of tick frames written to this connection (the admin match view)."""
+    last_input_s: float | None = None
+    """Loop time of the last INPUT received (the admin match view)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -115,6 +119,7 @@ async def receive_loop(gw: Gateway, conn: Conn) -> None:
             continue
         if type(msg) is Input:
             counts[MessageType.INPUT] += 1
+            conn.last_input_s = session.last_received_s
             if seat.spectator:
                 send_error(conn, ErrorCode.SPECTATOR_INPUT, "spectators send no input")
                 continue

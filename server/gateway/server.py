@@ -29,6 +29,7 @@ from websockets.protocol import State
 from server.config import ServerConfig
 from server.errors import ProtocolViolation
 from server.gateway import http
+from server.gateway.bodies import BodyReadingConnection, attach_body
 from server.gateway.connection import CLOSE_REASONS, Conn, serve_connection
 from server.gateway.routes import Routes
 from server.hosting.host import Host
@@ -113,6 +114,7 @@ class Gateway:
             close_timeout=2.0,
             logger=logging.getLogger("tickwire.websockets"),
             ssl=server_tls_context(self.config),
+            create_connection=BodyReadingConnection,
         )
 
     @property
@@ -166,6 +168,7 @@ class Gateway:
             broadcast((conn.ws,), frame)
             n += 1
             size += len(frame)
+            conn.bytes_out += len(frame)
         return n, size
 
     def send_shared(self, conns: list[Any], payload: bytes, limit_bytes: int) -> int:
@@ -178,6 +181,7 @@ class Gateway:
                 self.close_soon(conn, CloseCode.TOO_FAR_BEHIND)
                 continue
             live.append(conn.ws)
+            conn.bytes_out += len(payload)
         broadcast(live, payload)
         return len(live)
 
@@ -211,6 +215,7 @@ class Gateway:
     # -- HTTP ----------------------------------------------------------------------------
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        attach_body(request, connection)
         path = request.path.split("?", 1)[0]
         upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
         if upgrade and path in ("/ws", "/"):

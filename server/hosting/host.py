@@ -6,9 +6,14 @@ the overload controller. It holds no socket: the gateway hands it :class:`Peer` 
 and it writes through a :class:`Transport`. What happens is reported to the
 :class:`~server.ops.observer.Observer`, which never steers.
 
-Admission order (after the gateway has a decoded HELLO): protocol version → auth token
-→ draining → overload → resume or join. A refusal is a :class:`Refusal` the gateway
-turns into a close.
+Admission order (after the gateway has a decoded HELLO): protocol version → token
+(:class:`~server.identity.admission.Authenticator`: BAD_TOKEN with the reason class) →
+ban (BANNED) → draining → overload → resume or join. A refusal is a :class:`Refusal` the
+gateway turns into a close.
+
+Identity: a seat belongs to a player ``sub`` (:attr:`Host.identities`). A signed ``sub``
+holds at most one player seat on this server: a second login takes the seat over and
+the older connection is closed with KICKED. Resume tokens are bound to the ``sub``.
 """
 
 from __future__ import annotations
@@ -24,7 +29,11 @@ from server.errors import JoinRejected, MatchFull, SystemFailed
 from server.gamedef.schema import GameDefinition
 from server.hosting.manager import MatchManager
 from server.hosting.runner import MatchRunner
+from server.hosting.tickstats import TickStats
 from server.hosting.transport import Peer, Transport
+from server.identity.admission import Banned, authenticator_from_config
+from server.identity.claims import ROLE_SPECTATOR_ONLY, PlayerIdentity
+from server.identity.verify import TokenRejected
 from server.match.handler import LeaveReason
 from server.match.match import Match, MatchState, Seat, TickOutput
 from server.match.tokens import TokenSigner
@@ -66,6 +75,15 @@ class Host:
         """True once a drain started: no new joins, no new matches."""
         self._player_ids = itertools.count(1)
         self._used_nonces: set[str] = set()
+        self.auth = authenticator_from_config(config)
+        self.bans = self.auth.bans
+        self.identities: dict[tuple[str, int], PlayerIdentity] = {}
+        """(match id, player id) -> who holds that seat (kept until the match is gone)."""
+        self._seat_of_sub: dict[str, tuple[str, int]] = {}
+        self.tick_stats: dict[str, TickStats] = {}
+        """Recent tick timings per match id (the admin API's match view)."""
+        self.locked: set[str] = set()
+        """Match ids locked by an admin: no new joins (resumes and takeovers still work)."""
 
     # -- matches ---------------------------------------------------------------------
 
@@ -130,6 +148,14 @@ class Host:
             self.observer.match_retired(match)
             self.end_match(match, CloseCode.MATCH_ENDED, "empty")
         self.manager.forget_ended()
+        live = self.manager.matches
+        for key in [k for k in self.identities if k[0] not in live]:
+            del self.identities[key]
+        for mid in [m for m in self.tick_stats if m not in live]:
+            del self.tick_stats[mid]
+        for sub in [s for s, k in self._seat_of_sub.items() if k[0] not in live]:
+            del self._seat_of_sub[sub]
+        self.locked &= set(live)
 
     def matches_by_state(self) -> dict[str, int]:
         """How many matches are in each state (for the gauges)."""
@@ -164,6 +190,10 @@ class Host:
         """Export a tick's timings and feed the overload controller."""
         overrun = work_s > match.definition.dt_s
         self.observer.tick(match, due, out, work_s, overrun)
+        stats = self.tick_stats.get(match.match_id)
+        if stats is None:
+            stats = self.tick_stats[match.match_id] = TickStats()
+        stats.record(work_s, out.result)
         level = self.degrade.observe(overrun)
         if level is not None:
             self.set_degradation(level)
@@ -187,34 +217,81 @@ class Host:
                 CloseCode.VERSION_MISMATCH,
                 f"server speaks protocol {PROTOCOL_VERSION}, client {hello.version}",
             )
-        if self.config.auth_token is not None and hello.token != self.config.auth_token:
-            self.observer.auth_rejected(conn)
-            return Refusal(CloseCode.BAD_TOKEN)
+        try:
+            identity = self.auth.admit(hello.token, time.time())
+        except TokenRejected as exc:
+            self.observer.auth_rejected(conn, str(exc.reason), exc.detail)
+            return Refusal(CloseCode.BAD_TOKEN, f"bad token: {exc.reason}")
+        except Banned as exc:
+            self.observer.banned(conn, exc.identity.sub, exc.ban.reason)
+            return Refusal(CloseCode.BANNED, f"banned: {exc.ban.reason}"[:120])
         if self.draining:
             return Refusal(CloseCode.SERVER_BUSY, "server is draining")
         if self.degrade.refuse_joins and not hello.resume:
             return Refusal(CloseCode.SERVER_BUSY, "server is overloaded")
         if hello.resume:
-            code = self._resume(conn, hello.resume, now_s)
+            code = self._resume(conn, hello.resume, now_s, identity)
             if code is not None:
                 self.observer.resume_rejected(conn, code)
                 return Refusal(code)
             return None
+        spectate = hello.spectate or identity.has_role(ROLE_SPECTATOR_ONLY)
+        held = None if spectate else self.seat_held_by(identity.sub)
+        if held is not None:
+            match, seat = held
+            self._take_over(conn, seat, match, now_s, "seat taken over by a new login")
+            self.observer.taken_over(conn, identity.sub, seat, match)
+            return None
         try:
-            match = self.manager.join_or_create(spectator=hello.spectate)
+            match = self.manager.join_or_create(spectator=spectate, exclude=self.locked)
             player_id = next(self._player_ids)
-            seat = match.join(player_id, conn, spectator=hello.spectate)
+            seat = match.join(player_id, conn, spectator=spectate)
         except MatchFull as exc:
             return Refusal(CloseCode.MATCH_FULL, exc.reason[:120])
         except JoinRejected as exc:
             self.observer.join_rejected(conn, exc.reason)
             return Refusal(CloseCode(exc.close_code), exc.reason[:120])
         conn.seat, conn.match = seat, match
-        self.observer.joined(conn, player_id, match, seat)
+        self.identities[(match.match_id, player_id)] = identity
+        if identity.verified and not spectate:
+            self._seat_of_sub[identity.sub] = (match.match_id, player_id)
+        self.observer.joined(conn, player_id, match, seat, identity.sub)
         return None
 
-    def _resume(self, conn: Peer, token: str, now_s: float) -> CloseCode | None:
-        claim = self.signer.verify(token)
+    def identity_of(self, match: Match, seat: Seat) -> PlayerIdentity | None:
+        """Who holds ``seat`` (None for a seat this host did not admit)."""
+        return self.identities.get((match.match_id, seat.player_id))
+
+    def seat_held_by(self, sub: str) -> tuple[Match, Seat] | None:
+        """The live player seat of signed player ``sub``, if it holds one."""
+        key = self._seat_of_sub.get(sub)
+        if key is None:
+            return None
+        match = self.manager.find(key[0])
+        seat = match.by_player.get(key[1]) if match is not None else None
+        if match is None or seat is None:
+            del self._seat_of_sub[sub]
+            return None
+        return match, seat
+
+    def _take_over(self, conn: Peer, seat: Seat, match: Match, now_s: float, why: str) -> None:
+        """Seat ``conn`` on ``seat``; an older connection on it is closed with KICKED."""
+        if seat.conn is not None:
+            old = seat.conn
+            old.seat = None
+            self.transport.close_soon(old, CloseCode.KICKED, why)
+            match.drop(seat, now_s)
+        match.resume(seat, conn)
+        conn.seat, conn.match = seat, match
+
+    def _bound_sub(self, identity: PlayerIdentity | None) -> str:
+        """What a resume token is bound to: the signed sub, or "" (anonymous players)."""
+        return identity.sub if identity is not None and identity.verified else ""
+
+    def _resume(
+        self, conn: Peer, token: str, now_s: float, identity: PlayerIdentity
+    ) -> CloseCode | None:
+        claim = self.signer.verify(token, self._bound_sub(identity))
         if claim is None:
             return CloseCode.RESUME_FORGED
         if claim.nonce in self._used_nonces:
@@ -227,15 +304,9 @@ class Host:
             # A newer token was issued for this seat: this one was already used.
             return CloseCode.RESUME_REUSED
         self._used_nonces.add(claim.nonce)
-        if seat.conn is not None:
-            # Two connections claim one seat: the newest with a valid token wins, the
-            # old connection is closed as replaced.
-            old = seat.conn
-            old.seat = None
-            self.transport.close_soon(old, CloseCode.KICKED, "seat taken over by a resumed session")
-            match.drop(seat, now_s)
-        match.resume(seat, conn)
-        conn.seat, conn.match = seat, match
+        # Two connections claim one seat: the newest with a valid token wins, the old
+        # connection is closed as replaced.
+        self._take_over(conn, seat, match, now_s, "seat taken over by a resumed session")
         self.observer.resumed(conn, seat, match)
         return None
 
@@ -247,7 +318,8 @@ class Host:
         Lockstep catch-up: the frames after ``last_frame`` if they are all still kept,
         else a CHECKPOINT of the world after the last frame.
         """
-        token, nonce = self.signer.issue(match.match_id, seat.player_id)
+        identity = self.identity_of(match, seat)
+        token, nonce = self.signer.issue(match.match_id, seat.player_id, self._bound_sub(identity))
         seat.resume_nonce = nonce
         defn = match.definition
         netid = None
@@ -255,6 +327,8 @@ class Host:
             netid = match.sim.netid_of(seat.entity)
         body = {
             "player_id": seat.player_id,
+            "sub": identity.sub if identity is not None else "",
+            "name": identity.name if identity is not None else "",
             "entity": -1 if netid is None else netid,
             "match_id": match.match_id,
             "seat": seat.seat,

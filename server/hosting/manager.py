@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from server.errors import JoinRejected, MatchFull
@@ -63,9 +64,16 @@ class MatchManager:
         """Labels of every live match."""
         return [m.labels() for m in self.matches.values() if m.state is not MatchState.ENDED]
 
-    def join_or_create(self, spectator: bool = False) -> Match:
-        """A match with room for one more player (a new one if needed and allowed)."""
-        live = [m for m in self.matches.values() if m.state is not MatchState.ENDED]
+    def join_or_create(
+        self, spectator: bool = False, exclude: AbstractSet[str] = frozenset()
+    ) -> Match:
+        """A match with room for one more player (a new one if needed and allowed);
+        matches whose id is in ``exclude`` (locked by an admin) take no one new."""
+        live = [
+            m
+            for m in self.matches.values()
+            if m.state is not MatchState.ENDED and m.match_id not in exclude
+        ]
         if spectator:
             if live:
                 return max(live, key=lambda m: m.players)

@@ -24,6 +24,8 @@ MAX_ROLES = 16
 REGISTERED = frozenset({"sub", "exp", "nbf", "iat", "aud", "iss", "jti", "name", "roles"})
 """Claims with a meaning here; the rest are free claims."""
 
+ANONYMOUS_PREFIX = "anon-"
+"""Subs of anonymous players (``anon-<n>``); refused in tokens so none can pose as one."""
 ROLE_ADMIN = "admin"
 """May use the admin API (``/admin/...``)."""
 ROLE_SPECTATOR_ONLY = "spectator-only"
@@ -47,6 +49,8 @@ class PlayerIdentity:
     roles: frozenset[str] = frozenset()
     claims: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     expires_at_s: float | None = None
+    verified: bool = False
+    """True if a signed token proved this identity (False: anonymous / dev shortcut)."""
 
     def has_role(self, role: str) -> bool:
         """True if the token granted ``role``."""
@@ -78,6 +82,8 @@ def identity_from_claims(payload: Mapping[str, Any]) -> PlayerIdentity:
     if not valid_sub(sub):
         raise ClaimsInvalid("sub must be 1-128 characters of [A-Za-z0-9._:@|+-]")
     assert isinstance(sub, str)
+    if sub.startswith(ANONYMOUS_PREFIX):
+        raise ClaimsInvalid(f"sub may not start with {ANONYMOUS_PREFIX!r} (anonymous players)")
     name = payload.get("name", sub)
     if not isinstance(name, str) or not name or len(name) > MAX_NAME_CHARS:
         raise ClaimsInvalid(f"name must be a string of 1-{MAX_NAME_CHARS} characters")
@@ -97,4 +103,5 @@ def identity_from_claims(payload: Mapping[str, Any]) -> PlayerIdentity:
         roles=frozenset(roles),
         claims=MappingProxyType(free),
         expires_at_s=float(exp) if isinstance(exp, int | float) else None,
+        verified=True,
     )

@@ -86,7 +86,7 @@ _SPECS: dict[MessageType, _Spec] = {
         Hello,
         {
             "version": (_int("version", 0, 2**31), True),
-            "token": (_str("token", 256), False),
+            "token": (_str("token", 4096), False),  # a JWT; the verifier caps it at 2048
             "resume": (_str("resume", 512), False),
             "spectate": (_bool("spectate"), False),
             "last_frame": (_int("last_frame", 0, MAX_TICK), False),

@@ -33,6 +33,7 @@ class MessageType(IntEnum):
     ERROR = 69
     DESYNC = 70
     SHUTDOWN = 71
+    NOTICE = 73
 
 
 CLIENT_MESSAGES = frozenset(
@@ -82,6 +83,7 @@ class CloseCode(IntEnum):
     RESERVATION_FORGED = 4022
     RESERVATION_EXPIRED = 4023
     RESERVATION_USED = 4024
+    BANNED = 4025
 
 
 class ErrorCode(IntEnum):

@@ -90,6 +90,21 @@ class Metrics:
         self.leaves = Counter(
             "tickwire_leaves", "Players who left, by reason.", ["kind", "reason"], registry=r
         )
+        self.auth_rejected = Counter(
+            "tickwire_auth_rejected",
+            "HELLOs refused for their token (BAD_TOKEN), by reason class.",
+            ["reason"],
+            registry=r,
+        )
+        self.banned = Counter(
+            "tickwire_banned_refused", "Connections of banned players refused.", registry=r
+        )
+        self.admin_requests = Counter(
+            "tickwire_admin_requests",
+            "Admin API requests, by HTTP status.",
+            ["status"],
+            registry=r,
+        )
         self.reconnects = Counter(
             "tickwire_reconnects", "Successful resumes of a dropped seat.", registry=r
         )

@@ -193,16 +193,17 @@ class Observer:
 
     # -- seats ---------------------------------------------------------------------------
 
-    def joined(self, conn: Peer, player_id: int, match: Match, seat: Seat) -> None:
-        """A player (or spectator) was seated."""
+    def joined(self, conn: Peer, player_id: int, match: Match, seat: Seat, sub: str = "-") -> None:
+        """A player (or spectator) was seated; ``sub`` is its identity."""
         if not seat.spectator:
             self.metrics.joins.labels(self.kind).inc()
         log_event(
             audit,
             logging.INFO,
             Event.JOIN,
-            "join player=%d match=%s spectator=%s conn=%d",
+            "join player=%d sub=%s match=%s spectator=%s conn=%d",
             player_id,
+            sub,
             match.match_id,
             seat.spectator,
             conn.session.conn_id,
@@ -221,14 +222,47 @@ class Observer:
             **conn_context(conn),
         )
 
-    def auth_rejected(self, conn: Peer) -> None:
-        """A hello carried a wrong token."""
+    def auth_rejected(self, conn: Peer, reason: str, detail: str) -> None:
+        """A hello carried a token that was refused (``reason`` is its class; the token
+        itself is never logged)."""
+        self.metrics.auth_rejected.labels(reason).inc()
         log_event(
             audit,
             logging.WARNING,
             Event.AUTH_REJECTED,
-            "rejected auth conn=%d",
+            "rejected auth conn=%d reason=%s: %s",
             conn.session.conn_id,
+            reason,
+            detail,
+            audit={"action": "hello", "result": "bad_token", "reason": reason},
+            **conn_context(conn),
+        )
+
+    def banned(self, conn: Peer, sub: str, reason: str) -> None:
+        """A banned player was refused at HELLO (or closed by a new ban)."""
+        self.metrics.banned.inc()
+        log_event(
+            audit,
+            logging.WARNING,
+            Event.BANNED,
+            "banned player refused sub=%s conn=%d: %s",
+            sub,
+            conn.session.conn_id,
+            reason,
+            audit={"actor": sub, "action": "hello", "result": "banned"},
+            **conn_context(conn),
+        )
+
+    def taken_over(self, conn: Peer, sub: str, seat: Seat, match: Match) -> None:
+        """A second login of ``sub`` took its seat over (the old connection got KICKED)."""
+        log_event(
+            audit,
+            logging.INFO,
+            Event.SEAT_TAKEN_OVER,
+            "seat taken over by a new login sub=%s player=%d match=%s",
+            sub,
+            seat.player_id,
+            match.match_id,
             **conn_context(conn),
         )
 
