@@ -147,8 +147,8 @@ def shooter_aim(crowd: Crowd, params: Params) -> None:
 
 @behaviour(
     "rts_zone",
-    target_x_input="tx",
-    target_y_input="ty",
+    target_x_input="target_x",
+    target_y_input="target_y",
     zone_x=0.0,
     zone_y=0.0,
     spread=0.0,

@@ -23,7 +23,7 @@ const S = {
   frames: 0, lastFrame: -1, checkpointFrame: -1, desyncs: [], errors: [],
   rttMs: null, snapshotsPerS: 0, bytesInPerS: 0, bytesOutPerS: 0, inputsSent: 0,
   closed: false, closeCode: null, closeName: null, closeReason: null, shutdown: null,
-  result: null, scoreboard: [], timer: null, ownFields: {}, eventCounts: {},
+  result: null, scoreboard: [], timer: null, ownFields: {}, eventCounts: {}, fieldChanges: 0,
   lastInput: null,
   overlays: { interest: true, grid: false },
 };

@@ -82,6 +82,7 @@ function gameInfo(S, mirror) {
     return li;
   }));
   S.eventCounts = { ...mirror.eventCounts };
+  S.fieldChanges = mirror.fieldChanges;
 }
 
 /** Show the result screen for a RESULT body. */

@@ -15,6 +15,7 @@ export class Mirror {
     this.eventCounts = {};
     this.feed = []; // newest last: {name, tick, values: {field: value}}
     this.fieldRows = 0; // replicated-field rows received (changes included)
+    this.fieldChanges = 0; // rows that changed a value the page already held
     this.eventsLost = 0;
     this.lastStateAt = 0;
   }
@@ -76,7 +77,10 @@ export class Mirror {
       const step = spec.step == null ? 1 : spec.step;
       for (let i = 0; i < ids.length; i++) {
         const e = this.entities.get(ids[i]);
-        if (e) e.f[spec.name] = spec.wire === "bool" ? values[i] !== 0 : values[i] * step;
+        if (!e) continue;
+        const value = spec.wire === "bool" ? values[i] !== 0 : values[i] * step;
+        if (e.f[spec.name] !== undefined && e.f[spec.name] !== value) this.fieldChanges += 1;
+        e.f[spec.name] = value;
       }
       this.fieldRows += ids.length;
     }

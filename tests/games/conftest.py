@@ -41,16 +41,15 @@ async def play_to_result(
 ) -> tuple[dict[str, Any], Swarm]:
     """Run ``bots`` bots (the game's own behaviour) until their match ended; the report."""
     async with running_server(defn) as srv:
-        config = SwarmConfig(
-            srv.url,
-            bots,
-            duration_s=timeout_s,
-            behaviour=None,
-            ramp_up_s=0.3,
-            warmup_s=0.0,
-            until_ended=True,
+        options: dict[str, Any] = {
+            "duration_s": timeout_s,
+            "behaviour": None,
+            "ramp_up_s": 0.3,
+            "warmup_s": 0.0,
+            "until_ended": True,
             **kw,
-        )
+        }
+        config = SwarmConfig(srv.url, bots, **options)
         swarm = Swarm(config, defn)
         parts = [await swarm.run()]
     return build_report(parts, {}, Slo()), swarm

@@ -1,0 +1,135 @@
+"""Driving the page through a whole game: a server with bots in a thread, one Chromium page.
+
+``play_page(chromium, definition, bots)`` starts a real server (port 0) with ``bots``
+bots playing the game's own behaviour, opens the page as one more player, moves (holds
+D, then A), aims and fires (mouse over and clicks on the canvas; a right click gives an
+order), and waits for the result screen. It returns what the page saw (its
+``window.tickwire`` at several moments) for the caller's game-specific checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from client_sim.swarm import Swarm, SwarmConfig
+from server.app import TickwireServer
+from server.gamedef import GameDefinition
+from server.testing import running_server
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+class GameServerThread:
+    """A real server and a bot swarm (the game's own behaviour) in a background thread."""
+
+    def __init__(self, definition: GameDefinition, bots: int) -> None:
+        self.definition = definition
+        self.bots = bots
+        self.loop = asyncio.new_event_loop()
+        self.started: Future[TickwireServer] = Future()
+        self._stop: asyncio.Event | None = None
+        self.thread = threading.Thread(target=self._run, name="tickwire-game", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._main())
+        except BaseException as exc:  # surfaced to the test through the future
+            if not self.started.done():
+                self.started.set_exception(exc)
+        finally:
+            self.loop.close()
+
+    async def _main(self) -> None:
+        self._stop = asyncio.Event()
+        async with running_server(self.definition) as srv:
+            config = SwarmConfig(
+                srv.url, self.bots, duration_s=120.0, behaviour=None, ramp_up_s=0.2
+            )
+            swarm = asyncio.create_task(Swarm(config, self.definition).run())
+            self.started.set_result(srv)
+            await self._stop.wait()
+            swarm.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await swarm
+
+    def stop(self) -> None:
+        """Stop bots and server and wait for the thread."""
+        if self._stop is not None and self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self._stop.set)
+        self.thread.join(timeout=15)
+
+
+def play_page(
+    chromium: Path, definition: GameDefinition, bots: int, shots: Path, result_timeout_s: float
+) -> dict[str, Any]:
+    """Play one page through a match (see the module docstring); what it saw."""
+    from playwright import sync_api
+
+    st = GameServerThread(definition, bots)
+    st.thread.start()
+    errors: list[str] = []
+    seen: dict[str, Any] = {"errors": errors}
+    try:
+        base = st.started.result(timeout=15).http_url
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1100, "height": 780})
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                page.goto(base + "/")
+                page.wait_for_function(
+                    "() => tickwire.welcome !== null && (tickwire.states >= 3"
+                    " || tickwire.frames >= 3)",
+                    timeout=15_000,
+                )
+                seen["welcome"] = page.evaluate("() => tickwire.welcome")
+                seen["before"] = page.evaluate("() => tickwire.ownPos")
+                box = page.locator("#arena").bounding_box()
+                assert box is not None
+                cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+                page.mouse.move(cx + 40, cy)
+                for key in ("KeyD", "KeyA"):
+                    page.keyboard.down(key)
+                    page.mouse.down()
+                    page.wait_for_timeout(500)
+                    seen.setdefault("held_inputs", []).append(
+                        page.evaluate("() => tickwire.lastInput")
+                    )
+                    page.mouse.up()
+                    page.keyboard.up(key)
+                    seen.setdefault("moved", []).append(page.evaluate("() => tickwire.ownPos"))
+                page.mouse.click(cx - 60, cy - 30, button="right")
+                page.wait_for_timeout(200)
+                seen["ordered_input"] = page.evaluate("() => tickwire.lastInput")
+                if seen["welcome"]["sync"] == "state":
+                    page.wait_for_function("() => tickwire.fieldChanges > 0", timeout=15_000)
+                seen["playing"] = page.evaluate("() => tickwire")
+                page.screenshot(path=str(shots / "playing.png"))
+                page.wait_for_function(
+                    "() => tickwire.result !== null && tickwire.closed",
+                    timeout=int(result_timeout_s * 1000),
+                )
+                seen["result_visible"] = page.locator("#result").is_visible()
+                seen["result_text"] = page.locator("#result").inner_text()
+                seen["end"] = page.evaluate("() => tickwire")
+                page.screenshot(path=str(shots / "result.png"))
+            finally:
+                browser.close()
+    finally:
+        st.stop()
+    return seen
