@@ -129,6 +129,9 @@ class Swarm:
         ticker = asyncio.create_task(self._tick_loop(t0, ramp_end + cfg.duration_s))
         try:
             await ticker
+            # Stopped early (until_ended): the window ends now, not at the planned end.
+            self.window[1] = min(self.window[1], time.perf_counter())
+            self.window[0] = min(self.window[0], self.window[1])
         finally:
             connector.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -69,7 +69,7 @@ async def _start(config: ServerConfig) -> TickwireServer:
 def game_path(game: str) -> Path:
     """``data/games/<game>.toml`` for a shipped game's name, else ``game`` as a path."""
     shipped = ROOT / "data" / "games" / f"{game}.toml"
-    return shipped if shipped.is_file() else Path(game)
+    return shipped if shipped.is_file() else Path(game).resolve()
 
 
 async def run_demo(args: argparse.Namespace) -> int:
