@@ -37,6 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from client_sim.schema import GameSchema
+from server.gamedef.schema import GameDefinition
 
 BOTS_DIR = Path(__file__).resolve().parent.parent / "data" / "bots"
 
@@ -94,6 +95,8 @@ class Crowd:
     inputs: dict[str, NDArray[np.float64]] = field(default_factory=dict)
     """Declared input field -> (n,) wire values (angle radians, buttons and ints as
     whole numbers); the first two stick fields come from ``stick`` instead."""
+    definition: GameDefinition | None = None
+    """The game's definition when the swarm has it (``--game`` or a shipped game)."""
     memory: dict[str, NDArray[Any]] = field(default_factory=dict)
     """Scratch arrays a behaviour keeps between ticks, by name."""
 

@@ -156,16 +156,31 @@ def shooter_aim(crowd: Crowd, params: Params) -> None:
 )
 def rts_zone(crowd: Crowd, params: Params) -> None:
     """RTS (lockstep): order the bot's units to the capture zone at (``zone_x``,
-    ``zone_y``) in the input fields' own units, each bot at its own point within
-    ``spread`` of the centre; re-sent every ``resend_every_ticks`` ticks (the server
-    repeats the last input between)."""
+    ``zone_y``) in the input fields' units (world units), each bot at its own point
+    within ``spread`` of the centre; re-sent every ``resend_every_ticks`` ticks (the
+    server repeats the last input between). A zone of (0, 0) means the centre of the
+    definition's first ``zones`` pipeline step (``x_units``, ``y_units``)."""
     tx = crowd.inputs.get(str(params["target_x_input"]))
     ty = crowd.inputs.get(str(params["target_y_input"]))
     if tx is not None and ty is not None:
+        zx, zy = float(params["zone_x"]), float(params["zone_y"])
+        if zx == 0.0 and zy == 0.0:
+            zx, zy = _zone_centre(crowd)
         offset = (crowd.timer % 997) / 997.0 * 2.0 * np.pi
         radius = params["spread"] * ((crowd.timer // 997) % 100) / 100.0
-        tx[:] = np.round(params["zone_x"] + np.cos(offset) * radius)
-        ty[:] = np.round(params["zone_y"] + np.sin(offset) * radius)
+        tx[:] = np.round(zx + np.cos(offset) * radius)
+        ty[:] = np.round(zy + np.sin(offset) * radius)
     crowd.stick[:] = 0.0
     every = max(1, int(params["resend_every_ticks"]))
     crowd.sends[:] = ((crowd.timer + crowd.tick) % every == 0).astype(np.int64)
+
+
+def _zone_centre(crowd: Crowd) -> tuple[float, float]:
+    """The first ``zones`` step's centre in the definition, else the world's centre."""
+    defn = crowd.definition
+    if defn is not None:
+        for step in defn.pipeline:
+            if step.system == "zones":
+                p = step.params_dict()
+                return float(p["x_units"]), float(p["y_units"])
+    return crowd.world[0] / 2, crowd.world[1] / 2

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from client_sim.behaviours import Behaviour, Crowd, load_behaviour
-from client_sim.bot import Bot, nearest_vectors, pack
+from client_sim.bot import Bot, nearest_vectors, pack, shipped_definition
 from client_sim.schema import GameSchema
 from client_sim.view import BotsView
 from server.gamedef.schema import GameDefinition
@@ -237,6 +237,9 @@ class Swarm:
         self.schema = schema
         world = bot.welcome.get("world", (0.0, 0.0))
         self.crowd.adopt(schema, (float(world[0]), float(world[1])))
+        self.crowd.definition = self.definition or shipped_definition(
+            str(bot.welcome.get("game", ""))
+        )
         if self.behaviour is None:
             self.behaviour = load_behaviour(schema.bot or "wander")
 

@@ -18,7 +18,9 @@ def crowd(n: int) -> Crowd:
     return Crowd(n, 20.0, np.random.default_rng(1), lambda which: np.full((len(which), 2), 1.0))
 
 
-@pytest.mark.parametrize("name", ["idle", "wander", "chase", "flood", "chase_tag", "shooter_aim"])
+@pytest.mark.parametrize(
+    "name", ["idle", "wander", "chase", "flood", "chase_tag", "shooter_aim", "rts_zone"]
+)
 def test_shipped_behaviour_files_load_and_write_sticks_in_range(name: str) -> None:
     """Every shipped behaviour loads and writes sticks in [-1, 1] for all bots at once."""
     behaviour = load_behaviour(name)
@@ -27,7 +29,10 @@ def test_shipped_behaviour_files_load_and_write_sticks_in_range(name: str) -> No
         c.tick = tick
         behaviour(c)
     assert np.all(np.abs(c.stick) <= 1.0 + 1e-9)
-    assert (c.sends == 0).all() if name == "idle" else (c.sends >= 1).all()
+    if name == "idle":
+        assert (c.sends == 0).all()
+    elif name != "rts_zone":  # orders are re-sent now and then, not every tick
+        assert (c.sends >= 1).all()
     assert name in registered()
 
 

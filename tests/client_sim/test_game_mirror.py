@@ -28,6 +28,7 @@ WELCOME: dict[str, Any] = {
         {"name": "aim", "type": "angle"},
         {"name": "buttons", "type": "buttons", "bits": ["fire", "dash"]},
         {"name": "target_x", "type": "int", "min": 0, "max": 400},
+        {"name": "target_y", "type": "int", "min": 0, "max": 400},
     ],
     "fields": [
         {"name": "health.hp", "wire": "uint8", "step": None, "to": "all"},
@@ -65,7 +66,7 @@ def packed(*xy: tuple[int, int]) -> np.ndarray:
 def test_schema_reads_inputs_fields_events_and_defaults_to_the_arena() -> None:
     """A welcome's lists become dtypes; an old welcome reads as the arena's two sticks."""
     schema = parse_schema(WELCOME)
-    assert [f.kind for f in schema.inputs] == ["stick", "stick", "angle", "buttons", "int"]
+    assert [f.kind for f in schema.inputs] == ["stick", "stick", "angle", "buttons", "int", "int"]
     assert schema.input("buttons") is not None
     assert schema.inputs[3].bit("dash") == 2
     assert schema.inputs[4].hi == 400
@@ -205,7 +206,7 @@ def test_swarm_builds_declared_input_bodies_within_range() -> None:
     crowd.inputs["buttons"][:] = [1 | 2 | 8, 0]
     crowd.inputs["target_x"][:] = [900, -3]
     bodies = swarm._input_bodies()
-    assert list(bodies[0]) == ["tick", "x", "y", "aim", "buttons", "target_x"]
+    assert list(bodies[0]) == ["tick", "x", "y", "aim", "buttons", "target_x", "target_y"]
     assert bodies[0]["x"] == 1.0
     assert bodies[0]["aim"] == pytest.approx(7.0 - 2 * math.pi, abs=1e-3)
     assert bodies[0]["buttons"] == 3
@@ -223,3 +224,18 @@ def test_swarm_plays_the_welcome_bot_when_none_is_asked() -> None:
     swarm._adopt(bot)
     assert swarm.behaviour is not None
     assert swarm.behaviour.system == "chase_tag"
+
+
+def test_rts_zone_orders_every_bot_near_the_zone_and_resends_now_and_then() -> None:
+    """Targets land within ``spread`` of the zone; each bot sends once per resend period."""
+    crowd = Crowd(20, 20.0, np.random.default_rng(5), lambda w: np.full((len(w), 2), 0.0))
+    crowd.adopt(parse_schema(WELCOME), (400.0, 400.0))
+    behaviour = load_behaviour("rts_zone")
+    sent = np.zeros(20, np.int64)
+    for tick in range(30):
+        crowd.tick = tick
+        behaviour(crowd)
+        sent += crowd.sends
+    assert (sent == 1).all()
+    dist = np.hypot(crowd.inputs["target_x"] - 200.0, crowd.inputs["target_y"] - 200.0)
+    assert (dist <= behaviour.params["spread"] + 1).all()  # no zones step: the world's centre
