@@ -47,7 +47,8 @@ class RedisProcess:
     """One redis-server on loopback with no persistence; can be stopped and started again
     on the same port (the Redis-outage fault tests)."""
 
-    def __init__(self, binary: str, workdir: Path) -> None:
+    def __init__(self, binary: str, workdir: Path, bind: tuple[str, ...] = ("127.0.0.1",)) -> None:
+        self.bind = bind
         self.binary = binary
         self.workdir = workdir
         self.port = _free_port()
@@ -62,7 +63,8 @@ class RedisProcess:
             [
                 self.binary,
                 "--port", str(self.port),
-                "--bind", "127.0.0.1",
+                "--bind", *self.bind,
+                "--protected-mode", "no",
                 "--save", "",
                 "--appendonly", "no",
                 "--dir", str(self.workdir),
