@@ -16,6 +16,7 @@ COMMANDS = {
     "metrics": ("benchmarks.metrics_overhead", "what Prometheus instrumentation costs"),
     "matchmaker": ("benchmarks.matchmaker", "tickets/s the pure matchmaker forms matches from"),
     "games": ("benchmarks.games", "the shipped games under their bots; 50 shooter matches"),
+    "replay": ("benchmarks.replay", "what recording a match costs (CPU, bytes)"),
 }
 
 

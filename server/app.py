@@ -30,6 +30,7 @@ from server.hosting.host import Host
 from server.hosting.manager import MatchManager
 from server.hosting.node import ClusterNode, ProcessLoad, new_node_id
 from server.hosting.runner import MatchRunner
+from server.match.match import Match
 from server.net.codec import encode
 from server.net.protocol import MessageType
 from server.ops.degrade import DegradeController
@@ -37,6 +38,8 @@ from server.ops.directory import DirectoryObserver
 from server.ops.events import Event, log_event
 from server.ops.metrics import Metrics
 from server.ops.observer import Observer
+from server.replay.recorder import attach_recorder
+from server.replay.settings import record_settings
 
 __all__ = ["Conn", "TickwireServer"]
 
@@ -63,6 +66,14 @@ class TickwireServer:
         self.gateway = Gateway(config, self.observer)
         self.host = Host(config, defn, self.observer, self.gateway)
         self.gateway.attach(self.host)
+        recording = record_settings(config, defn)
+        if recording is not None:
+            settings = recording
+
+            def record(match: Match) -> None:
+                attach_recorder(match, settings)
+
+            self.host.manager.on_created.append(record)
         self._sweeper: asyncio.Task[None] | None = None
         self.node: ClusterNode | None = None
         """Set when ``redis_url`` is configured: this process's directory entries."""

@@ -33,6 +33,14 @@ class ServerConfig:
     game: str = str(DEFAULT_GAME)
     sync: str | None = None
     """Override the definition's sync mode: ``state`` or ``lockstep``."""
+    record: str | None = None
+    """Record every match into this directory (docs/replays.md); see also ``[replay]``."""
+    record_checkpoint_s: float = 10.0
+    """Recordings: a checkpoint (whole world + checksum) every this many seconds."""
+    record_max_mb: float = 256.0
+    """Recordings: stop one at this size (logged, counted); the match goes on."""
+    record_keep: int = 100
+    """Recordings: keep this many files per directory (the oldest are deleted)."""
     max_message_bytes: int = 4096
     """Largest client frame; bigger frames are closed with 1009 by websockets."""
     max_connections: int = 2000

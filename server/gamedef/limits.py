@@ -52,7 +52,7 @@ DefaultInput = Literal["zero", "repeat"]
 
 TOP_KEYS: Final = (
     ("game", "world", "components", "archetypes", "pipeline", "sync"),
-    ("spawns", "spatial", "lockstep"),
+    ("spawns", "spatial", "lockstep", "replay"),
 )
 GAME_KEYS: Final = (
     ("name", "tick_rate_hz", "max_players", "seed", "player_archetype"),

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,6 +33,9 @@ from server.gamedef.schema import GameDefinition
 from server.match.frames import build_state_frames
 from server.match.handler import DefaultHandler, LeaveReason, MatchHandler
 from server.net.protocol import ErrorCode
+
+if TYPE_CHECKING:
+    from server.replay.recorder import MatchRecorder
 
 LOCKSTEP_HISTORY_FRAMES = 256
 """Encoded lockstep frames kept for resuming clients (12.8 s at 20 Hz)."""
@@ -100,6 +103,9 @@ class Match:
         self.handler: MatchHandler = handler or DefaultHandler()
         self.state = MatchState.WAITING
         self.end_reason = ""
+        self.match_index = match_index
+        self.recorder: MatchRecorder | None = None
+        """Set by :func:`server.replay.recorder.attach_recorder` (before anyone joins)."""
         self.sim = Simulation(definition, match_index, timer)
         self.sim.spawn_initial()
         self.sim.apply_commands()
@@ -190,6 +196,8 @@ class Match:
             if not s.spectator:
                 self.handler.leave(self, s, LeaveReason.SHUTDOWN)
         self.handler.terminate(self, reason)
+        if self.recorder is not None:
+            self.recorder.close(reason)
         return seats
 
     # -- seats -------------------------------------------------------------------------
@@ -218,6 +226,8 @@ class Match:
         else:
             seat.entity = self.sim.queue_player()
             self.seat_entity[index] = seat.entity
+        if self.recorder is not None:
+            self.recorder.join(index, player_id, seat.entity)
         self.interest.forget([index])
         self.handler.join(self, seat)
         return seat
@@ -261,6 +271,8 @@ class Match:
         elif seat.entity is not None:
             self.sim.queue_despawn(seat.entity)
             self.seat_entity[seat.seat] = -1
+        if self.recorder is not None:
+            self.recorder.leave(seat.seat, seat.entity)
         self.interest.forget([seat.seat])
         if not self.by_player:
             self.empty_since_s = self._timer()
@@ -354,6 +366,8 @@ class Match:
             batch = InputBatch(self.seat_entity[has], self._in_x[has], self._in_y[has])
             self._in_has[:] = False
         result = self.sim.step(batch)
+        if self.recorder is not None:
+            self.recorder.tick(self.sim.tick, batch)
         self.handler.tick(self, self.sim.tick)
         out = TickOutput(self.sim.tick, result)
         if self.sim.tick % self.snapshot_every == 0:
@@ -379,6 +393,8 @@ class Match:
             self.server_checksums[frame.frame] = self.sim.checksum()
             self.server_checksums.pop(frame.frame - LOCKSTEP_HISTORY_FRAMES * interval, None)
         self.frame_history[frame.frame] = frame.payload
+        if self.recorder is not None:
+            self.recorder.frame(frame.frame, frame.payload)
         self.frame_history.pop(frame.frame - LOCKSTEP_HISTORY_FRAMES, None)
         conns = [s.conn for s in self.by_player.values() if s.conn is not None]
         conns.extend(s.conn for s in self.spectators.values())

@@ -24,6 +24,8 @@ class Event(StrEnum):
     MATCH_CREATED = "match.created"
     MATCH_RETIRED = "match.retired"
     MATCH_FAILED = "match.failed"
+    REPLAY_STARTED = "replay.started"
+    REPLAY_STOPPED = "replay.stopped"
     TICKS_SKIPPED = "match.ticks_skipped"
     SLOW_TICK = "match.slow_tick"
     DESYNC = "match.desync"
