@@ -98,7 +98,13 @@ async def serve_until_signalled(config: ServerConfig) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, on_signal, sig)
-    await stop.wait()
+    admin_drain = asyncio.ensure_future(server.drain_requested.wait())
+    signalled = asyncio.ensure_future(stop.wait())
+    await asyncio.wait((admin_drain, signalled), return_when=asyncio.FIRST_COMPLETED)
+    if admin_drain.done() and not signalled.done():
+        grace["s"] = server.drain_grace_s
+    admin_drain.cancel()
+    signalled.cancel()
     await server.stop(grace_s=grace["s"])
     return 0
 

@@ -24,6 +24,7 @@ from server.directory.redis_store import RedisDirectory
 from server.gamedef import load_definition
 from server.gamedef.load import override_sync_mode
 from server.gamedef.schema import GameDefinition
+from server.gateway.admin import register_admin
 from server.gateway.connection import Conn
 from server.gateway.server import Gateway
 from server.hosting.host import Host
@@ -75,6 +76,13 @@ class TickwireServer:
 
             self.host.manager.on_created.append(record)
         self._sweeper: asyncio.Task[None] | None = None
+        self._node_stopped = False
+        self.drain_requested = asyncio.Event()
+        """Set by ``POST /admin/drain``; ``python -m server`` then stops as on SIGTERM."""
+        self.drain_grace_s = config.drain_grace_s
+        self.admin = register_admin(
+            self.gateway, self.host, self.request_drain, lambda: self.audit_handler
+        )
         self.node: ClusterNode | None = None
         """Set when ``redis_url`` is configured: this process's directory entries."""
         if config.redis_url:
@@ -168,16 +176,28 @@ class TickwireServer:
             self.definition.sync.mode,
         )
 
-    async def stop(self, grace_s: float = 0.0) -> None:
-        """Drain: refuse joins, tell clients, let matches play ``grace_s``, then close all."""
+    def request_drain(self, grace_s: float) -> None:
+        """Start a drain now (no joins, SHUTDOWN to clients); the owner of the process
+        (``python -m server``) sees :attr:`drain_requested` and finishes :meth:`stop`."""
+        self._begin_drain(grace_s)
+        self.drain_grace_s = grace_s
+        self.drain_requested.set()
+
+    def _begin_drain(self, grace_s: float) -> None:
+        """Refuse joins and tell every client (once)."""
         if not self.host.draining:
             self.host.start_draining()
-            if self.node is not None:
-                await self.node.stop()
             self.gateway.notify_all(
                 encode(MessageType.SHUTDOWN, {"grace_s": grace_s, "reason": "shutdown"})
             )
             self.observer.draining(len(self.conns), grace_s)
+
+    async def stop(self, grace_s: float = 0.0) -> None:
+        """Drain: refuse joins, tell clients, let matches play ``grace_s``, then close all."""
+        self._begin_drain(grace_s)
+        if self.node is not None and not self._node_stopped:
+            self._node_stopped = True
+            await self.node.stop()
         if grace_s > 0:
             deadline = time.monotonic() + grace_s
             while time.monotonic() < deadline and self.host.connected_players():  # noqa: ASYNC110 - polls runner-owned state

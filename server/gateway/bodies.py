@@ -27,6 +27,7 @@ MAX_BODY_BYTES = 65536
 MAX_HEAD_BYTES = 16384
 _BODY_ATTR = "_tickwire_body"
 _TOO_LARGE_ATTR = "_tickwire_body_too_large"
+_REMOTE_ATTR = "_tickwire_remote"
 
 
 def _content_length(head: bytes) -> int | None:
@@ -96,6 +97,13 @@ def attach_body(request: Request, connection: ServerConnection) -> None:
     """Copy the connection's request body (if any) onto ``request`` for the routes."""
     request.__dict__[_BODY_ATTR] = getattr(connection, "request_body", b"")
     request.__dict__[_TOO_LARGE_ATTR] = getattr(connection, "request_body_too_large", False)
+    peer = connection.remote_address
+    request.__dict__[_REMOTE_ATTR] = str(peer[0]) if peer else "-"
+
+
+def remote_address(request: Request) -> str:
+    """The client's IP address (as text), or "-" when unknown."""
+    return str(request.__dict__.get(_REMOTE_ATTR, "-"))
 
 
 def request_body(request: Request) -> bytes:

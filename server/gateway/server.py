@@ -207,6 +207,24 @@ class Gateway:
         with contextlib.suppress(Exception):
             await conn.ws.close(int(code), reason or CLOSE_REASONS.get(code, code.name.lower()))
 
+    def measure_rtt(self, conn: Conn) -> None:
+        """Send one websocket ping to ``conn``; its round trip lands in ``conn.ws.latency``
+        (the admin match view). At most one ping is outstanding per connection."""
+        if conn.closing or conn.extra.get("pinging"):
+            return
+        conn.extra["pinging"] = True
+
+        async def ping() -> None:
+            try:
+                waiter = await conn.ws.ping()
+                await asyncio.wait_for(waiter, 5.0)
+            except Exception:  # closed or timed out: no figure this time
+                pass
+            finally:
+                conn.extra["pinging"] = False
+
+        self._spawn(ping())
+
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
