@@ -59,6 +59,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", type=float, default=15.0, help="measured seconds per case")
     p.add_argument("--warmup", type=float, default=3.0, help="seconds after ramp-up")
     p.add_argument("--many-matches", type=int, default=50, help="shooter matches (0: skip)")
+    p.add_argument("--many-game", default="shooter", help="the game of the many-matches run")
     p.add_argument("--many-players", type=int, default=8, help="bots per shooter match")
     p.add_argument("--no-pin", action="store_true", help="do not pin server/bots to cores")
     p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/)")
@@ -68,7 +69,7 @@ async def measure(
     game: Path, bots: int, args: argparse.Namespace, folder: Path, label: str
 ) -> dict[str, Any]:
     """One server and ``bots`` bots; the figures of the steady window."""
-    ramp = max(1.0, bots / 100)
+    ramp = max(1.0, bots / 40)
     server, url = await start_listening(
         [
             *pin(0, not args.no_pin),
@@ -93,7 +94,8 @@ async def measure(
         r"listening on (ws://\S+)",
     )
     http_url = url.rsplit("/", 1)[0].replace("ws://", "http://")
-    report_path = folder / f"{label}.json"
+    report_path = folder / f"{label.replace(' ', '-')}.json"
+    log = report_path.with_suffix(".log")
     try:
         swarm = await asyncio.create_subprocess_exec(
             *pin(1, not args.no_pin),
@@ -117,15 +119,18 @@ async def measure(
             "--report",
             str(report_path),
             cwd=ROOT,
-            stdout=asyncio.subprocess.DEVNULL,
+            stdout=log.open("w"),
+            stderr=asyncio.subprocess.STDOUT,
         )
         await asyncio.sleep(ramp + args.warmup)
-        t0, c0, m0 = time.monotonic(), cpu_seconds(server.pid), scrape(http_url)
+        t0, c0, m0 = sample(server.pid, http_url)
         await asyncio.sleep(args.duration)
-        t1, c1, m1 = time.monotonic(), cpu_seconds(server.pid), scrape(http_url)
+        t1, c1, m1 = sample(server.pid, http_url)
         await asyncio.wait_for(swarm.wait(), 60 + bots / 10)
     finally:
         await stop(server)
+    if not report_path.exists():
+        raise RuntimeError(f"{label}: the bots wrote no report:\n{log.read_text()[-3000:]}")
     report = read_json(report_path)
     dt = t1 - t0
     ticks = histogram_quantiles(
@@ -137,6 +142,7 @@ async def measure(
         "case": label,
         "clients": bots,
         "connected": report["connected"],
+        "failures": report["failures"],
         "matches_running": int(matches),
         "window_s": round(dt, 2),
         "tick_ms": {k: round(v * 1000, 3) for k, v in ticks.items()} if ticks else None,
@@ -152,6 +158,19 @@ async def measure(
         "desyncs": report["desyncs"],
         "mirror_errors": report["mirror_errors"],
     }
+
+
+def sample(pid: int, http_url: str) -> tuple[float, float, dict[str, float]]:
+    """(time, server CPU seconds, /metrics) -- scraping retried: a saturated server can
+    take longer than one scrape's timeout to answer."""
+    for attempt in range(4):
+        try:
+            t, cpu = time.monotonic(), cpu_seconds(pid)
+            return t, cpu, scrape(http_url)
+        except (TimeoutError, OSError):
+            if attempt == 3:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _fmt(v: Any, spec: str = "") -> str:
@@ -194,14 +213,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     rows.append({"case": label, "skipped": f"max_players {defn.max_players}"})
                     continue
                 print(f"games: {label}", flush=True)
-                rows.append(await measure(path, n, args, folder, label.replace(" ", "-")))
+                rows.append(await measure(path, n, args, folder, label))
         many = None
         if args.many_matches > 0:
             bots = args.many_matches * args.many_players
-            label = f"shooter {args.many_matches}x{args.many_players}"
+            label = f"{args.many_game} {args.many_matches}x{args.many_players}"
             print(f"games: {label} ({bots} clients)", flush=True)
-            many = await measure(GAMES_DIR / "shooter.toml", bots, args, folder, "many")
-            many["case"] = label
+            many = await measure(GAMES_DIR / f"{args.many_game}.toml", bots, args, folder, label)
             many["bars"] = {
                 "min_rate": {
                     "target": MANY_RATE_BAR,
