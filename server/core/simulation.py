@@ -115,6 +115,9 @@ def replica_rules(sim: Simulation) -> dict[str, object]:
         "components": [[c.name, [list(f) for f in c.fields]] for c in d.components],
         "archetypes": [[a.name, a.kind_id, list(a.components)] for a in d.archetypes],
         "player_archetype": d.player_archetype,
+        # Declared [input] fields (name, dtype) in wire order; the arena's two sticks if none.
+        "inputs": [[f.name, f.dtype] for f in getattr(d, "inputs", ())]
+        or [["x", "int8"], ["y", "int8"]],
         "pipeline": [
             [s.phase.key, s.spec.name, dict(s.params)] for s in sim.processor.pipeline.systems()
         ],

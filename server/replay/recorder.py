@@ -180,8 +180,18 @@ class MatchRecorder:
         body: dict[str, Any] = {"t": tick}
         if batch is not None and len(batch.entities):
             body["e"] = batch.entities.astype("<i8").tobytes()
-            body["x"] = np.ascontiguousarray(batch.x, dtype=np.int8).tobytes()
-            body["y"] = np.ascontiguousarray(batch.y, dtype=np.int8).tobytes()
+            columns = getattr(batch, "columns", None)  # declared [input] fields
+            if columns is not None:
+                body["c"] = {
+                    name: [
+                        str(a.dtype),
+                        np.ascontiguousarray(a, a.dtype.newbyteorder("<")).tobytes(),
+                    ]
+                    for name, a in columns.items()
+                }
+            else:
+                body["x"] = np.ascontiguousarray(batch.x, dtype=np.int8).tobytes()
+                body["y"] = np.ascontiguousarray(batch.y, dtype=np.int8).tobytes()
         self._write("tick", body)
         self._after(tick)
 

@@ -87,6 +87,24 @@ def recording_definition(rec: Recording, override: Path | None = None) -> GameDe
     return defn
 
 
+def tick_batch(body: dict[str, Any]) -> InputBatch | None:
+    """The input batch of a ``tick`` record (None when no input applied that tick)."""
+    if "e" not in body:
+        return None
+    entities = np.frombuffer(body["e"], "<i8").astype(np.int64)
+    if "c" in body:
+        columns = {
+            name: np.frombuffer(raw, np.dtype(str(dtype)).newbyteorder("<")).astype(str(dtype))
+            for name, (dtype, raw) in body["c"].items()
+        }
+        of_columns = getattr(InputBatch, "of_columns")  # noqa: B009 (declared inputs)
+        batch: InputBatch = of_columns(entities, columns)
+        return batch
+    return InputBatch(
+        entities, np.frombuffer(body["x"], np.int8), np.frombuffer(body["y"], np.int8)
+    )
+
+
 @dataclass
 class Resim:
     """A fresh simulation driven by a recording's records, one at a time."""
@@ -124,14 +142,7 @@ class Resim:
                 return False
             if r.kind == "tick":
                 self._expect(r)
-                batch = None
-                if "e" in b:
-                    batch = InputBatch(
-                        np.frombuffer(b["e"], "<i8").astype(np.int64),
-                        np.frombuffer(b["x"], np.int8),
-                        np.frombuffer(b["y"], np.int8),
-                    )
-                self.sim.step(batch)
+                self.sim.step(tick_batch(b))
                 return True
             if r.kind == "frame":
                 if self.replica is None:
@@ -140,7 +151,11 @@ class Resim:
                     )
                 self._expect(r)
                 _, _, body = msgpack.unpackb(b["p"], raw=False)
-                self.replica.apply(*decode_frame_body(body))
+                apply_body = getattr(self.replica, "apply_body", None)  # any game's inputs
+                if apply_body is not None:
+                    apply_body(body)
+                else:
+                    self.replica.apply(*decode_frame_body(body))
                 return True
         except ReplayError:
             raise

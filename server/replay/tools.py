@@ -16,7 +16,7 @@ from server.core.simulation import Simulation
 from server.core.world import World, import_world
 from server.gamedef import GameDefinition
 from server.replay.format import ReplayError
-from server.replay.replayer import Recording, Resim, ticks
+from server.replay.replayer import Recording, Resim, tick_batch, ticks
 
 
 def info(rec: Recording) -> dict[str, Any]:
@@ -193,11 +193,7 @@ def rerun_at_rate(rec: Recording, definition: GameDefinition, rate_hz: int) -> d
         elif r.kind == "tick":
             target = round(int(r.body["t"]) * rate_hz / old)
             if "e" in r.body:
-                pending = InputBatch(
-                    np.frombuffer(r.body["e"], "<i8").astype(np.int64),
-                    np.frombuffer(r.body["x"], np.int8),
-                    np.frombuffer(r.body["y"], np.int8),
-                )
+                pending = tick_batch(r.body)
             while other.sim.tick < target:
                 other.sim.step(pending)
                 pending = None

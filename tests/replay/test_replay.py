@@ -8,6 +8,7 @@ import logging
 import struct
 import zlib
 from pathlib import Path
+from typing import Any
 
 import msgpack
 import numpy as np
@@ -40,9 +41,17 @@ def play(
     recorder = attach_recorder(match, RecordSettings(directory, checkpoint_s=1.0))
     rng = np.random.default_rng(seed)
     seats = [match.join(i, object()) for i in range(4)]
+    declared = getattr(defn, "inputs_declared", False)
     for t in range(1, ticks + 1):
         for s in seats:
             if rng.random() < 0.3:
+                if declared:  # a game with an [input] section: stored values per field
+                    values = tuple(random_value(f, rng) for f in getattr(defn, "inputs", ()))
+                    if t == change_at:
+                        values = (values[0] ^ 1, *values[1:])
+                    receive = getattr(match, "receive_fields")  # noqa: B009 (engine's API)
+                    receive(s, match.sim.tick + 2, values)
+                    continue
                 x, y = (float(v) for v in rng.uniform(-1, 1, 2))
                 if t == change_at:
                     x = -x
@@ -54,6 +63,18 @@ def play(
     if close:
         match.end("test over")
     return match, recorder
+
+
+def random_value(field: Any, rng: np.random.Generator) -> int:
+    """A stored value of one declared input field (stick, angle, buttons, int)."""
+    kind = field.kind
+    if kind == "stick":
+        return int(rng.integers(-127, 128))
+    if kind == "angle":
+        return int(rng.integers(0, 65536))
+    if kind == "buttons":
+        return int(rng.integers(0, 1 << len(field.bits)))
+    return int(rng.integers(field.minimum, field.maximum + 1))
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:

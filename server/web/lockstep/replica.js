@@ -3,7 +3,7 @@
 import { blake2b } from "./blake2b.js";
 import { MatchRng } from "./rng.js";
 import { SYSTEMS } from "./systems.js";
-import { World } from "./world.js";
+import { ARRAYS, World } from "./world.js";
 
 export const PHASES = ["input", "pre_update", "update", "validate", "post_update", "sync"];
 
@@ -15,6 +15,8 @@ export class LockstepReplica {
     const missing = rules.pipeline.map(([, name]) => name).filter((n) => !(n in SYSTEMS));
     if (missing.length) throw new Error(`systems not implemented here: ${missing.join(", ")}`);
     this.rules = rules;
+    /** [name, dtype] per input field, in wire order (the arena's x/y sticks by default). */
+    this.inputs = rules.inputs || [["x", "int8"], ["y", "int8"]];
     this.world = new World(rules);
     this.world.restore(checkpoint.state.sim.world);
     this.rng = MatchRng.fromCheckpoint(checkpoint.state.sim.rng);
@@ -48,11 +50,12 @@ export class LockstepReplica {
       this.seatNetid.set(seat, netid);
     }
     const seats = new Uint16Array(copy(body.s).buffer);
-    const xs = new Int8Array(copy(body.x).buffer), ys = new Int8Array(copy(body.y).buffer);
+    // One column per input field (docs/lockstep.md §4), in the field's dtype.
+    const columns = this.inputs.map(([name, dtype]) => new ARRAYS[dtype](copy(body[name]).buffer));
     const inputs = [];
     for (let i = 0; i < seats.length; i++) {
       const netid = this.seatNetid.get(seats[i]);
-      if (netid !== undefined) inputs.push([netid, xs[i], ys[i]]);
+      if (netid !== undefined) inputs.push([netid, columns.map((c) => c[i])]);
     }
     this.step(inputs);
   }
@@ -70,11 +73,12 @@ export class LockstepReplica {
     const ctx = { tick: this.tick, rules: this.rules, rng: this.rng };
     this.applyCommands();
     for (let p = 0; p < PHASES.length; p++) {
-      if (p === 0 && world.columns.has("input.x")) {
-        const ix = world.col("input.x"), iy = world.col("input.y");
-        for (const [netid, x, y] of inputs) {
+      if (p === 0 && inputs.length) {
+        const cols = this.inputs.map(([name]) => world.columns.get(`input.${name}`));
+        for (const [netid, values] of inputs) {
           const slot = world.slotOf(netid);
-          if (slot >= 0) { ix[slot] = x; iy[slot] = y; }
+          if (slot < 0) continue;
+          for (let f = 0; f < cols.length; f++) if (cols[f]) cols[f][slot] = values[f];
         }
       }
       for (const [, name, params] of this.byPhase[p]) {

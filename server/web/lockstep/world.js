@@ -1,6 +1,6 @@
 // The world as typed-array columns, one row per slot (docs/lockstep.md §2):
 // spawning appends, despawning compacts stably, netids grow with slots.
-const ARRAYS = {
+export const ARRAYS = {
   int8: Int8Array, int16: Int16Array, int32: Int32Array, int64: BigInt64Array,
   uint8: Uint8Array, uint16: Uint16Array, uint32: Uint32Array, uint64: BigUint64Array,
   float32: Float32Array, float64: Float64Array, bool: Uint8Array,
