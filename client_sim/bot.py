@@ -41,6 +41,7 @@ _WELCOME = int(MessageType.WELCOME)
 _CHECKPOINT = int(MessageType.CHECKPOINT)
 _DESYNC = int(MessageType.DESYNC)
 _SHUTDOWN = int(MessageType.SHUTDOWN)
+_NOTICE = int(MessageType.NOTICE)
 _RESULT = 72  # MessageType.RESULT (docs/protocol.md)
 
 ACK_EVERY_FRAMES = 10
@@ -88,6 +89,8 @@ class BotStats:
     checksums_sent: int = 0
     mirror_errors: int = 0
     shutdown_notices: int = 0
+    notices: int = 0
+    """``NOTICE`` messages from the server's operator."""
     results: list[dict[str, Any]] = field(default_factory=list)
     """Every ``RESULT`` body received (one per match played to its end)."""
     matches: int = 0
@@ -287,6 +290,8 @@ class Bot:
             stats.desyncs += 1
         elif mtype == _SHUTDOWN:
             stats.shutdown_notices += 1
+        elif mtype == _NOTICE:
+            stats.notices += 1
         elif mtype == _WELCOME:
             self._on_welcome(body)
         elif mtype == _RESULT:

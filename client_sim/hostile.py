@@ -196,9 +196,11 @@ def packb(obj: Any) -> bytes:
 class HonestBot:
     """Plays by the rules: hello, one input per tick, a ping a second; counts frames."""
 
-    def __init__(self, url: str, index: int) -> None:
+    def __init__(self, url: str, index: int, token: str | None = None) -> None:
         self.url = url
         self.index = index
+        self.token = token
+        """The HELLO token (a player JWT on servers that require one)."""
         self.frame_times: list[float] = []
         self.errors: list[str] = []
         self.welcome: dict[str, Any] = {}
@@ -215,7 +217,8 @@ class HonestBot:
         """Connect and play until stopped; anything unexpected lands in ``errors``."""
         try:
             async with connect(self.url, max_size=None, compression=None) as ws:
-                self.welcome = await hello(ws, Hello(version=PROTOCOL_VERSION, name="honest"))
+                greeting = Hello(version=PROTOCOL_VERSION, name="honest", token=self.token)
+                self.welcome = await hello(ws, greeting)
                 self.server_tick = int(self.welcome["tick"])
                 self.ready.set()
                 sender = asyncio.get_running_loop().create_task(self._send(ws))
@@ -275,8 +278,8 @@ class HonestBot:
 class HonestPool:
     """A handful of honest bots that play while hostile cases run."""
 
-    def __init__(self, url: str, n: int = 4) -> None:
-        self.bots = [HonestBot(url, i) for i in range(n)]
+    def __init__(self, url: str, n: int = 4, tokens: list[str] | None = None) -> None:
+        self.bots = [HonestBot(url, i, tokens[i] if tokens else None) for i in range(n)]
 
     async def start(self) -> dict[str, Any]:
         """Start every bot; return the first WELCOME (sync mode, rates)."""

@@ -81,6 +81,9 @@ class ServerConfig:
     """Required ``aud`` of player tokens (tokens with an ``aud`` are refused without it)."""
     auth_jwt_issuer: str | None = None
     """Required ``iss`` of player tokens."""
+    auth_jwt_optional: bool = False
+    """With a JWT key: a HELLO without a token is an anonymous player (a token that is
+    sent must still verify). For open servers that still know admins and named players."""
     auth_jwt_leeway_s: float = 30.0
     """Clock skew allowed on ``exp``/``nbf``/``iat``."""
     admin_token_file: str | None = None

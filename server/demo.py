@@ -24,7 +24,9 @@ from pathlib import Path
 from server.app import TickwireServer
 from server.config import ServerConfig
 from server.gamedef import load_definition
+from server.identity.verify import read_secret_file
 from server.ops.logging import configure_logging
+from server.tokens import mint, write_secret
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,7 +80,20 @@ async def run_demo(args: argparse.Namespace) -> int:
     definition = load_definition(game)
     if args.bots is None:
         args.bots = 40 if definition.name == "arena" else max(1, definition.max_players - 1)
-    config = ServerConfig.from_env(port=args.port, sync=args.sync, host="127.0.0.1", game=str(game))
+    # Identity for the demo: a fresh HS256 secret, optional player tokens (the bots and the
+    # page play anonymously), an admin JWT minted with it, and an audit trail.
+    keys = Path(tempfile.mkdtemp(prefix="tickwire-demo-"))
+    write_secret(keys / "jwt.key")
+    config = ServerConfig.from_env(
+        port=args.port,
+        sync=args.sync,
+        host="127.0.0.1",
+        game=str(game),
+        auth_jwt_secret_file=str(keys / "jwt.key"),
+        auth_jwt_optional=True,
+        audit_file=str(keys / "audit.jsonl"),
+    )
+    admin_token = mint(read_secret_file(keys / "jwt.key"), "demo-admin", 8 * 3600, roles=["admin"])
     server = await _start(config)
     behaviour = ["--behaviour", args.behaviour] if args.behaviour else []
     base = server.http_url
@@ -90,6 +105,9 @@ async def run_demo(args: argparse.Namespace) -> int:
                 f"  watch (spectate):    {base}/?spectate=1",
                 f"  matches:             {base}/matches",
                 f"  metrics:             {base}/metrics",
+                f"  admin page:          {base}/admin",
+                f"  admin token (8 h):   {admin_token}",
+                f"  audit trail:         {keys / 'audit.jsonl'}  (python -m server.audit verify)",
                 f"  websocket:           {server.url}",
                 f"  {args.bots} bots: python -m client_sim --rejoin "
                 f"--behaviour {args.behaviour or definition.bot or 'wander'}",

@@ -26,3 +26,7 @@ def test_demo_serves_bots_and_prints_urls_then_stops_cleanly() -> None:
     assert len(players) >= 3, out.stdout
     assert max(players) == 5, out.stdout
     assert "demo stopped" in out.stdout
+    assert re.search(r"admin page:\s+http://127\.0\.0\.1:\d+/admin", out.stdout)
+    token = re.search(r"admin token \(8 h\):\s+(\S+)", out.stdout)
+    assert token is not None
+    assert token.group(1).count(".") == 2, "a JWT"

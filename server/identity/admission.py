@@ -8,7 +8,9 @@ of a HELLO (or of a matchmaking request):
   development shortcut ``--auth-token``, if also set, is accepted as an anonymous player;
 - with only ``--auth-token``: the token must equal it (constant-time comparison); the
   player is anonymous;
-- with neither: everybody is an anonymous player.
+- with neither: everybody is an anonymous player;
+- with a JWT key and ``--auth-jwt-optional``: no token is an anonymous player, a token
+  that is sent must verify.
 
 Anonymous players get ``sub`` ``anon-<n>`` (a process counter: such a sub identifies a
 connection, not a person). Then bans: a banned ``sub`` is refused with :class:`Banned`.
@@ -43,7 +45,10 @@ class Authenticator:
         verifier: JwtVerifier | None = None,
         dev_token: str | None = None,
         bans: BanStore | None = None,
+        optional: bool = False,
     ) -> None:
+        self.optional = optional
+        """With a verifier: no token at all is an anonymous player."""
         self.verifier = verifier
         self.dev_token = dev_token
         self.bans = bans if bans is not None else BanStore()
@@ -67,7 +72,7 @@ class Authenticator:
     def identify(self, token: object) -> PlayerIdentity:
         """The identity ``token`` proves; raises :class:`TokenRejected` (no ban check)."""
         if self.verifier is not None:
-            if self._dev_token_matches(token):
+            if self._dev_token_matches(token) or (self.optional and token in (None, "")):
                 return self.anonymous()
             return self.verifier.verify(token)
         if self.dev_token is not None:
@@ -109,4 +114,6 @@ def authenticator_from_config(config: ServerConfig) -> Authenticator:
         verifier = JwtVerifier.from_secret_file(config.auth_jwt_secret_file, **options)
     elif config.auth_jwt_public_key:
         verifier = JwtVerifier.from_public_key_file(config.auth_jwt_public_key, **options)
-    return Authenticator(verifier, config.auth_token, BanStore(config.bans_file))
+    return Authenticator(
+        verifier, config.auth_token, BanStore(config.bans_file), config.auth_jwt_optional
+    )

@@ -22,7 +22,7 @@ const S = {
   tick: 0, states: 0, entities: 0, players: 0, drawn: 0, ownEntity: -1, ownPos: null,
   frames: 0, lastFrame: -1, checkpointFrame: -1, desyncs: [], errors: [],
   rttMs: null, snapshotsPerS: 0, bytesInPerS: 0, bytesOutPerS: 0, inputsSent: 0,
-  closed: false, closeCode: null, closeName: null, closeReason: null, shutdown: null,
+  closed: false, closeCode: null, closeName: null, closeReason: null, shutdown: null, notice: null,
   result: null, scoreboard: [], timer: null, ownFields: {}, eventCounts: {}, fieldChanges: 0,
   lastInput: null,
   overlays: { interest: true, grid: false },
@@ -94,6 +94,7 @@ ws.addEventListener("message", (ev) => {
     case T.ERROR: S.errors.push(body); S.errors.splice(0, S.errors.length - 5); break;
     case T.DESYNC: S.desyncs.push(body); lockstep.desync(body); break;
     case T.SHUTDOWN: S.shutdown = body; break;
+    case T.NOTICE: S.notice = body; break;
     case T.RESULT: showResult(S, body); break;
     default: break;
   }

@@ -160,6 +160,8 @@ export class Panel {
       close.classList.add("closed");
     } else if (S.shutdown) {
       close.textContent = `draining (${S.shutdown.reason}, ${S.shutdown.grace_s} s)`;
+    } else if (S.notice) {
+      close.textContent = `notice: ${S.notice.text}`;
     }
     if (S.welcome) {
       scoreboard(S, mirror);
