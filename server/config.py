@@ -63,6 +63,10 @@ class ServerConfig:
     """State sync: a client with more than this unsent gets no new frame this tick.
     Lockstep: the least unsent backlog that closes a client with TOO_FAR_BEHIND (the bound is
     the larger of this and ``max_send_queue_frames`` frames)."""
+    socket_send_buffer_bytes: int = 0
+    """SO_SNDBUF of accepted sockets (Linux doubles the value); 0 keeps the OS default
+    (autotuned, up to ``net.ipv4.tcp_wmem``'s maximum). The slow-reader skip starts only
+    once the kernel buffers are full, so a small value makes it come sooner."""
     max_catchup_ticks: int = 3
     tick_spin_ms: float = 1.0
     """The runner sleeps until this long before a tick's deadline, then yields to the loop

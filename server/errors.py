@@ -6,6 +6,7 @@ Every error a user can meet carries what they need to act on it::
      +-- DefinitionError(path, key, expected, got)   a game definition file is wrong
      +-- ProtocolViolation(close_code, reason)       a client broke the wire contract
      |    +-- MalformedMessage                       bytes that do not decode to a valid message
+     |    +-- VersionMismatch                        an envelope version other than the server's
      |    +-- MessageTooLarge                        a frame over max_message_bytes
      |    +-- UnknownMessageType                     a message id we do not know
      |    +-- RateLimited                            a client past its token bucket
@@ -51,6 +52,12 @@ class MalformedMessage(ProtocolViolation):
     """Bytes that are not a valid message: not msgpack, wrong shape, wrong types or ranges."""
 
     default_close_code = 4002
+
+
+class VersionMismatch(ProtocolViolation):
+    """An envelope ``version`` other than :data:`server.net.protocol.PROTOCOL_VERSION`."""
+
+    default_close_code = 4000
 
 
 class MessageTooLarge(ProtocolViolation):

@@ -1,9 +1,10 @@
 """One websocket connection: its first message, admission and its receive loop.
 
-The order of checks on a connection's first message is: frame type (a text frame
-closes ``BINARY_ONLY``) → rate limits → msgpack and envelope shape
-(``MALFORMED_MESSAGE``) → message type → state (anything but HELLO first closes
-``UNEXPECTED_MESSAGE``); then hosting's admission (version, token, draining, seat).
+The order of checks on every message (docs/protocol.md, "Order of checks"): frame
+type (a text frame closes ``BINARY_ONLY``) → rate limits → the codec's msgpack, shape,
+envelope version, type and body checks → state (anything but HELLO first, or a second
+HELLO, closes ``UNEXPECTED_MESSAGE``); then, for HELLO, hosting's admission (version,
+token, draining, seat).
 After WELCOME every message goes through :func:`receive_loop`, which hands it to the
 match without awaiting (only LEAVE, which closes, awaits).
 """

@@ -61,6 +61,7 @@ def matches_page(matches: list[dict[str, Any]]) -> Response:
             m["mode"],
             f"{m['players']} / {m['capacity']}",
             m["spectators"],
+            m["entities"],
             m["state"],
             f"{m['tick_rate_hz']} Hz",
             m["tick"],
@@ -69,7 +70,7 @@ def matches_page(matches: list[dict[str, Any]]) -> Response:
         # HELLO does not name a match: a spectator watches the fullest live match.
         rows.append(f'<tr>{tds}<td><a href="/?spectate=1">watch</a></td></tr>')
     body = _MATCHES_HTML.format(
-        rows="\n".join(rows) or '<tr><td colspan="9">no live matches</td></tr>'
+        rows="\n".join(rows) or '<tr><td colspan="10">no live matches</td></tr>'
     )
     return response(200, body.encode(), "text/html; charset=utf-8")
 
@@ -81,7 +82,8 @@ _MATCHES_HTML = """<!doctype html>
 <p><a href="/">play</a> &middot; <a href="/?spectate=1">spectate</a> &middot;
 <a href="/matches?format=json">JSON</a></p>
 <table><thead><tr><th>match</th><th>game</th><th>mode</th><th>players</th>
-<th>spectators</th><th>state</th><th>tick rate</th><th>tick</th><th></th></tr></thead>
+<th>spectators</th><th>entities</th><th>state</th><th>tick rate</th><th>tick</th><th></th>
+</tr></thead>
 <tbody>
 {rows}
 </tbody></table></body></html>

@@ -15,6 +15,7 @@ import contextlib
 import itertools
 import logging
 import secrets
+import socket
 import ssl
 import weakref
 from collections.abc import Coroutine
@@ -116,6 +117,12 @@ class Gateway:
             ssl=server_tls_context(self.config),
             create_connection=BodyReadingConnection,
         )
+        if self.config.socket_send_buffer_bytes > 0:
+            # Accepted sockets inherit the listener's send buffer size.
+            for sock in self._server.sockets:
+                sock.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_SNDBUF, self.config.socket_send_buffer_bytes
+                )
 
     @property
     def server(self) -> Server | None:

@@ -34,6 +34,7 @@ from server.hosting.transport import Peer, Transport
 from server.identity.admission import Banned, authenticator_from_config
 from server.identity.claims import ROLE_SPECTATOR_ONLY, PlayerIdentity
 from server.identity.verify import TokenRejected
+from server.hosting.welcome import SPECTATOR_SEAT, welcome_body
 from server.match.handler import LeaveReason
 from server.match.match import Match, MatchState, Seat, TickOutput
 from server.match.tokens import TokenSigner
@@ -321,32 +322,14 @@ class Host:
         identity = self.identity_of(match, seat)
         token, nonce = self.signer.issue(match.match_id, seat.player_id, self._bound_sub(identity))
         seat.resume_nonce = nonce
-        defn = match.definition
-        netid = None
-        if seat.entity is not None and match.mode == "state":
-            netid = match.sim.netid_of(seat.entity)
-        body = {
-            "player_id": seat.player_id,
-            "sub": identity.sub if identity is not None else "",
-            "name": identity.name if identity is not None else "",
-            "entity": -1 if netid is None else netid,
-            "match_id": match.match_id,
-            "seat": seat.seat,
-            "spectator": seat.spectator,
-            "game": defn.name,
-            "tick": match.tick_count,
-            "tick_rate_hz": defn.tick_rate_hz,
-            "snapshot_rate_hz": defn.sync.snapshot_rate_hz,
-            "sync": match.mode,
-            "quantize": match.quantizer.spec(),
-            "world": [defn.world.width_units, defn.world.height_units],
-            "interest_radius": defn.sync.interest_radius_units,
-            "kinds": [a.name for a in defn.archetypes],
-            "resume_token": "" if seat.spectator else token,
-            "resumed": resumed,
-            "input_delay_ticks": defn.lockstep.input_delay_ticks,
-            "checksum_interval_ticks": defn.lockstep.checksum_interval_ticks,
-        }
+        body = welcome_body(
+            match,
+            seat,
+            token,
+            resumed,
+            sub=identity.sub if identity is not None else "",
+            name=identity.name if identity is not None else "",
+        )
         messages = [encode(MessageType.WELCOME, body)]
         if match.mode == "lockstep":
             frames = match.lockstep_frames_since(last_frame) if last_frame is not None else None
@@ -367,7 +350,12 @@ class Host:
             return None
         self.observer.desync(conn, seat, match, bad)
         return encode(
-            MessageType.DESYNC, {"frame": bad, "player_id": seat.player_id, "seat": seat.seat}
+            MessageType.DESYNC,
+            {
+                "frame": bad,
+                "player_id": seat.player_id,
+                "seat": SPECTATOR_SEAT if seat.spectator else seat.seat,
+            },
         )
 
     def leave(self, conn: Peer, seat: Seat, match: Match) -> None:

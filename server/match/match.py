@@ -13,6 +13,7 @@ watch the whole world through their own interest set and send no inputs.
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from server.core.simulation import LockstepReplica, Simulation, replica_rules
 from server.core.sync.lockstep import InputVerdict, LockstepCollector
 from server.core.sync.quantize import PositionQuantizer
 from server.core.sync.state import InterestSync
+from server.core.systems.arena import INPUT_SCALE
 from server.errors import InvalidState, JoinRejected, MatchFull
 from server.gamedef.schema import GameDefinition
 from server.match.frames import build_state_frames
@@ -36,6 +38,16 @@ from server.net.protocol import ErrorCode
 
 if TYPE_CHECKING:
     from server.replay.recorder import MatchRecorder
+
+
+def quantize_stick(v: float) -> int:
+    """A stick axis in [-1, 1] as -127..127 steps: ``floor(v * 127 + 0.5)``.
+
+    Round half up, which every language computes the same way (JavaScript:
+    ``Math.floor(v * 127 + 0.5)``); Python's ``round`` rounds half to even.
+    """
+    return math.floor(v * INPUT_SCALE + 0.5)
+
 
 LOCKSTEP_HISTORY_FRAMES = 256
 """Encoded lockstep frames kept for resuming clients (12.8 s at 20 Hz)."""
@@ -166,7 +178,7 @@ class Match:
         return sum(1 for s in self.by_player.values() if s.conn is not None)
 
     def labels(self) -> dict[str, Any]:
-        """What the match list shows: mode, players, capacity, state, tick rate."""
+        """What the match list shows (docs/operations.md, ``GET /matches``, lists each key)."""
         return {
             "match_id": self.match_id,
             "game": self.definition.name,
@@ -178,6 +190,7 @@ class Match:
             "tick_rate_hz": self.definition.tick_rate_hz,
             "snapshot_rate_hz": self.definition.sync.snapshot_rate_hz,
             "tick": self.tick_count,
+            "entities": self.sim.world.count,
         }
 
     def start(self) -> None:
@@ -299,8 +312,8 @@ class Match:
         Lockstep: the input is stored for frame ``tick``. Returns an error code
         (the caller sends a non-fatal error message) or None.
         """
-        qx = round(x * 127)
-        qy = round(y * 127)
+        qx = quantize_stick(x)
+        qy = quantize_stick(y)
         if self.collector is not None:
             verdict = self.collector.receive_input(seat.seat, tick, qx, qy)
             if verdict == InputVerdict.TOO_OLD:

@@ -16,7 +16,7 @@ from typing import Any
 
 import msgpack
 
-from server.errors import MalformedMessage, ProtocolViolation, UnknownMessageType
+from server.errors import MalformedMessage, ProtocolViolation, UnknownMessageType, VersionMismatch
 from server.net.messages import (
     Ack,
     Checksum,
@@ -133,6 +133,7 @@ def decode_client_message(data: bytes | bytearray | memoryview) -> ClientMessage
         type(envelope) is list
         and len(envelope) == 3
         and envelope[1] == 2
+        and type(envelope[0]) is int
         and envelope[0] == PROTOCOL_VERSION
         and type(envelope[2]) is dict
     ):
@@ -152,19 +153,24 @@ def decode_client_message(data: bytes | bytearray | memoryview) -> ClientMessage
 
 
 def _decode_checked(envelope: Any) -> ClientMessage:
-    """The general path: every rule checked in order, with a precise reason."""
+    """The general path: every rule checked in order, with a precise reason.
+
+    The order (docs/protocol.md, "Order of checks"): envelope shape, envelope version
+    (an integer equal to PROTOCOL_VERSION on every message, else VERSION_MISMATCH),
+    message type, body.
+    """
     if type(envelope) is not list or len(envelope) != 3:
         raise MalformedMessage("envelope must be an array [version, type, body]")
     version, mtype, body = envelope
-    if type(version) is not int:
-        raise MalformedMessage("envelope version must be an integer")
+    if type(version) is not int or version != PROTOCOL_VERSION:
+        raise VersionMismatch(
+            f"envelope version {version!r}, this server speaks {PROTOCOL_VERSION}"
+        )
     if type(mtype) is not int:
         raise MalformedMessage("envelope type must be an integer")
     if mtype not in _TYPE_BY_VALUE:
         raise UnknownMessageType(f"unknown message type {mtype}")
     kind = _TYPE_BY_VALUE[mtype]
-    if version != PROTOCOL_VERSION and kind is not MessageType.HELLO:
-        raise MalformedMessage(f"envelope version {version}, this server speaks {PROTOCOL_VERSION}")
     if type(body) is not dict:
         raise MalformedMessage("envelope body must be a map")
     cls, fields = _SPECS[kind]

@@ -138,8 +138,9 @@ function onState(b) {
 function sendInput() {
   const w = S.welcome;
   if (!w || S.closed) return;
-  // State sync: the newest tick we know; lockstep: the frame the input is meant for.
-  const tick = w.sync === "lockstep" ? Math.max(0, S.lastFrame) + w.input_delay_ticks : S.tick;
+  // State sync: the last STATE.t received + 1 (docs/protocol.md, INPUT); lockstep: the
+  // frame the input is meant for.
+  const tick = w.sync === "lockstep" ? Math.max(0, S.lastFrame) + w.input_delay_ticks : S.tick + 1;
   const body = controls.body(tick, S.ownPos);
   S.lastInput = body;
   S.inputsSent += 1;

@@ -17,7 +17,13 @@ import msgpack
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.errors import MalformedMessage, ProtocolViolation, RateLimited, UnknownMessageType
+from server.errors import (
+    MalformedMessage,
+    ProtocolViolation,
+    RateLimited,
+    UnknownMessageType,
+    VersionMismatch,
+)
 from server.net.codec import MAX_TICK, decode_client_message, encode_client
 from server.net.messages import Input
 from server.net.protocol import PROTOCOL_VERSION, CloseCode
@@ -25,7 +31,11 @@ from server.net.session import ClientSession, TokenBucket
 from server.testing import SAMPLE_CLIENT_MESSAGES
 
 VALID = list(SAMPLE_CLIENT_MESSAGES)
-DOCUMENTED = {CloseCode.MALFORMED_MESSAGE, CloseCode.UNKNOWN_MESSAGE_TYPE}
+DOCUMENTED = {
+    CloseCode.MALFORMED_MESSAGE,
+    CloseCode.UNKNOWN_MESSAGE_TYPE,
+    CloseCode.VERSION_MISMATCH,  # an envelope version other than the integer 1
+}
 
 scalars = (
     st.none()
@@ -52,7 +62,7 @@ def decoded_or_documented(data: bytes) -> Any:
     refused: ProtocolViolation | None = None
     try:
         message = decode_client_message(data)
-    except (MalformedMessage, UnknownMessageType) as exc:
+    except (MalformedMessage, UnknownMessageType, VersionMismatch) as exc:
         refused = exc
     if refused is not None:
         assert refused.close_code in DOCUMENTED
