@@ -31,10 +31,10 @@ from server.hosting.manager import MatchManager
 from server.hosting.runner import MatchRunner
 from server.hosting.tickstats import TickStats
 from server.hosting.transport import Peer, Transport
+from server.hosting.welcome import SPECTATOR_SEAT, welcome_body
 from server.identity.admission import Banned, authenticator_from_config
 from server.identity.claims import ROLE_SPECTATOR_ONLY, PlayerIdentity
 from server.identity.verify import TokenRejected
-from server.hosting.welcome import SPECTATOR_SEAT, welcome_body
 from server.match.handler import LeaveReason
 from server.match.match import Match, MatchState, Seat, TickOutput
 from server.match.tokens import TokenSigner
