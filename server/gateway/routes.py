@@ -5,8 +5,11 @@ part before ``?``; a path with no route falls through to the static files (the b
 page), then 404. New endpoints (``/matchmake/*``, ``/admin/*``, ``/replays``) are added
 with :meth:`Routes.add` (or a prefix with :meth:`Routes.add_prefix`).
 
-Note: the websockets HTTP parser accepts GET requests only; other methods are refused
-before a handler runs.
+Any method reaches the table; a request body (``Content-Length`` up to 64 KiB, which the
+websockets parser alone would refuse) is read by
+:class:`~server.gateway.bodies.BodyReadingConnection` and found with
+:func:`~server.gateway.bodies.request_body`, the client's address with
+:func:`~server.gateway.bodies.remote_address`.
 """
 
 from __future__ import annotations

@@ -245,6 +245,10 @@ class Host:
             return None
         try:
             match = self.manager.join_or_create(spectator=spectate, exclude=self.locked)
+            screen = getattr(match.handler, "identity_attempt", None)
+            refused = screen(match, identity, spectate) if screen is not None else None
+            if refused is not None:
+                raise JoinRejected(str(refused))
             player_id = next(self._player_ids)
             seat = match.join(player_id, conn, spectator=spectate)
         except MatchFull as exc:

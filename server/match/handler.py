@@ -3,6 +3,10 @@
 A :class:`MatchHandler` sees every join attempt (accept, or reject with a reason), join,
 leave (with a :class:`LeaveReason`), tick and the final terminate. Hooks run on the
 match's tick path, so they must be quick and must not await anything.
+
+A handler that wants to know *who* joins also implements :class:`IdentityAware`:
+``identity_attempt`` gets the player's verified identity (``sub``, ``name``, ``roles`` and
+the token's free claims) before ``join_attempt``, and may refuse the same way.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from server.identity.claims import PlayerIdentity
     from server.match.match import Match, Seat
 
 
@@ -46,6 +51,16 @@ class MatchHandler(Protocol):
 
     def terminate(self, match: Match, reason: str) -> None:
         """The match ends; no more ticks."""
+
+
+class IdentityAware(Protocol):
+    """Optional handler hook: see the module docstring."""
+
+    def identity_attempt(
+        self, match: Match, identity: PlayerIdentity, spectator: bool
+    ) -> str | None:
+        """Return None to accept ``identity`` (its ``claims`` are the token's free claims),
+        or a reason to reject (closed ``JOIN_REJECTED`` with it)."""
 
 
 class DefaultHandler:

@@ -151,3 +151,29 @@ async def test_banned_player_is_refused(
         sample = srv.metrics.registry.get_sample_value("tickwire_banned_refused_total")
         assert sample == 1.0
     assert "mallory" in bans.read_text()
+
+
+class RedTeamOnly:
+    """A handler hook that admits only tokens with the free claim team=red."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, dict[str, Any]]] = []
+
+    def identity_attempt(self, match: Any, identity: Any, spectator: bool) -> str | None:
+        self.seen.append((identity.sub, dict(identity.claims)))
+        return None if identity.claims.get("team") == "red" else "red team only"
+
+
+async def test_free_claims_reach_the_match_handler(
+    small_arena: GameDefinition, secret_file: Path, secret: bytes
+) -> None:
+    async with running_server(small_arena, auth_jwt_secret_file=str(secret_file)) as srv:
+        match = next(iter(srv.manager.matches.values()))
+        hook = RedTeamOnly()
+        match.handler.identity_attempt = hook.identity_attempt  # type: ignore[attr-defined]
+        red = mint(secret, "rose", 600, claims={"team": "red", "elo": 1500})
+        async with TestClient.connect(srv.url, Hello(version=1, token=red)) as rose:
+            assert (await rose.expect(MessageType.WELCOME))["sub"] == "rose"
+        blue = mint(secret, "bleu", 600, claims={"team": "blue"})
+        assert await refused(srv.url, blue) == (CloseCode.JOIN_REJECTED, "red team only")
+    assert hook.seen == [("rose", {"team": "red", "elo": 1500}), ("bleu", {"team": "blue"})]
