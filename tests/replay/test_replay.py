@@ -21,7 +21,7 @@ from server.match.match import Match
 from server.net.messages import Input, Leave
 from server.net.protocol import MessageType
 from server.replay.__main__ import main
-from server.replay.format import read_records
+from server.replay.format import ReplayError, read_records
 from server.replay.recorder import MatchRecorder, RecordSettings, attach_recorder, recording_path
 from server.testing import TestClient, running_server
 
@@ -308,3 +308,58 @@ def test_recording_cost_benchmark_runs(tmp_path: Path) -> None:
     data = json.loads(out.read_text())
     assert data["cpu_s_inside_recorder"] > 0
     assert 0 < data["recorder_share"] < 1
+
+
+@pytest.mark.parametrize("mode", ["state", "lockstep"])
+def test_a_recording_is_watched_with_play_pause_seek_and_speed(mode: str, tmp_path: Path) -> None:
+    """A spectator of a replay gets STATE frames of the recorded world; seek lands exactly."""
+    from server.replay.player import ReplayPlayer
+    from server.replay.replayer import open_recording, recording_definition
+    from server.testing import StateMirror
+
+    defn = override_sync_mode(load_definition(GAMES[0]), mode)
+    _, rec = play(defn, tmp_path)
+    recording = open_recording(rec.path)
+    player = ReplayPlayer(recording, recording_definition(recording), "r1")
+    conn = object()
+    player.watch(conn)
+    mirror = StateMirror()
+
+    def show(dt: float) -> int:
+        out = player.advance(dt)
+        for c, frame in out.frames:
+            assert c is conn
+            body = msgpack.unpackb(frame, raw=False)[2]
+            mirror.apply(body)
+        return len(out.frames)
+
+    assert show(1.0) == 1
+    assert player.tick == defn.tick_rate_hz
+    assert len(mirror.entities) == player.resim.sim.world.count
+    player.set_speed(4.0)
+    show(0.5)
+    assert player.tick == 3 * defn.tick_rate_hz
+    player.pause()
+    assert show(1.0) == 0
+    checkpoints = {
+        r.body["t"]: r.body["checksum"] for r in recording.records if r.kind == "checkpoint"
+    }
+    for target in (100, 20, 45):
+        player.seek(target)
+        assert player.tick == target
+        if target in checkpoints:
+            assert player.resim.sim.checksum() == checkpoints[target]
+        assert show(0.0) == 1, "a full snapshot after the seek"
+        assert len(mirror.entities) == player.resim.sim.world.count
+    player.seek(40)
+    assert player.resim.sim.checksum() == checkpoints[40]
+    with pytest.raises(ValueError, match="speed"):
+        player.set_speed(8.0)
+    with pytest.raises(ReplayError, match="outside"):
+        player.seek(10_000)
+    player.play()
+    player.set_speed(4.0)
+    for _ in range(10):
+        show(1.0)
+    assert player.ended
+    assert player.tick == 120
