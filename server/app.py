@@ -26,6 +26,7 @@ from server.gamedef.load import override_sync_mode
 from server.gamedef.schema import GameDefinition
 from server.gateway.admin import register_admin
 from server.gateway.connection import Conn
+from server.gateway.http import json_response
 from server.gateway.server import Gateway
 from server.hosting.host import Host
 from server.hosting.manager import MatchManager
@@ -39,6 +40,7 @@ from server.ops.directory import DirectoryObserver
 from server.ops.events import Event, log_event
 from server.ops.metrics import Metrics
 from server.ops.observer import Observer
+from server.replay.listing import list_recordings
 from server.replay.recorder import attach_recorder
 from server.replay.settings import record_settings
 
@@ -68,6 +70,10 @@ class TickwireServer:
         self.host = Host(config, defn, self.observer, self.gateway)
         self.gateway.attach(self.host)
         recording = record_settings(config, defn)
+        replays_dir = recording.directory if recording is not None else None
+        self.gateway.routes.add(
+            "GET", "/replays", lambda _r: json_response(200, list_recordings(replays_dir))
+        )
         if recording is not None:
             settings = recording
 

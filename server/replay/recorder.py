@@ -113,6 +113,7 @@ class MatchRecorder:
                 "checkpoint_every_ticks": self._every,
             },
         )
+        self._flush()  # the header is on disk at once: listings and tools can read it
         if self.active:
             log_event(
                 log, logging.INFO, Event.REPLAY_STARTED, "recording match %s to %s",

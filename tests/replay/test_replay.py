@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import struct
+import urllib.request
 import zlib
 from pathlib import Path
 from typing import Any
@@ -102,7 +103,12 @@ def test_every_shipped_game_records_and_verifies(
     assert facts["duration_s"] == 120 / defn.tick_rate_hz
 
 
-async def _two_players_one_leaves(arena: GameDefinition, record: str) -> None:
+def http_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.loads(r.read())
+
+
+async def _two_players_one_leaves(arena: GameDefinition, record: str) -> Any:
     async with (
         running_server(arena, record=record) as srv,
         TestClient.connect(srv.url) as a,
@@ -115,21 +121,32 @@ async def _two_players_one_leaves(arena: GameDefinition, record: str) -> None:
             await asyncio.sleep(0.03)
         await b.send(Leave())
         await asyncio.sleep(0.2)
+        return await asyncio.to_thread(http_json, srv.http_url + "/replays")
 
 
-async def _one_player(defn: GameDefinition) -> None:
+async def _one_player(defn: GameDefinition) -> Any:
     async with running_server(defn) as srv, TestClient.connect(srv.url) as a:
         await a.expect(MessageType.WELCOME)
         await asyncio.sleep(0.3)
+        return await asyncio.to_thread(http_json, srv.http_url + "/replays")
+
+
+def test_replays_route_says_when_nothing_is_recorded(arena: GameDefinition) -> None:
+    """``GET /replays`` on a server that does not record: an empty list, recording false."""
+    listed = asyncio.run(_one_player(arena))
+    assert listed == {"recording": False, "directory": None, "replays": []}
 
 
 def test_server_records_every_match_with_record_flag(
     arena: GameDefinition, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``--record DIR``: a real server's match, players joining and leaving, verifies."""
-    asyncio.run(_two_players_one_leaves(arena, str(tmp_path)))
+    listed = asyncio.run(_two_players_one_leaves(arena, str(tmp_path)))
     files = list(tmp_path.glob("*.twr"))
     assert len(files) == 1
+    assert listed["recording"] is True
+    assert [r["id"] for r in listed["replays"]] == [files[0].stem]
+    assert listed["replays"][0]["match_id"] == "m1"
     code, out, _ = cli(capsys, files[0], "verify")
     assert code == 0, out
     facts = json.loads(cli(capsys, files[0], "info")[1])
