@@ -17,6 +17,7 @@ COMMANDS = {
     "matchmaker": ("benchmarks.matchmaker", "tickets/s the pure matchmaker forms matches from"),
     "games": ("benchmarks.games", "the shipped games under their bots; 50 shooter matches"),
     "replay": ("benchmarks.replay", "what recording a match costs (CPU, bytes)"),
+    "directory": ("benchmarks.directory", "one Redis as the cluster directory: heartbeats, joins"),
 }
 
 
