@@ -136,3 +136,27 @@ async def test_directory_fails_fast_while_redis_is_down_and_recovers(
         assert [m.match_id for m in await d.list_matches()] == ["n~m1"]
     finally:
         await d.close()
+
+
+async def test_targets_file_lists_every_live_nodes_metrics_address(
+    redis_server: Any, tmp_path: Any
+) -> None:
+    """The Prometheus file_sd JSON has one group per live node, labelled with its id."""
+    import json
+
+    from server.cluster.targets import main as targets_main
+
+    d = RedisDirectory(redis_server.url, cluster="t7", ttl_s=30)
+    try:
+        for name, port in (("a", 8001), ("b", 8002)):
+            rec = NodeRecord(name, "ws://h/ws", f"http://127.0.0.1:{port}", 0.0)
+            await d.heartbeat(rec, [])
+    finally:
+        await d.close()
+    out = tmp_path / "nodes.json"
+    args = ["--redis-url", redis_server.url, "--cluster-name", "t7", "--out", str(out)]
+    assert await asyncio.to_thread(targets_main, args) == 0
+    assert json.loads(out.read_text()) == [
+        {"targets": ["127.0.0.1:8001"], "labels": {"node": "a"}},
+        {"targets": ["127.0.0.1:8002"], "labels": {"node": "b"}},
+    ]
