@@ -65,11 +65,14 @@ def _start_redis() -> tuple[subprocess.Popen[bytes], int, str]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             break
         except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise SystemExit(f"redis-server did not start on port {port}") from None
             time.sleep(0.05)
     return proc, port, f"redis://127.0.0.1:{port}/0"
 
