@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 import tempfile
 import time
@@ -160,6 +161,26 @@ async def measure(
     }
 
 
+def with_max_players(game: Path, players: int, folder: Path) -> Path:
+    """A copy of ``game`` whose matches seat ``players`` (so N*players bots make N matches).
+
+    Plug-in modules are found beside the original (``[game] systems`` resolves from the
+    definition's folder), so the copy is written into ``folder`` with those folders
+    linked in.
+    """
+    text, n = re.subn(r"(?m)^max_players = \d+", f"max_players = {players}", game.read_text())
+    if n != 1:
+        raise ValueError(f"{game}: no max_players line to replace")
+    links = {sub.name: sub for sub in game.parent.iterdir() if sub.is_dir()}
+    links[game.parent.name] = game.parent  # "games.tag.systems" from data/games/
+    for name, target in links.items():
+        if not (folder / name).exists():
+            (folder / name).symlink_to(target)
+    path = folder / f"{game.stem}-{players}.toml"
+    path.write_text(text)
+    return path
+
+
 def sample(pid: int, http_url: str) -> tuple[float, float, dict[str, float]]:
     """(time, server CPU seconds, /metrics) -- scraping retried: a saturated server can
     take longer than one scrape's timeout to answer."""
@@ -219,7 +240,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             bots = args.many_matches * args.many_players
             label = f"{args.many_game} {args.many_matches}x{args.many_players}"
             print(f"games: {label} ({bots} clients)", flush=True)
-            many = await measure(GAMES_DIR / f"{args.many_game}.toml", bots, args, folder, label)
+            game = with_max_players(GAMES_DIR / f"{args.many_game}.toml", args.many_players, folder)
+            many = await measure(game, bots, args, folder, label)
             many["bars"] = {
                 "min_rate": {
                     "target": MANY_RATE_BAR,
