@@ -92,6 +92,7 @@ async def run_demo(args: argparse.Namespace) -> int:
         auth_jwt_secret_file=str(keys / "jwt.key"),
         auth_jwt_optional=True,
         audit_file=str(keys / "audit.jsonl"),
+        record=str(keys / "replays"),
     )
     admin_token = mint(read_secret_file(keys / "jwt.key"), "demo-admin", 8 * 3600, roles=["admin"])
     server = await _start(config)
@@ -108,6 +109,7 @@ async def run_demo(args: argparse.Namespace) -> int:
                 f"  admin page:          {base}/admin",
                 f"  admin token (8 h):   {admin_token}",
                 f"  audit trail:         {keys / 'audit.jsonl'}  (python -m server.audit verify)",
+                f"  recordings:          {base}/replays  (files in {keys / 'replays'})",
                 f"  websocket:           {server.url}",
                 f"  {args.bots} bots: python -m client_sim --rejoin "
                 f"--behaviour {args.behaviour or definition.bot or 'wander'}",
@@ -169,6 +171,8 @@ async def run_demo(args: argparse.Namespace) -> int:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(bots.wait(), 5)
         await server.stop(grace_s=0.5)
+    for rec in sorted((keys / "replays").glob("*.twr")):
+        print(f"recorded: {rec}  (python -m server.replay {rec} verify)", flush=True)
     print("demo stopped", flush=True)
     return 0
 

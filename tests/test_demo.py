@@ -26,6 +26,12 @@ def test_demo_serves_bots_and_prints_urls_then_stops_cleanly() -> None:
     assert len(players) >= 3, out.stdout
     assert max(players) == 5, out.stdout
     assert "demo stopped" in out.stdout
+    assert re.search(r"recordings:\s+http://127\.0\.0\.1:\d+/replays", out.stdout)
+    recorded = re.findall(r"recorded: (\S+\.twr)", out.stdout)
+    assert len(recorded) == 1, out.stdout
+    from server.replay.__main__ import main as replay
+
+    assert replay([recorded[0], "verify"]) == 0
     assert re.search(r"admin page:\s+http://127\.0\.0\.1:\d+/admin", out.stdout)
     token = re.search(r"admin token \(8 h\):\s+(\S+)", out.stdout)
     assert token is not None
