@@ -62,6 +62,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--many-matches", type=int, default=50, help="shooter matches (0: skip)")
     p.add_argument("--many-game", default="shooter", help="the game of the many-matches run")
     p.add_argument("--many-players", type=int, default=8, help="bots per shooter match")
+    p.add_argument("--bot-procs", type=int, default=1, help="bot processes (client_sim --procs)")
     p.add_argument("--no-pin", action="store_true", help="do not pin server/bots to cores")
     p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/)")
 
@@ -111,6 +112,8 @@ async def measure(
             str(game),
             "--rejoin",
             "--quiet",
+            "--procs",
+            str(args.bot_procs),
             "--ramp-up",
             str(ramp),
             "--warmup",
