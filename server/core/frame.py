@@ -12,8 +12,9 @@ knows nothing of metrics libraries.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,16 +32,32 @@ from server.gamedef.schema import GameDefinition
 
 @dataclass(frozen=True, slots=True)
 class InputBatch:
-    """The inputs applied at one tick: one row per player entity (stick -127..127)."""
+    """The inputs applied at one tick: one row per player entity.
+
+    Default inputs: ``x``/``y`` sticks (-127..127) written to ``input.x``/``input.y``.
+    A game with ``[input]`` passes ``columns`` instead (field name -> values in the
+    ``input.<name>`` column's dtype); ``x``/``y`` are then ignored.
+    """
 
     entities: NDArray[np.int64]
     x: NDArray[np.int8]
     y: NDArray[np.int8]
+    columns: Mapping[str, NDArray[Any]] | None = None
 
     @classmethod
     def empty(cls) -> InputBatch:
         """No inputs this tick."""
         return cls(np.zeros(0, np.int64), np.zeros(0, np.int8), np.zeros(0, np.int8))
+
+    @classmethod
+    def of_columns(
+        cls, entities: NDArray[np.int64], columns: Mapping[str, NDArray[Any]]
+    ) -> InputBatch:
+        """A batch of declared input fields."""
+        return cls(entities, _NO_STICK, _NO_STICK, columns)
+
+
+_NO_STICK = np.zeros(0, np.int8)
 
 
 @dataclass(slots=True)
@@ -127,8 +144,12 @@ class FrameProcessor:
             if phase is Phase.INPUT and inputs is not None and self._has_input:
                 slots = world.entities.slots_of(inputs.entities)
                 ok = slots >= 0
-                world.col("input.x")[slots[ok]] = inputs.x[ok]
-                world.col("input.y")[slots[ok]] = inputs.y[ok]
+                if inputs.columns is None:
+                    world.col("input.x")[slots[ok]] = inputs.x[ok]
+                    world.col("input.y")[slots[ok]] = inputs.y[ok]
+                else:
+                    for name, values in inputs.columns.items():
+                        world.col(f"input.{name}")[slots[ok]] = values[ok]
             for scheduled in systems:
                 t_sys = timer()
                 try:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,6 +19,7 @@ from numpy.typing import NDArray
 from server.core.determinism import match_rng, world_checksum
 from server.core.entity import EntityId
 from server.core.frame import FrameProcessor, FrameResult, InputBatch
+from server.core.sync.lockstep import decode_frame_columns
 from server.core.world import World, export_world, import_world
 from server.errors import InvalidState
 from server.gamedef.schema import GameDefinition
@@ -166,7 +168,26 @@ class LockstepReplica:
         x: NDArray[np.int8],
         y: NDArray[np.int8],
     ) -> FrameResult:
-        """Step the simulation to ``frame`` (which must be the next tick)."""
+        """Step the simulation to ``frame`` (default stick inputs)."""
+        return self.apply_columns(frame, joins, leaves, seats, {"x": x, "y": y})
+
+    def apply_body(self, body: Mapping[str, Any]) -> FrameResult:
+        """Decode one ``LOCKSTEP_FRAME`` body (any game's input fields) and apply it."""
+        fields = [(f.name, f.dtype) for f in self.sim.definition.inputs]
+        return self.apply_columns(*decode_frame_columns(body, fields))
+
+    def apply_columns(
+        self,
+        frame: int,
+        joins: list[int] | tuple[int, ...],
+        leaves: list[int] | tuple[int, ...],
+        seats: NDArray[np.int64],
+        columns: Mapping[str, NDArray[Any]],
+    ) -> FrameResult:
+        """Step the simulation to ``frame`` (which must be the next tick).
+
+        ``columns``: the changed seats' values per input field (as in the frame).
+        """
         if frame != self.sim.tick + 1:
             raise InvalidState(f"lockstep frame {frame} applied after tick {self.sim.tick}")
         for seat in leaves:
@@ -177,7 +198,9 @@ class LockstepReplica:
             self.seat_entity[seat] = self.sim.queue_player()
         seat_entity = self.seat_entity
         eids = np.array([seat_entity.get(s, -1) for s in seats.tolist()], dtype=np.int64)
-        return self.sim.step(InputBatch(eids, x, y))
+        if self.sim.definition.inputs_declared:
+            return self.sim.step(InputBatch.of_columns(eids, columns))
+        return self.sim.step(InputBatch(eids, columns["x"], columns["y"]))
 
     def export(self) -> dict[str, object]:
         """Checkpoint: the simulation plus ``[seat, entity id, net id]`` per seated player."""

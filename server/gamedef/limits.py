@@ -52,7 +52,7 @@ DefaultInput = Literal["zero", "repeat"]
 
 TOP_KEYS: Final = (
     ("game", "world", "components", "archetypes", "pipeline", "sync"),
-    ("spawns", "spatial", "lockstep", "replay"),
+    ("spawns", "spatial", "lockstep", "replay", "input", "events", "rules", "render"),
 )
 GAME_KEYS: Final = (
     ("name", "tick_rate_hz", "max_players", "seed", "player_archetype"),
@@ -63,7 +63,10 @@ ARCHETYPE_KEYS: Final = (("components",), ())
 SPAWN_KEYS: Final = (("archetype", "count"), ("speed_units_per_s",))
 STEP_KEYS: Final = (("phase", "system"), ("params", "after"))
 SPATIAL_KEYS: Final = ((), ("index", "cell_size_units", "quadtree_leaf_capacity"))
-SYNC_KEYS: Final = (("mode", "snapshot_rate_hz", "interest_radius_units"), ("quantize",))
+SYNC_KEYS: Final = (
+    ("mode", "snapshot_rate_hz", "interest_radius_units"),
+    ("quantize", "replicate", "event_backlog"),
+)
 LOCKSTEP_KEYS: Final = (
     (),
     ("input_delay_ticks", "checksum_interval_ticks", "max_send_queue_frames", "default_input"),

@@ -35,7 +35,18 @@ from typing import Any
 
 from server.errors import DefinitionError
 from server.gamedef.check import MISSING, Checker, choices, describe
+from server.gamedef.events import (
+    BAR_KEYS,
+    EVENT_KEYS,
+    RENDER_KEYS,
+    RENDER_KIND_KEYS,
+    RULES_KEYS,
+    events,
+    render,
+    rules,
+)
 from server.gamedef.game import parse_game
+from server.gamedef.inputs import INPUT_FIELD_KEYS, inputs
 from server.gamedef.limits import (
     ARCHETYPE_KEYS,
     GAME_KEYS,
@@ -54,17 +65,24 @@ from server.gamedef.limits import (
 )
 from server.gamedef.pipeline import pipeline
 from server.gamedef.schema import GameDefinition, SyncMode
-from server.gamedef.sync import check_state_quantize, lockstep, sync
+from server.gamedef.sync import REPLICATE_KEYS, check_state_quantize, lockstep, sync
 from server.gamedef.world import archetypes, components, spatial, spawns, world
 
 __all__ = [
     "ARCHETYPE_KEYS",
+    "BAR_KEYS",
+    "EVENT_KEYS",
     "GAME_KEYS",
+    "INPUT_FIELD_KEYS",
     "LOCKSTEP_KEYS",
     "MAX_ARCHETYPES",
     "MAX_COMPONENTS",
     "MAX_SPAWN_TOTAL",
     "MAX_TICK_RATE_HZ",
+    "RENDER_KEYS",
+    "RENDER_KIND_KEYS",
+    "REPLICATE_KEYS",
+    "RULES_KEYS",
     "SPATIAL_KEYS",
     "SPAWN_KEYS",
     "STEP_KEYS",
@@ -165,11 +183,15 @@ def _definition(c: Checker, data: Mapping[str, Any]) -> GameDefinition:
             "an archetype with component position (players join at a random position)",
             f"{describe(game.player_archetype)} with components {', '.join(player.components)}",
         )
+    input_defs, inputs_declared = inputs(c, data, fields, player)
     spawn_defs = spawns(c, data.get("spawns", []), by_name, fields, wdef)
     steps = pipeline(c, data.get("pipeline", MISSING), archs)
     spatial_def = spatial(c, c.table(data, "", "spatial", required=False), wdef)
     sync_def = sync(c, c.table(data, "", "sync"), game.tick_rate_hz, fields, wdef)
     lock = lockstep(c, c.table(data, "", "lockstep", required=False), game.tick_rate_hz)
+    event_defs = events(c, c.table(data, "", "events", required=False))
+    rules_def = rules(c, c.table(data, "", "rules", required=False), fields, player)
+    render_def = render(c, c.table(data, "", "render", required=False), archs, sync_def.replicate)
     return GameDefinition(
         source=c.source,
         name=game.name,
@@ -185,6 +207,11 @@ def _definition(c: Checker, data: Mapping[str, Any]) -> GameDefinition:
         spatial=spatial_def,
         sync=sync_def,
         lockstep=lock,
+        inputs=input_defs,
+        inputs_declared=inputs_declared,
+        events=event_defs,
+        rules=rules_def,
+        render=render_def,
         plugins=game.plugins,
         bot=game.bot,
     )

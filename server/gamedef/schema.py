@@ -30,6 +30,46 @@ FIELD_DTYPES: tuple[str, ...] = (
 )
 
 
+InputKind = Literal["stick", "angle", "buttons", "int"]
+
+#: The ``input`` component column dtype each input kind is written to.
+INPUT_DTYPES: dict[str, str] = {
+    "stick": "int8",
+    "angle": "uint16",
+    "buttons": "uint16",
+    "int": "int32",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class InputFieldDef:
+    """One declared input field: its wire key and the ``input.<name>`` column it fills.
+
+    ``stick``: a number in [-1, 1] on the wire, stored ``round(v * 127)`` (int8);
+    ``angle``: radians in [-2pi, 2pi], stored as a binary angle (uint16, 65536 per turn,
+    0 = +x, increasing toward +y); ``buttons``: a uint16 bit field, bit i = ``bits[i]``;
+    ``int``: an integer in ``[minimum, maximum]`` (int32).
+    """
+
+    name: str
+    kind: InputKind
+    bits: tuple[str, ...] = ()
+    minimum: int = 0
+    maximum: int = 0
+
+    @property
+    def dtype(self) -> str:
+        """The numpy dtype of the field's ``input`` column (and of its lockstep column)."""
+        return INPUT_DTYPES[self.kind]
+
+
+DEFAULT_INPUTS: tuple[InputFieldDef, ...] = (
+    InputFieldDef("x", "stick"),
+    InputFieldDef("y", "stick"),
+)
+"""A definition without ``[input]``: the arena's two sticks (its wire is unchanged)."""
+
+
 @dataclass(frozen=True, slots=True)
 class WorldDef:
     """The playing field: ``[0, width_units] x [0, height_units]`` in world units."""
@@ -96,6 +136,91 @@ class SpatialDef:
     quadtree_leaf_capacity: int = 16
 
 
+#: Types a replicated field or an event field takes on the wire (little-endian).
+WIRE_TYPES: tuple[str, ...] = (
+    "bool",
+    "int8",
+    "uint8",
+    "int16",
+    "uint16",
+    "int32",
+    "uint32",
+    "float32",
+)
+Audience = Literal["all", "interest", "owner", "target"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicatedField:
+    """A component field state sync sends besides positions (``[sync.replicate]``)."""
+
+    key: str
+    """``"component.field"``."""
+    wire: str
+    """One of :data:`WIRE_TYPES`."""
+    step: float | None = None
+    """Quantization: the wire carries ``round(value / step)``; None sends the value."""
+    to: Literal["all", "owner"] = "all"
+    """``owner``: only the player whose own entity it is."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventDef:
+    """A declared event (``[events.<name>]``): its fields and who receives it."""
+
+    name: str
+    audience: Audience
+    fields: tuple[tuple[str, str], ...]
+    """``(field name, wire type or "entity")`` in wire order."""
+    at: str | None = None
+    """``interest``: the entity field whose visibility decides who hears it."""
+    to: str | None = None
+    """``owner``/``target``: the entity field naming the receiving player's entity."""
+
+
+@dataclass(frozen=True, slots=True)
+class RulesDef:
+    """``[rules]``: what a ``RESULT`` reports per player."""
+
+    score: str | None = None
+    """``"component.field"`` of the player entity reported as ``score``."""
+    result_fields: tuple[str, ...] = ()
+    """More ``"component.field"`` columns of the player entity reported in ``fields``."""
+
+
+@dataclass(frozen=True, slots=True)
+class RenderDef:
+    """``[render]``: an optional drawing style clients apply from ``WELCOME.render``."""
+
+    kinds: tuple[tuple[str, str | None, float | None], ...] = ()
+    """``(archetype, CSS colour or None, radius in world units or None)``."""
+    bar: tuple[str, float] | None = None
+    """``(replicated field, value drawn as a full bar)``."""
+    label: str | None = None
+    highlight: str | None = None
+
+    def to_wire(self) -> dict[str, object]:
+        """The ``WELCOME.render`` map (absent parts left out)."""
+        out: dict[str, object] = {}
+        if self.kinds:
+            kinds: dict[str, dict[str, object]] = {}
+            for name, color, size in self.kinds:
+                entry: dict[str, object] = {}
+                if color is not None:
+                    entry["color"] = color
+                if size is not None:
+                    entry["size_units"] = size
+                kinds[name] = entry
+            out["kinds"] = kinds
+        if self.bar is not None:
+            out["bar"] = {"field": self.bar[0], "max": self.bar[1]}
+        if self.label is not None:
+            out["label"] = self.label
+        if self.highlight is not None:
+            out["highlight"] = self.highlight
+        return out
+
+
 @dataclass(frozen=True, slots=True)
 class SyncDef:
     """How clients are kept in sync."""
@@ -105,6 +230,10 @@ class SyncDef:
     interest_radius_units: float
     quantize: tuple[tuple[str, float], ...]
     """``("component.field", step in world units)``: replicated fields and their precision."""
+    replicate: tuple[ReplicatedField, ...] = ()
+    """``[sync.replicate]``: fields sent on enter and on change (index = wire index)."""
+    event_backlog: int = 256
+    """Events kept per seat that could not be sent yet (dropped, slow); oldest dropped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +269,14 @@ class GameDefinition:
     spatial: SpatialDef
     sync: SyncDef
     lockstep: LockstepDef = field(default_factory=LockstepDef)
+    inputs: tuple[InputFieldDef, ...] = DEFAULT_INPUTS
+    """``[input]``: the fields a client's ``INPUT`` carries, in wire order."""
+    inputs_declared: bool = False
+    """True when the file has an ``[input]`` section (False: the default sticks)."""
+    events: tuple[EventDef, ...] = ()
+    """``[events.*]`` in file order (index = wire index)."""
+    rules: RulesDef = field(default_factory=RulesDef)
+    render: RenderDef = field(default_factory=RenderDef)
     plugins: tuple[str, ...] = ()
     """``[game] systems``: the plug-in modules imported when the definition was loaded."""
     bot: str = ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any, Final, Literal, cast
 
 from server.gamedef.check import (
     MISSING,
@@ -25,7 +25,18 @@ from server.gamedef.limits import (
     SYNC_MODES,
     DefaultInput,
 )
-from server.gamedef.schema import LockstepDef, SyncDef, SyncMode, WorldDef
+from server.gamedef.schema import (
+    WIRE_TYPES,
+    LockstepDef,
+    ReplicatedField,
+    SyncDef,
+    SyncMode,
+    WorldDef,
+)
+
+REPLICATE_KEYS: Final = ((), ("wire", "step", "to"))
+MAX_REPLICATED: Final = 64
+MAX_EVENT_BACKLOG: Final = 65_536
 
 
 def _min_step(extent: float) -> str:
@@ -80,7 +91,72 @@ def sync(
         quantize[key] = c.number(qkey, step, lo=0.0, lo_open=True, why="world units per step")
     if mode == "state":
         check_state_quantize(c, quantize, world)
-    return SyncDef(cast(SyncMode, mode), rate, radius, tuple(quantize.items()))
+    replicate = replicated_fields(
+        c,
+        c.table(t, "sync", "replicate", required=False, expected='a table of "component.field"'),
+        fields,
+    )
+    backlog = c.int_(
+        t,
+        "sync",
+        "event_backlog",
+        0,
+        MAX_EVENT_BACKLOG,
+        default=256,
+        why="events kept per seat while it cannot be sent to",
+    )
+    return SyncDef(cast(SyncMode, mode), rate, radius, tuple(quantize.items()), replicate, backlog)
+
+
+def replicated_fields(
+    c: Checker, t: Mapping[Any, Any], fields: Mapping[str, Mapping[str, str]]
+) -> tuple[ReplicatedField, ...]:
+    """``[sync.replicate]``: ``"component.field" = {wire, step, to}``, in file order."""
+    declared = [f"{comp}.{f}" for comp, fs in fields.items() if comp != "position" for f in fs]
+    if len(t) > MAX_REPLICATED:
+        c.fail("sync.replicate", f"at most {MAX_REPLICATED} fields", f"{len(t)} fields")
+    out: list[ReplicatedField] = []
+    for key, spec in t.items():
+        rkey = join_key("sync.replicate", key)
+        if not isinstance(key, str) or key not in declared:
+            got = unknown(key, declared)
+            if isinstance(key, str) and key.startswith("position."):
+                got = f"{describe(key)} (positions are always sent, quantized by sync.quantize)"
+            elif isinstance(spec, Mapping) and key in fields:
+                got = f"a table {json.dumps(key)} (unquoted dotted key; quote it)"
+            c.fail(
+                rkey,
+                'a quoted "component.field" key naming a declared field other than position',
+                got,
+            )
+        if not isinstance(spec, Mapping):
+            c.fail(rkey, "a table {wire, step, to} (each optional)", describe(spec))
+        c.keys(spec, rkey, REPLICATE_KEYS)
+        comp, fname = key.split(".")
+        dtype = fields[comp][fname]
+        if "wire" in spec:
+            wire = c.choice(spec, rkey, "wire", WIRE_TYPES)
+        elif dtype in WIRE_TYPES:
+            wire = dtype
+        else:
+            c.fail(
+                join_key(rkey, "wire"),
+                f"a wire type, one of {', '.join(WIRE_TYPES)} (the column is {dtype}, "
+                "which is not one)",
+                MISSING_TEXT,
+            )
+        step = None
+        if "step" in spec:
+            if wire in ("bool", "float32"):
+                c.fail(
+                    join_key(rkey, "step"),
+                    f"no step for wire type {wire} (only integer wire types are quantized)",
+                    describe(spec["step"]),
+                )
+            step = c.float_(spec, rkey, "step", lo=0.0, lo_open=True, why="value per wire step")
+        to = c.choice(spec, rkey, "to", ("all", "owner"), default="all")
+        out.append(ReplicatedField(key, wire, step, cast(Literal["all", "owner"], to)))
+    return tuple(out)
 
 
 def check_state_quantize(c: Checker, quantize: Mapping[str, float], world: WorldDef) -> None:

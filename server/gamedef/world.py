@@ -17,7 +17,6 @@ from server.gamedef.check import (
 from server.gamedef.limits import (
     ARCHETYPE_KEYS,
     INDEX_KINDS,
-    INPUT_AXIS_MAX,
     INT32_MAX,
     MAX_ARCHETYPES,
     MAX_COMPONENTS,
@@ -138,16 +137,6 @@ def components(c: Checker, t: Mapping[Any, Any], world: WorldDef) -> tuple[Compo
                         f"({need:.0f} subunits)",
                         f"{describe(dtype)} (at most {top})",
                     )
-    if "input" in by_name:
-        for axis in ("x", "y"):
-            dtype = by_name["input"].get(axis, MISSING)
-            if dtype not in SIGNED_INT_MAX:
-                c.fail(
-                    f"components.input.{axis}",
-                    f"a signed integer dtype, one of {choices(SIGNED_INT_MAX)} (player "
-                    f"input axes are written here as -{INPUT_AXIS_MAX}..{INPUT_AXIS_MAX})",
-                    describe(dtype),
-                )
     return tuple(out)
 
 

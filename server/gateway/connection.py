@@ -21,6 +21,7 @@ from server.errors import ProtocolViolation
 from server.hosting.host import error_message
 from server.match.match import Match, Seat
 from server.net.codec import encode
+from server.net.inputs import FieldInput
 from server.net.messages import Ack, Checksum, Hello, Input, Leave, Ping, SnapshotRequest
 from server.net.protocol import CloseCode, ErrorCode, MessageType
 from server.net.session import ClientSession
@@ -125,6 +126,15 @@ async def receive_loop(gw: Gateway, conn: Conn) -> None:
                 send_error(conn, ErrorCode.SPECTATOR_INPUT, "spectators send no input")
                 continue
             err = match.receive_input(seat, msg.tick, msg.x, msg.y)
+            if err is not None:
+                observer.input_refused(err)
+                send_error(conn, err, f"input for tick {msg.tick} refused")
+        elif type(msg) is FieldInput:
+            counts[MessageType.INPUT] += 1
+            if seat.spectator:
+                send_error(conn, ErrorCode.SPECTATOR_INPUT, "spectators send no input")
+                continue
+            err = match.receive_fields(seat, msg.tick, msg.values)
             if err is not None:
                 observer.input_refused(err)
                 send_error(conn, err, f"input for tick {msg.tick} refused")

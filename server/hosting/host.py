@@ -37,6 +37,7 @@ from server.identity.claims import ROLE_SPECTATOR_ONLY, PlayerIdentity
 from server.identity.verify import TokenRejected
 from server.match.handler import LeaveReason
 from server.match.match import Match, MatchState, Seat, TickOutput
+from server.match.result import MatchResult
 from server.match.tokens import TokenSigner
 from server.net.codec import encode
 from server.net.messages import Hello
@@ -186,6 +187,17 @@ class Host:
             sent = self.transport.send_shared(conns, payload, limit)
             self.observer.lockstep_sent(sent, len(payload))
         self.observer.send_time(time.perf_counter() - t0)
+        if out.match_result is not None:
+            self.finish_match(match, out.match_result)
+
+    def finish_match(self, match: Match, result: MatchResult) -> None:
+        """The game ended the match: RESULT to every client, then close MATCH_ENDED."""
+        payload = encode(MessageType.RESULT, result.to_wire())
+        conns = [s.conn for s in match.by_player.values() if s.conn is not None]
+        conns.extend(s.conn for s in match.spectators.values() if s.conn is not None)
+        self.transport.send_each([(c, payload) for c in conns])
+        self.observer.match_result(match, result)
+        self.end_match(match, CloseCode.MATCH_ENDED, f"match ended: {result.reason}")
 
     def observe_tick(self, match: Match, due: DueTick, out: TickOutput, work_s: float) -> None:
         """Export a tick's timings and feed the overload controller."""
@@ -257,6 +269,7 @@ class Host:
             self.observer.join_rejected(conn, exc.reason)
             return Refusal(CloseCode(exc.close_code), exc.reason[:120])
         conn.seat, conn.match = seat, match
+        conn.session.inputs = match.input_decoder
         self.identities[(match.match_id, player_id)] = identity
         if identity.verified and not spectate:
             self._seat_of_sub[identity.sub] = (match.match_id, player_id)
@@ -288,6 +301,7 @@ class Host:
             match.drop(seat, now_s)
         match.resume(seat, conn)
         conn.seat, conn.match = seat, match
+        conn.session.inputs = match.input_decoder
 
     def _bound_sub(self, identity: PlayerIdentity | None) -> str:
         """What a resume token is bound to: the signed sub, or "" (anonymous players)."""

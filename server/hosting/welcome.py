@@ -11,6 +11,7 @@ from typing import Any
 from server.core.systems.arena import INPUT_SCALE
 from server.core.systems.registry import get_system
 from server.gamedef.schema import GameDefinition
+from server.hosting.schema import game_schema
 from server.match.match import Match, Seat
 
 SPECTATOR_SEAT = -1
@@ -49,6 +50,7 @@ def welcome_body(
         "input_delay_ticks": defn.lockstep.input_delay_ticks,
         "checksum_interval_ticks": defn.lockstep.checksum_interval_ticks,
         "default_input": defn.lockstep.default_input,
+        **game_schema(defn, match.fields),
     }
 
 

@@ -1,7 +1,9 @@
 """State sync: building each client's state frame of a snapshot tick (a part of Match).
 
 Called by :meth:`server.match.match.Match.tick` on snapshot ticks; the delta encoding
-itself is :class:`server.core.sync.state.InterestSync`.
+itself is :class:`server.core.sync.state.InterestSync`. Replicated fields
+(``[sync.replicate]``) and each seat's queued events (``EventRouter.take``) go into
+the same frame.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from server.match.routing import owner_seats
 
 if TYPE_CHECKING:
     from server.match.match import Match, Seat, TickOutput
@@ -34,6 +38,8 @@ def build_state_frames(match: Match, out: TickOutput, writable: Callable[[Any], 
         match.quantizer.packed(world),
         world.col("entity") & 0xFFFF_FFFF,
     )
+    field_values = match.fields.values(world) if len(match.fields) else None
+    events = match.events if match.send_events else None
     seats_list: list[int] = []
     conns: list[Seat] = []
     for s in match.by_player.values():
@@ -58,7 +64,18 @@ def build_state_frames(match: Match, out: TickOutput, writable: Callable[[Any], 
                 world.col("position.x").astype(np.float64) / match.subunits_per_unit,
                 world.col("position.y").astype(np.float64) / match.subunits_per_unit,
             )
-        frames = match.interest.build(match.sim.tick, *shared, seats, px, py, full, entity_xy)
+        frames = match.interest.build(
+            match.sim.tick,
+            *shared,
+            seats,
+            px,
+            py,
+            full,
+            entity_xy,
+            field_values,
+            owner_seats(match, world) if match.fields.any_owner_only else None,
+            [events.take(s.seat) for s in seat_objs] if events is not None else None,
+        )
         _queue(out, seat_objs, frames)
     if match.spectators:
         specs = [s for s in match.spectators.values() if writable(s.conn)]
@@ -68,7 +85,19 @@ def build_state_frames(match: Match, out: TickOutput, writable: Callable[[Any], 
             cx = np.full(len(specs), match.definition.world.width_units / 2)
             cy = np.full(len(specs), match.definition.world.height_units / 2)
             full = np.asarray([s.needs_full for s in specs], dtype=bool)
-            frames = match.spectator_interest.build(match.sim.tick, *shared, sseats, cx, cy, full)
+            spectator_events = match.spectator_events if events is not None else None
+            frames = match.spectator_interest.build(
+                match.sim.tick,
+                *shared,
+                sseats,
+                cx,
+                cy,
+                full,
+                None,
+                field_values,
+                None,
+                [spectator_events.take(s.seat) for s in specs] if spectator_events else None,
+            )
             _queue(out, specs, frames)
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from server.identity.claims import PlayerIdentity
     from server.match.match import Match, Seat
+    from server.match.result import MatchResult
 
 
 class LeaveReason(StrEnum):
@@ -49,8 +50,8 @@ class MatchHandler(Protocol):
     def tick(self, match: Match, tick: int) -> None:
         """Called after each simulation step."""
 
-    def terminate(self, match: Match, reason: str) -> None:
-        """The match ends; no more ticks."""
+    def terminate(self, match: Match, reason: str, result: MatchResult | None = None) -> None:
+        """The match ends; no more ticks. ``result``: set when the game ended it (rules)."""
 
 
 class IdentityAware(Protocol):
@@ -79,5 +80,5 @@ class DefaultHandler:
     def tick(self, match: Match, tick: int) -> None:
         """Nothing to do."""
 
-    def terminate(self, match: Match, reason: str) -> None:
+    def terminate(self, match: Match, reason: str, result: MatchResult | None = None) -> None:
         """Nothing to do."""

@@ -26,6 +26,8 @@ import numpy as np
 from server.core.entity import EntityId
 from server.core.frame import FrameResult, InputBatch
 from server.core.simulation import LockstepReplica, Simulation, replica_rules
+from server.core.sync.events import EventRouter
+from server.core.sync.fields import FieldEncoder
 from server.core.sync.lockstep import InputVerdict, LockstepCollector
 from server.core.sync.quantize import PositionQuantizer
 from server.core.sync.state import InterestSync
@@ -34,6 +36,9 @@ from server.errors import InvalidState, JoinRejected, MatchFull
 from server.gamedef.schema import GameDefinition
 from server.match.frames import build_state_frames
 from server.match.handler import DefaultHandler, LeaveReason, MatchHandler
+from server.match.result import MatchResult, build_result
+from server.match.routing import route_events
+from server.net.inputs import InputDecoder
 from server.net.protocol import ErrorCode
 
 if TYPE_CHECKING:
@@ -90,6 +95,8 @@ class TickOutput:
     result: FrameResult | None
     frames: list[tuple[Any, bytes]] = field(default_factory=list)
     broadcast: tuple[list[Any], bytes] | None = None
+    match_result: MatchResult | None = None
+    """Set on the tick the game ended the match: send ``RESULT``, then close all."""
     skipped_slow: int = 0
     """State frames not built because the client had not taken the previous one."""
     sync_s: float = 0.0
@@ -130,17 +137,30 @@ class Match:
         self._free = list(range(self.capacity - 1, -1, -1))
         self.snapshot_every = max(1, definition.tick_rate_hz // definition.sync.snapshot_rate_hz)
         self.quantizer = PositionQuantizer(definition)
-        self.interest = InterestSync(definition.sync.interest_radius_units)
+        self.fields = FieldEncoder(definition)
+        field_specs = list(zip(self.fields.dtypes, self.fields.owner_only, strict=True))
+        self.interest = InterestSync(definition.sync.interest_radius_units, field_specs)
         diag = float(np.hypot(definition.world.width_units, definition.world.height_units))
-        self.spectator_interest = InterestSync(diag)
+        self.spectator_interest = InterestSync(diag, field_specs)
+        self.events = EventRouter(definition)
+        self.spectator_events = EventRouter(definition, spectators=True)
+        self.send_events = bool(definition.events) and self.mode == "state"
+        """State sync of a game with declared events: route and send them."""
+        self.result: MatchResult | None = None
+        """Set on the tick the game ends the match (``ctx.end("match", ...)``)."""
         self.subunits_per_unit = float(definition.world.subunits_per_unit)
         """Fixed-point subunits per world unit (positions are int32 subunits)."""
         # Inputs waiting for the next tick (state sync): latest per seat wins.
         self._in_x = np.zeros(self.capacity, dtype=np.int8)
         self._in_y = np.zeros(self.capacity, dtype=np.int8)
         self._in_has = np.zeros(self.capacity, dtype=bool)
+        self.input_decoder = InputDecoder(definition.inputs) if definition.inputs_declared else None
+        """Validates ``INPUT`` bodies of a game with ``[input]`` (None: default sticks)."""
+        self._in_cols = [np.zeros(self.capacity, dtype=f.dtype) for f in definition.inputs]
+        """Declared input fields waiting for the next tick, one column per field."""
         self.seat_entity = np.full(self.capacity, -1, dtype=np.int64)
         """The entity handle of each seat's player (-1: empty seat or lockstep)."""
+        self._rules: dict[str, object] | None = None
         self.empty_since_s: float | None = None
         self.counters: dict[str, int] = {
             "inputs_too_old": 0,
@@ -153,10 +173,12 @@ class Match:
         self.frame_history: dict[int, bytes] = {}
         self.server_checksums: dict[int, int] = {}
         self.desynced: set[int] = set()
-        self._rules: dict[str, object] | None = None
         if self.mode == "lockstep":
             self.collector = LockstepCollector(
-                self.capacity, lock.input_delay_ticks, lock.default_input
+                self.capacity,
+                lock.input_delay_ticks,
+                lock.default_input,
+                fields=[(f.name, f.dtype) for f in definition.inputs],
             )
             self.replica = LockstepReplica(self.sim)
 
@@ -208,7 +230,7 @@ class Match:
         for s in seats:
             if not s.spectator:
                 self.handler.leave(self, s, LeaveReason.SHUTDOWN)
-        self.handler.terminate(self, reason)
+        self.handler.terminate(self, reason, self.result)
         if self.recorder is not None:
             self.recorder.close(reason)
         return seats
@@ -242,6 +264,7 @@ class Match:
         if self.recorder is not None:
             self.recorder.join(index, player_id, seat.entity)
         self.interest.forget([index])
+        self.events.forget(index)
         self.handler.join(self, seat)
         return seat
 
@@ -250,11 +273,14 @@ class Match:
         if seat.spectator:
             self.spectators.pop(seat.seat, None)
             self.spectator_interest.forget([seat.seat])
+            self.spectator_events.forget(seat.seat)
             return
         seat.conn = None
         seat.dropped_at_s = now_s
         self._in_x[seat.seat] = 0
         self._in_y[seat.seat] = 0
+        for col in self._in_cols:
+            col[seat.seat] = 0
         self._in_has[seat.seat] = True  # stand still while away
         self.handler.leave(self, seat, LeaveReason.DROPPED)
 
@@ -272,9 +298,11 @@ class Match:
         if seat.spectator:
             self.spectators.pop(seat.seat, None)
             self.spectator_interest.forget([seat.seat])
+            self.spectator_events.forget(seat.seat)
             return
         if self.seats[seat.seat] is not seat:
             return
+        self.events.forget(seat.seat)
         self.seats[seat.seat] = None
         self.by_player.pop(seat.player_id, None)
         self._free.append(seat.seat)
@@ -315,14 +343,45 @@ class Match:
         qx = quantize_stick(x)
         qy = quantize_stick(y)
         if self.collector is not None:
-            verdict = self.collector.receive_input(seat.seat, tick, qx, qy)
-            if verdict == InputVerdict.TOO_OLD:
-                self.counters["inputs_too_old"] += 1
-                return ErrorCode.INPUT_TOO_OLD
-            if verdict == InputVerdict.TOO_NEW:
-                self.counters["inputs_too_new"] += 1
-                return ErrorCode.INPUT_TOO_NEW
-            return None
+            return self._verdict(self.collector.receive_input(seat.seat, tick, qx, qy))
+        err = self._outside_window(tick)
+        if err is not None:
+            return err
+        i = seat.seat
+        self._in_x[i] = qx
+        self._in_y[i] = qy
+        self._in_has[i] = True
+        return None
+
+    def receive_fields(self, seat: Seat, tick: int, values: tuple[int, ...]) -> ErrorCode | None:
+        """Queue a declared-fields input (stored values, validated by the codec).
+
+        The same timing rules as :meth:`receive_input`; ``values`` are in the order of
+        ``definition.inputs``.
+        """
+        if self.collector is not None:
+            return self._verdict(self.collector.receive_values(seat.seat, tick, values))
+        err = self._outside_window(tick)
+        if err is not None:
+            return err
+        i = seat.seat
+        for col, v in zip(self._in_cols, values, strict=True):
+            col[i] = v
+        self._in_has[i] = True
+        return None
+
+    def _verdict(self, verdict: str) -> ErrorCode | None:
+        """A lockstep collector's verdict as an error code (counted), or None."""
+        if verdict == InputVerdict.TOO_OLD:
+            self.counters["inputs_too_old"] += 1
+            return ErrorCode.INPUT_TOO_OLD
+        if verdict == InputVerdict.TOO_NEW:
+            self.counters["inputs_too_new"] += 1
+            return ErrorCode.INPUT_TOO_NEW
+        return None
+
+    def _outside_window(self, tick: int) -> ErrorCode | None:
+        """State sync: an input stamped more than two seconds from now is refused."""
         window = 2 * self.definition.tick_rate_hz
         now = self.sim.tick
         if tick < now - window:
@@ -331,10 +390,6 @@ class Match:
         if tick > now + window:
             self.counters["inputs_too_new"] += 1
             return ErrorCode.INPUT_TOO_NEW
-        i = seat.seat
-        self._in_x[i] = qx
-        self._in_y[i] = qy
-        self._in_has[i] = True
         return None
 
     def receive_ack(self, seat: Seat, tick: int) -> None:
@@ -376,25 +431,41 @@ class Match:
         has = np.flatnonzero(self._in_has)
         batch = None
         if len(has):
-            batch = InputBatch(self.seat_entity[has], self._in_x[has], self._in_y[has])
+            if self.input_decoder is None:
+                batch = InputBatch(self.seat_entity[has], self._in_x[has], self._in_y[has])
+            else:
+                fields = zip(self.definition.inputs, self._in_cols, strict=True)
+                cols = {f.name: c[has] for f, c in fields}
+                batch = InputBatch.of_columns(self.seat_entity[has], cols)
             self._in_has[:] = False
         result = self.sim.step(batch)
         if self.recorder is not None:
             self.recorder.tick(self.sim.tick, batch)
+        if result.events and self.send_events:
+            route_events(self, result.events)
+        ended = self._check_ending(result)
         self.handler.tick(self, self.sim.tick)
-        out = TickOutput(self.sim.tick, result)
-        if self.sim.tick % self.snapshot_every == 0:
+        out = TickOutput(self.sim.tick, result, match_result=self.result if ended else None)
+        if self.sim.tick % self.snapshot_every == 0 or ended:
             t0 = self._timer()
             build_state_frames(self, out, writable)
             out.sync_s = self._timer() - t0
         return out
 
+    def _check_ending(self, result: FrameResult) -> bool:
+        """Record a match ending (``ctx.end("match", ...)``) as :attr:`result`."""
+        ending = result.ending
+        if ending is None or ending.kind != "match" or self.result is not None:
+            return False
+        self.result = build_result(self, ending)
+        return True
+
     def _tick_lockstep(self) -> TickOutput:
         assert self.collector is not None
         assert self.replica is not None
         frame = self.collector.build()
-        result = self.replica.apply(
-            frame.frame, frame.joins, frame.leaves, frame.seats, frame.x, frame.y
+        result = self.replica.apply_columns(
+            frame.frame, frame.joins, frame.leaves, frame.seats, frame.columns
         )
         for seat_index, eid in self.replica.seat_entity.items():
             s = self.seats[seat_index]
@@ -414,7 +485,13 @@ class Match:
         for s in self.by_player.values():
             if s.conn is not None:
                 s.lockstep_sent_frame = frame.frame
-        return TickOutput(self.sim.tick, result, broadcast=(conns, frame.payload))
+        ended = self._check_ending(result)
+        return TickOutput(
+            self.sim.tick,
+            result,
+            broadcast=(conns, frame.payload),
+            match_result=self.result if ended else None,
+        )
 
     def lockstep_checkpoint(self) -> dict[str, Any]:
         """World state after the last frame, for a joining or far-behind client."""

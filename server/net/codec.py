@@ -17,6 +17,7 @@ from typing import Any
 import msgpack
 
 from server.errors import MalformedMessage, ProtocolViolation, UnknownMessageType, VersionMismatch
+from server.net.inputs import FieldInput, InputDecoder
 from server.net.messages import (
     Ack,
     Checksum,
@@ -118,12 +119,16 @@ _SPECS: dict[MessageType, _Spec] = {
 _INPUT_KEYS = frozenset(("tick", "x", "y"))
 
 
-def decode_client_message(data: bytes | bytearray | memoryview) -> ClientMessage:
+def decode_client_message(
+    data: bytes | bytearray | memoryview, inputs: InputDecoder | None = None
+) -> ClientMessage | FieldInput:
     """Decode and validate one client message; raise a ProtocolViolation on any fault.
 
     Inputs (the message every player sends every tick) take a fast path with the same
     rules inlined; anything unusual about them falls through to the general checks,
-    which produce the precise error.
+    which produce the precise error. ``inputs``: the game's declared input fields
+    (None: the default ``x``/``y`` sticks); with it, an ``INPUT`` decodes to a
+    :class:`~server.net.inputs.FieldInput`.
     """
     try:
         envelope = _unpack(data)
@@ -138,6 +143,8 @@ def decode_client_message(data: bytes | bytearray | memoryview) -> ClientMessage
         and type(envelope[2]) is dict
     ):
         body = envelope[2]
+        if inputs is not None:
+            return inputs.decode(body)
         if body.keys() == _INPUT_KEYS:
             tick, x, y = body["tick"], body["x"], body["y"]
             if (

@@ -33,6 +33,7 @@ class MessageType(IntEnum):
     ERROR = 69
     DESYNC = 70
     SHUTDOWN = 71
+    RESULT = 72
     NOTICE = 73
 
 

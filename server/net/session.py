@@ -12,6 +12,7 @@ from typing import Any
 
 from server.errors import RateLimited
 from server.net.codec import decode_client_message
+from server.net.inputs import FieldInput, InputDecoder
 from server.net.messages import ClientMessage
 from server.net.protocol import CloseCode
 
@@ -74,11 +75,13 @@ class ClientSession:
     trace_id: str = ""
     messages_received: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    inputs: InputDecoder | None = None
+    """The seated match's declared input fields (None: the default ``x``/``y`` sticks)."""
 
-    def receive(self, data: bytes, now_s: float) -> ClientMessage:
+    def receive(self, data: bytes, now_s: float) -> ClientMessage | FieldInput:
         """Account for and decode one binary message (raises ProtocolViolation)."""
         self.last_received_s = now_s
         self.messages_received += 1
         if not self.message_bucket.take(now_s) or not self.byte_bucket.take(now_s, len(data)):
             raise RateLimited("message rate limit exceeded", CloseCode.RATE_LIMITED)
-        return decode_client_message(data)
+        return decode_client_message(data, self.inputs)

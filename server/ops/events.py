@@ -26,6 +26,7 @@ class Event(StrEnum):
     MATCH_FAILED = "match.failed"
     REPLAY_STARTED = "replay.started"
     REPLAY_STOPPED = "replay.stopped"
+    MATCH_RESULT = "match.result"
     TICKS_SKIPPED = "match.ticks_skipped"
     SLOW_TICK = "match.slow_tick"
     DESYNC = "match.desync"

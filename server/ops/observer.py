@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from server.errors import ProtocolViolation
     from server.hosting.transport import Peer
     from server.match.match import Match, Seat, TickOutput
+    from server.match.result import MatchResult
 
 log = logging.getLogger("tickwire.server")
 audit = logging.getLogger("tickwire.audit")
@@ -156,6 +157,18 @@ class Observer:
             "match %s created (%s)",
             match.match_id,
             self.kind,
+            **match_context(match),
+        )
+
+    def match_result(self, match: Match, result: MatchResult) -> None:
+        """The game ended the match with a result (audited)."""
+        log_event(
+            audit,
+            logging.INFO,
+            Event.MATCH_RESULT,
+            "match %s result: %s",
+            match.match_id,
+            result.audit_text(),
             **match_context(match),
         )
 

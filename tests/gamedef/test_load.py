@@ -642,6 +642,13 @@ def test_docs_document_every_key_when_the_loader_accepts_it() -> None:
         "spatial": load_module.SPATIAL_KEYS,
         "sync": load_module.SYNC_KEYS,
         "lockstep": load_module.LOCKSTEP_KEYS,
+        "input.<field>": load_module.INPUT_FIELD_KEYS,
+        'sync.replicate."<component>.<field>"': load_module.REPLICATE_KEYS,
+        "events.<event>": load_module.EVENT_KEYS,
+        "rules": load_module.RULES_KEYS,
+        "render": load_module.RENDER_KEYS,
+        "render.kinds.<archetype>": load_module.RENDER_KIND_KEYS,
+        "render.bar": load_module.BAR_KEYS,
     }
     for prefix, (required, optional) in tables.items():
         for key in (*required, *optional):
@@ -653,6 +660,8 @@ def test_docs_list_every_builtin_system_when_it_is_registered() -> None:
     """Each built-in system has a row with its phases, components and parameters."""
     rows = [line for line in DOC_TEXT.splitlines() if line.startswith("| `")]
     for name, spec in registered_systems().items():
+        if not spec.fn.__module__.startswith("server.core.systems."):
+            continue  # a plug-in registered by another test module
         row = next((r for r in rows if r.startswith(f"| `{name}` |")), None)
         assert row is not None, f"system {name} is not documented"
         if spec.phases != frozenset(PHASE_KEYS):

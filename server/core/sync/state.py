@@ -25,12 +25,15 @@ unacknowledged changes the way a UDP protocol must.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from server.core.spatial import SpatialIndex
+from server.core.sync.msgbytes import FieldRows, bin_header, frame_tails, uint
 
 _EMPTY_I64 = np.zeros(0, dtype=np.int64)
 UNKNOWN = np.uint32(0xFFFF_FFFF)
@@ -49,33 +52,17 @@ class StateFrameStats:
     left: int = 0
     frames: int = 0
     payload_bytes: int = 0
-
-
-def _bin_header(n: int) -> bytes:
-    """The msgpack ``bin`` header for a payload of ``n`` bytes."""
-    if n < 256:
-        return bytes((0xC4, n))
-    if n < 65536:
-        return b"\xc5" + n.to_bytes(2, "big")
-    return b"\xc6" + n.to_bytes(4, "big")
-
-
-def _int(v: int) -> bytes:
-    """msgpack encoding of a non-negative int."""
-    if v < 128:
-        return bytes((v,))
-    if v < 65536:
-        return b"\xcd" + v.to_bytes(2, "big")
-    if v < 2**32:
-        return b"\xce" + v.to_bytes(4, "big")
-    return b"\xcf" + v.to_bytes(8, "big")
+    field_rows: int = 0
+    """Replicated-field values sent (one per field per entity per viewer)."""
+    field_bytes: int = 0
+    """Bytes of those rows' ids and values (``r`` headers excluded): per changed field
+    ``w`` + its wire size; ``field_bytes / field_rows`` is the cost of one."""
 
 
 _BIN8 = [bytes((0xC4, n)) for n in range(256)]
 """Pre-built ``bin 8`` headers: the common case costs one list lookup per field."""
 
 # [1, 65, {t, f, w, e, k, p, c, d, m, q, l}] -- fixarray(3), 1, 65, fixmap(11)
-_HEAD = bytes((0x93, PROTOCOL_VERSION, STATE_MESSAGE_TYPE, 0x8B)) + b"\xa1t"
 _K_F = b"\xa1f"
 _K_W = b"\xa1w"
 _K_E = b"\xa1e"
@@ -88,13 +75,21 @@ _K_Q = b"\xa1q"
 _K_L = b"\xa1l"
 _TRUE = b"\xc3"
 _FALSE = b"\xc2"
+_EXTRA_KEYS = 4
+"""At most this many keys follow ``l`` (``r``, ``v``, ``o``; one spare)."""
 
 
 class InterestSync:
     """Builds state frames for many viewers against what each was last sent."""
 
-    def __init__(self, radius_units: float) -> None:
+    def __init__(
+        self, radius_units: float, fields: Sequence[tuple[np.dtype[Any], bool]] = ()
+    ) -> None:
         self.radius_units = radius_units
+        self.field_owner_only = [owner for _, owner in fields]
+        """Per replicated field (``[sync.replicate]`` order): sent to its owner only."""
+        self.field_sent: list[NDArray[Any]] = [np.zeros((0, 0), dtype=d) for d, _ in fields]
+        """Per field, the wire value last sent per [seat, handle] (valid while known)."""
         self._rows = 0
         self._cols = 0
         self.sent_q = np.zeros((0, 0), dtype=np.uint32)
@@ -124,6 +119,10 @@ class InterestSync:
             c = max(cols, 2 * self._cols)
         sent = np.full((r, c), UNKNOWN, dtype=np.uint32)
         sent[: self._rows, : self._cols] = self.sent_q
+        for i, old in enumerate(self.field_sent):
+            grown = np.zeros((r, c), dtype=old.dtype)
+            grown[: self._rows, : self._cols] = old
+            self.field_sent[i] = grown
         hn = np.zeros(c, dtype=np.uint32)
         hn[: self._cols] = self._handle_netid
         self.sent_q, self._handle_netid = sent, hn
@@ -146,6 +145,30 @@ class InterestSync:
             self._pending_seat = self._pending_seat[keep]
             self._pending_id = self._pending_id[keep]
 
+    def known(self, seats: NDArray[np.int64], netids: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """``[len(netids), len(seats)]``: did each seat's last frame leave it holding each id?
+
+        Uses the handle -> net id map of the last build, so an entity that died since
+        is still found (its seats have not yet been told it left).
+        """
+        out = np.zeros((len(netids), len(seats)), dtype=bool)
+        hn = self._handle_netid.astype(np.int64)
+        if len(hn) == 0 or len(netids) == 0:
+            return out
+        order = np.argsort(hn, kind="stable")
+        sorted_ids = hn[order]
+        pos = np.clip(np.searchsorted(sorted_ids, netids), 0, len(hn) - 1)
+        found = (sorted_ids[pos] == netids) & (netids != 0)
+        rows_ok = seats < self._rows
+        if not found.any() or not rows_ok.any():
+            return out
+        handles = order[pos[found]]
+        sub = self.sent_q[np.ix_(seats[rows_ok], handles)] != UNKNOWN  # [seat, event]
+        block = np.zeros((int(found.sum()), len(seats)), dtype=bool)
+        block[:, rows_ok] = sub.T
+        out[found] = block
+        return out
+
     def known_count(self, seat: int) -> int:
         """How many entities ``seat`` currently has in its mirror (for tests and stats)."""
         if seat >= self._rows:
@@ -165,6 +188,9 @@ class InterestSync:
         viewer_y: NDArray[np.float64],
         full: NDArray[np.bool_],
         entity_xy: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
+        field_values: Sequence[tuple[NDArray[Any], NDArray[np.bool_]]] | None = None,
+        owner_seat: NDArray[np.int64] | None = None,
+        tails: Sequence[tuple[int, bytes]] | None = None,
     ) -> list[bytes]:
         """One encoded ``state`` message per seat in ``seats`` (ascending, unique).
 
@@ -174,6 +200,15 @@ class InterestSync:
         reset). The caller commits to sending every returned frame: the baseline
         advances for all ``seats``. ``entity_xy`` (per slot, world units) is only read
         when :attr:`far_every` > 1.
+
+        Replicated fields: ``field_values`` holds, per field of ``field_dtypes``, the
+        wire values by slot and which slots have the field; a row goes to a seat for
+        every entity that entered its view and afterwards when the value differs from
+        what that seat was sent (``STATE.r``). ``owner_seat`` (per slot, -1: nobody)
+        says whose own entity each slot is, for ``to = "owner"`` fields (None: owner
+        fields go to nobody, as for spectators). ``tails``: per seat in ``seats``,
+        ``(key count, encoded key/value pairs)`` appended after the frame's own keys
+        (events); ``(0, b"")`` for none.
         """
         stats = StateFrameStats(frames=len(seats))
         self.last_stats = stats
@@ -230,6 +265,14 @@ class InterestSync:
             sent_flat[flat[skip]] = old_q[skip]  # the client keeps what it has
             changed[skip] = False
 
+        # 3b. Replicated fields: on enter, then on change of the wire value.
+        r_cols: list[FieldRows] | None = None
+        if field_values:
+            r_cols = self._field_rows(
+                field_values, owner_seat, flat, entered, slots, qi, vis_seat, netids, n_seats
+            )
+            stats.field_rows = sum(len(ids) for ids, _, _ in r_cols)
+
         # 4. Left: visible at the seat's last build, not now (only for seats built now).
         building = np.zeros(self._rows, dtype=bool)
         building[seats] = True
@@ -284,6 +327,8 @@ class InterestSync:
         stats.entered, stats.changed, stats.left = len(e_slots), len(ch_slots), len(left_id)
         max_netid = int(netids.max(initial=0))
         width = 2 if max_netid < 65536 and int(left_id.max(initial=0)) < 65536 else 4
+        if r_cols is not None:
+            stats.field_bytes = sum(len(ids) * width + vals.nbytes for ids, vals, _ in r_cols)
         id_dtype = "<u2" if width == 2 else "<u4"
         e_ids = netids[e_slots].astype(id_dtype).tobytes()
         e_kind = kinds[e_slots].tobytes()
@@ -311,16 +356,23 @@ class InterestSync:
         m_pos_off = (mb * 4).tolist()
         l_id_off = (lb * width).tolist()
         ebl = eb.tolist()
-        head = _HEAD + _int(tick) + _K_F
-        heads = (
-            head + _FALSE + _K_W + _int(width) + _K_E,
-            head + _TRUE + _K_W + _int(width) + _K_E,
-        )
+        body = uint(tick) + _K_F
+        heads = [
+            [
+                _head(11 + k) + body + flag + _K_W + uint(width) + _K_E
+                for k in range(_EXTRA_KEYS + 1)
+            ]
+            for flag in (_FALSE, _TRUE)
+        ]
+        nk_l = [0] * n_seats
+        tail_l = [b""] * n_seats
+        if r_cols is not None or tails is not None:
+            nk_l, tail_l = frame_tails(r_cols, tails, n_seats, width)
         full_l = full.tolist()
         out: list[bytes] = []
         total = 0
         bin8 = _BIN8
-        big = _bin_header
+        big = bin_header
         for i in range(n_seats):
             a, b = e_id_off[i], e_id_off[i + 1]
             ka, kb = ebl[i], ebl[i + 1]
@@ -332,7 +384,7 @@ class InterestSync:
             e, f = l_id_off[i], l_id_off[i + 1]
             frame = b"".join(
                 (
-                    heads[full_l[i]],
+                    heads[full_l[i]][nk_l[i]],
                     bin8[b - a] if b - a < 256 else big(b - a),
                     e_ids[a:b],
                     _K_K,
@@ -356,12 +408,46 @@ class InterestSync:
                     _K_L,
                     bin8[f - e] if f - e < 256 else big(f - e),
                     l_ids[e:f],
+                    tail_l[i],
                 )
             )
             total += len(frame)
             out.append(frame)
         stats.payload_bytes = total
         return out
+
+    def _field_rows(
+        self,
+        field_values: Sequence[tuple[NDArray[Any], NDArray[np.bool_]]],
+        owner_seat: NDArray[np.int64] | None,
+        flat: NDArray[np.int64],
+        entered: NDArray[np.bool_],
+        slots: NDArray[np.int64],
+        qi: NDArray[np.int64],
+        vis_seat: NDArray[np.int64],
+        netids: NDArray[np.uint32],
+        n_seats: int,
+    ) -> list[FieldRows]:
+        """Per field, the rows to send now (grouped by seat); the baseline advances."""
+        out: list[FieldRows] = []
+        for fi, (values, has) in enumerate(field_values):
+            sflat = self.field_sent[fi].reshape(-1)
+            new = values[slots]
+            send = (entered | (sflat[flat] != new)) & has[slots]
+            if self.field_owner_only[fi]:
+                if owner_seat is None:
+                    send[:] = False
+                else:
+                    send &= owner_seat[slots] == vis_seat
+            rows = np.flatnonzero(send)
+            sflat[flat[rows]] = new[rows]
+            out.append((netids[slots[rows]], new[rows], _bounds(qi[rows], n_seats)))
+        return out
+
+
+def _head(keys: int) -> bytes:
+    """``[1, 65, {`` with a map of ``keys`` entries, then the ``t`` key."""
+    return bytes((0x93, PROTOCOL_VERSION, STATE_MESSAGE_TYPE, 0x80 | keys)) + b"\xa1t"
 
 
 def _bounds(group: NDArray[np.int64], n: int) -> NDArray[np.int64]:

@@ -1,0 +1,102 @@
+"""Validated decoding of ``INPUT`` bodies for games that declare ``[input]`` fields.
+
+A game without ``[input]`` keeps the arena's ``{tick, x, y}`` and the codec's inlined
+fast path (:class:`~server.net.messages.Input`). A game with ``[input]`` gets an
+:class:`InputDecoder` built once from its definition; each ``INPUT`` body must hold
+``tick`` and every declared field, nothing else, and each value is checked and stored
+in the field's column form at once (docs/protocol.md, ``INPUT``):
+
+- ``stick``: a number in [-1, 1] -> ``round(v * 127)`` (int8);
+- ``angle``: radians in [-2pi, 2pi] -> ``round(v / 2pi * 65536) mod 65536`` (uint16);
+- ``buttons``: an integer in 0..65535 with no bit outside the declared ones (uint16);
+- ``int``: an integer in the declared ``[min, max]`` (int32).
+
+Any fault raises :class:`~server.errors.MalformedMessage` with a precise reason: nothing
+is masked or clamped, so a client bug is loud and its match-mates never see it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from server.errors import MalformedMessage
+from server.gamedef.schema import InputFieldDef
+
+TWO_PI = 2.0 * math.pi
+MAX_TICK = 2**53
+
+
+class FieldInput(NamedTuple):
+    """A declared-fields input for ``tick``: stored values in declaration order."""
+
+    tick: int
+    values: tuple[int, ...]
+
+
+def _number(name: str, v: Any, lo: float, hi: float) -> float:
+    t = type(v)
+    if t is not float and t is not int:
+        raise MalformedMessage(f"INPUT field {name!r}: expected a number, got {t.__name__}")
+    f = float(v)
+    if not math.isfinite(f):
+        raise MalformedMessage(f"INPUT field {name!r}: {v} is not finite")
+    if not lo <= f <= hi:
+        raise MalformedMessage(f"INPUT field {name!r}: {v} is outside [{lo:g}, {hi:g}]")
+    return f
+
+
+def _integer(name: str, v: Any, lo: int, hi: int) -> int:
+    if type(v) is not int:
+        raise MalformedMessage(f"INPUT field {name!r}: expected an integer, got {type(v).__name__}")
+    if not lo <= v <= hi:
+        raise MalformedMessage(f"INPUT field {name!r}: {v} is outside [{lo}, {hi}]")
+    return v
+
+
+class InputDecoder:
+    """Checks ``INPUT`` bodies against a definition's declared input fields."""
+
+    def __init__(self, fields: Sequence[InputFieldDef]) -> None:
+        self.fields = tuple(fields)
+        self.names = tuple(f.name for f in self.fields)
+        self.keys = frozenset(("tick", *self.names))
+        self._masks = {f.name: (1 << len(f.bits)) - 1 for f in self.fields}
+
+    def decode(self, body: dict[Any, Any]) -> FieldInput:
+        """The body as a :class:`FieldInput`; raises MalformedMessage on any fault."""
+        if body.keys() != self.keys:
+            for key in body:
+                if key not in self.keys:
+                    raise MalformedMessage(
+                        f"INPUT: unknown field {key!r} (this game's fields: "
+                        f"{', '.join(self.names)})"
+                    )
+            missing = sorted(self.keys - body.keys())
+            raise MalformedMessage(f"INPUT: missing field {missing[0]!r}")
+        tick = _integer("tick", body["tick"], 0, MAX_TICK)
+        values: list[int] = []
+        for f in self.fields:
+            v = body[f.name]
+            if f.kind == "stick":
+                values.append(round(_number(f.name, v, -1.0, 1.0) * 127))
+            elif f.kind == "angle":
+                a = _number(f.name, v, -TWO_PI, TWO_PI)
+                values.append(round(a / TWO_PI * 65536) % 65536)
+            elif f.kind == "buttons":
+                b = _integer(f.name, v, 0, 65535)
+                extra = b & ~self._masks[f.name]
+                if extra:
+                    raise MalformedMessage(
+                        f"INPUT field {f.name!r}: bits {extra:#x} are not declared "
+                        f"(declared: {', '.join(f.bits)})"
+                    )
+                values.append(b)
+            else:
+                values.append(_integer(f.name, v, f.minimum, f.maximum))
+        return FieldInput(tick, tuple(values))
+
+    def body(self, tick: int, **values: float | int) -> dict[str, Any]:
+        """An ``INPUT`` body for ``values`` as a client sends them (for bots and tests)."""
+        return {"tick": tick, **{n: values[n] for n in self.names}}
