@@ -45,7 +45,7 @@ INPUT_DTYPES: dict[str, str] = {
 class InputFieldDef:
     """One declared input field: its wire key and the ``input.<name>`` column it fills.
 
-    ``stick``: a number in [-1, 1] on the wire, stored ``round(v * 127)`` (int8);
+    ``stick``: a number in [-1, 1] on the wire, stored ``floor(v * 127 + 0.5)`` (int8);
     ``angle``: radians in [-2pi, 2pi], stored as a binary angle (uint16, 65536 per turn,
     0 = +x, increasing toward +y); ``buttons``: a uint16 bit field, bit i = ``bits[i]``;
     ``int``: an integer in ``[minimum, maximum]`` (int32).

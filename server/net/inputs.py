@@ -6,8 +6,9 @@ fast path (:class:`~server.net.messages.Input`). A game with ``[input]`` gets an
 ``tick`` and every declared field, nothing else, and each value is checked and stored
 in the field's column form at once (docs/protocol.md, ``INPUT``):
 
-- ``stick``: a number in [-1, 1] -> ``round(v * 127)`` (int8);
-- ``angle``: radians in [-2pi, 2pi] -> ``round(v / 2pi * 65536) mod 65536`` (uint16);
+- ``stick``: a number in [-1, 1] -> ``floor(v * 127 + 0.5)`` (int8; round half up, as
+  the default sticks, so every language computes the same step);
+- ``angle``: radians in [-2pi, 2pi] -> ``floor(v / 2pi * 65536 + 0.5) mod 65536`` (uint16);
 - ``buttons``: an integer in 0..65535 with no bit outside the declared ones (uint16);
 - ``int``: an integer in the declared ``[min, max]`` (int32).
 
@@ -80,10 +81,10 @@ class InputDecoder:
         for f in self.fields:
             v = body[f.name]
             if f.kind == "stick":
-                values.append(round(_number(f.name, v, -1.0, 1.0) * 127))
+                values.append(math.floor(_number(f.name, v, -1.0, 1.0) * 127 + 0.5))
             elif f.kind == "angle":
                 a = _number(f.name, v, -TWO_PI, TWO_PI)
-                values.append(round(a / TWO_PI * 65536) % 65536)
+                values.append(math.floor(a / TWO_PI * 65536 + 0.5) % 65536)
             elif f.kind == "buttons":
                 b = _integer(f.name, v, 0, 65535)
                 extra = b & ~self._masks[f.name]
