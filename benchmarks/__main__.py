@@ -18,6 +18,7 @@ COMMANDS = {
     "games": ("benchmarks.games", "the shipped games under their bots; 50 shooter matches"),
     "replay": ("benchmarks.replay", "what recording a match costs (CPU, bytes)"),
     "directory": ("benchmarks.directory", "one Redis as the cluster directory: heartbeats, joins"),
+    "scale": ("benchmarks.scale", "the same load on 1 and 2 workers: cost, split, capacity"),
 }
 
 

@@ -25,3 +25,24 @@ def test_directory_benchmark_reports_heartbeats_and_joins(
     assert data["joins"]["joins"] == 100
     assert data["joins"]["redis_ops_per_join"] > 0
     assert "joins/s" in proc.stdout
+
+
+def test_scale_benchmark_compares_one_and_two_workers(tmp_path: Path) -> None:
+    """`benchmarks scale` runs 1 and 2 real workers under the same bots and reports both."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "scale.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "scale", "--clients", "20", "--players-per-match",
+         "10", "--duration", "2", "--ramp-up", "1", "--warmup", "1", "--port", str(port),
+         "--out", str(out)],
+        capture_output=True, text=True, timeout=150, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["workers"] for r in rows] == [1, 2]
+    assert len(rows[1]["cpu_per_worker"]) == 2
+    assert all(r["rate_min"] > 0 for r in rows)
