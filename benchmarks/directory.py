@@ -192,7 +192,8 @@ def main(args: argparse.Namespace) -> int:
     """Run both phases against a fresh redis-server; print and write JSON."""
     proc, _, url = _start_redis()
     try:
-        hb = asyncio.run(heartbeats(url, proc.pid, args))
+        limit = args.duration + 60.0
+        hb = asyncio.run(asyncio.wait_for(heartbeats(url, proc.pid, args), limit))
         print(
             f"heartbeats: {hb['nodes']} nodes x {hb['matches_per_node']} matches every "
             f"{hb['interval_s']} s -> Redis {hb['redis_cpu_core_s_per_s']} core-s/s, "
@@ -200,7 +201,7 @@ def main(args: argparse.Namespace) -> int:
             f"{hb['heartbeats']}; full listing of {hb['full_listing_entries']} entries "
             f"{hb['full_listing_ms']} ms"
         )
-        js = asyncio.run(joins(url, args))
+        js = asyncio.run(asyncio.wait_for(joins(url, args), 60.0 + args.joins / 50))
         verdict = "PASS" if js["joins_per_s"] >= 2000 else "FAIL"
         print(
             f"joins through the directory: {js['joins_per_s']} joins/s ({verdict}, bar 2000), "
