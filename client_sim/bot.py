@@ -27,7 +27,6 @@ from client_sim.mirror import NetMirror
 from client_sim.schema import GameSchema, parse_schema
 from client_sim.wire import HandshakeFailed, WireProtocol, open_connection
 from server.core.simulation import LockstepReplica, Simulation
-from server.core.sync.lockstep import decode_frame_body
 from server.gamedef import load_definition
 from server.gamedef.load import override_sync_mode
 from server.gamedef.schema import GameDefinition
@@ -315,7 +314,7 @@ class Bot:
         assert replica is not None
         if replica.sim.tick != body["n"] - 1:
             return  # no checkpoint yet (or a gap, already counted)
-        replica.apply(*decode_frame_body(body))
+        replica.apply_body(body)  # any game's declared input columns
         if body["n"] % self._checksum_every == 0:
             checksum = replica.sim.checksum()
             self.send(MessageType.CHECKSUM, {"frame": body["n"], "checksum": checksum})

@@ -205,7 +205,7 @@ class Swarm:
                 if not bot.live:
                     continue
                 count = sends[i] if behaviour is not None else 0
-                if count:
+                if count and (bot.frame >= 0 or not bot.lockstep):  # lockstep: frame known
                     if bodies is None:
                         sx, sy = sticks[i]
                         payload = pack(input_type, {"tick": bot.input_tick(), "x": sx, "y": sy})

@@ -41,6 +41,9 @@ class GameServerThread:
         self.bots = bots
         self.loop = asyncio.new_event_loop()
         self.started: Future[TickwireServer] = Future()
+        self.go = threading.Event()
+        """Set once the page has joined: the bots then join the page's match (the
+        fullest with room), so all play one match whenever Chromium comes up."""
         self._stop: asyncio.Event | None = None
         self.thread = threading.Thread(target=self._run, name="tickwire-game", daemon=True)
 
@@ -60,8 +63,9 @@ class GameServerThread:
             config = SwarmConfig(
                 srv.url, self.bots, duration_s=120.0, behaviour=None, ramp_up_s=0.2
             )
-            swarm = asyncio.create_task(Swarm(config, self.definition).run())
             self.started.set_result(srv)
+            await asyncio.to_thread(self.go.wait, 60)
+            swarm = asyncio.create_task(Swarm(config, self.definition).run())
             await self._stop.wait()
             swarm.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -92,6 +96,8 @@ def play_page(
                 page = browser.new_page(viewport={"width": 1100, "height": 780})
                 page.on("pageerror", lambda exc: errors.append(str(exc)))
                 page.goto(base + "/")
+                page.wait_for_function("() => tickwire.welcome !== null", timeout=15_000)
+                st.go.set()
                 page.wait_for_function(
                     "() => tickwire.welcome !== null && (tickwire.states >= 3"
                     " || tickwire.frames >= 3)",
@@ -131,5 +137,6 @@ def play_page(
             finally:
                 browser.close()
     finally:
+        st.go.set()
         st.stop()
     return seen
