@@ -12,7 +12,7 @@ from dataclasses import fields
 
 from server.app import TickwireServer
 from server.config import ServerConfig
-from server.errors import DefinitionError
+from server.errors import DefinitionError, DefinitionErrors
 from server.identity.bans import BanError
 from server.identity.verify import KeyConfigError
 from server.ops.events import Event, log_event
@@ -28,7 +28,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m server",
         description="Run a Tickwire game server: matches of one game definition over websockets.",
     )
-    p.add_argument("--game", default=d.game, help="game definition TOML (default: arena)")
+    p.add_argument(
+        "--game",
+        action="append",
+        default=None,
+        help="game definition TOML; repeat for several games (default: arena)",
+    )
+    p.add_argument(
+        "--games", dest="games_dir", default=d.games_dir, help="serve every *.toml in DIR"
+    )
     p.add_argument("--host", default=d.host, help="interface to bind (default %(default)s)")
     p.add_argument("--port", type=int, default=d.port, help="port; 0 picks a free one")
     p.add_argument(
@@ -77,6 +85,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     """A ServerConfig from parsed flags (environment defaults already applied)."""
     names = {f.name for f in fields(ServerConfig)}
     values = {k: v for k, v in vars(args).items() if k in names}
+    if isinstance(values.get("game"), list):
+        values["game"] = ",".join(values["game"])
     return ServerConfig.from_env(**values)
 
 
@@ -133,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(serve_until_signalled(config))
         result: int = uvloop.run(serve_until_signalled(config))
         return result
+    except DefinitionErrors as exc:
+        for err in exc.errors:
+            print(f"error: {err}", file=sys.stderr)
+        return 2
     except (DefinitionError, KeyConfigError, BanError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -21,6 +21,7 @@ from server.audit import AuditFileHandler, install_audit_file, remove_audit_file
 from server.config import ServerConfig
 from server.directory import qualified_match_id
 from server.directory.redis_store import RedisDirectory
+from server.errors import DefinitionError, DefinitionErrors
 from server.gamedef import load_definition
 from server.gamedef.load import override_sync_mode
 from server.gamedef.schema import GameDefinition
@@ -49,6 +50,26 @@ __all__ = ["Conn", "TickwireServer"]
 log = logging.getLogger("tickwire.server")
 
 
+def load_definitions(config: ServerConfig) -> list[GameDefinition]:
+    """Every game of ``config`` (raises DefinitionErrors naming each broken file)."""
+    definitions: list[GameDefinition] = []
+    errors: list[DefinitionError] = []
+    for path in config.game_paths():
+        try:
+            definitions.append(load_definition(path))
+        except DefinitionError as exc:
+            errors.append(exc)
+    if len(errors) == 1 and not definitions:
+        raise errors[0]
+    if errors:
+        raise DefinitionErrors(errors)
+    if not definitions:
+        raise DefinitionErrors(
+            [DefinitionError(config.games_dir or config.game, "", "game definitions", "none")]
+        )
+    return definitions
+
+
 class TickwireServer:
     """The server: see the module docstring."""
 
@@ -59,15 +80,17 @@ class TickwireServer:
         metrics: Metrics | None = None,
     ) -> None:
         self.config = config
-        defn = definition or load_definition(config.game)
+        definitions = [definition] if definition is not None else load_definitions(config)
         if config.sync:
-            defn = override_sync_mode(defn, config.sync)
+            definitions = [override_sync_mode(d, config.sync) for d in definitions]
+        defn = definitions[0]
         self.definition = defn
+        self.definitions = definitions
         self.kind = f"{defn.name}/{defn.sync.mode}"
         self.metrics = metrics or Metrics()
         self.observer = Observer(self.metrics, self.kind, config.slow_tick_budget_ms)
         self.gateway = Gateway(config, self.observer)
-        self.host = Host(config, defn, self.observer, self.gateway)
+        self.host = Host(config, definitions, self.observer, self.gateway)
         self.gateway.attach(self.host)
         recording = record_settings(config, defn)
         replays_dir = recording.directory if recording is not None else None
@@ -80,7 +103,8 @@ class TickwireServer:
             def record(match: Match) -> None:
                 attach_recorder(match, settings)
 
-            self.host.manager.on_created.append(record)
+            for game in self.host.directory.games.values():
+                game.manager.on_created.append(record)
         self._sweeper: asyncio.Task[None] | None = None
         self._node_stopped = False
         self.drain_requested = asyncio.Event()
@@ -89,11 +113,13 @@ class TickwireServer:
         self.admin = register_admin(
             self.gateway, self.host, self.request_drain, lambda: self.audit_handler
         )
+        self._matchmaker: asyncio.Task[None] | None = None
         self.node: ClusterNode | None = None
         """Set when ``redis_url`` is configured: this process's directory entries."""
         if config.redis_url:
             node_id = new_node_id(config.node_name)
-            self.host.manager.id_prefix = qualified_match_id(node_id, "m")
+            for game in self.host.directory.games.values():
+                game.manager.id_prefix = qualified_match_id(node_id, "m")
             self.node = ClusterNode(
                 RedisDirectory(
                     config.redis_url, cluster=config.cluster_name, ttl_s=config.directory_ttl_s
@@ -101,7 +127,7 @@ class TickwireServer:
                 node_id,
                 public_url="",
                 http_url="",
-                matches=lambda: list(self.host.manager.matches.values()),
+                matches=lambda: list(self.host.directory.matches()),
                 load=ProcessLoad(),
                 heartbeat_interval_s=config.heartbeat_interval_s,
                 on_change=DirectoryObserver(self.metrics, node_id),
@@ -166,19 +192,24 @@ class TickwireServer:
         if self.config.audit_file:
             self.audit_handler = install_audit_file(self.config.audit_file)
         await self.gateway.start()
-        self.host.manager.create()
+        for game in self.host.directory.games.values():
+            game.manager.create().label_values.update(game.labels)
         if self.node is not None:
             self.node.public_url = self.config.public_url or self.url
             self.node.http_url = self.http_url
             self.node.start()
-        self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="sweeper")
+        loop = asyncio.get_running_loop()
+        self._sweeper = loop.create_task(self._sweep(), name="sweeper")
+        self._matchmaker = loop.create_task(
+            self.host.queue.loop(self.config.matchmaker_interval_ms / 1000), name="matchmaker"
+        )
         log_event(
             log,
             logging.INFO,
             Event.LISTENING,
-            "listening on %s (game %s, sync %s)",
+            "listening on %s (games %s, sync %s)",
             self.url,
-            self.definition.name,
+            ", ".join(d.name for d in self.definitions),
             self.definition.sync.mode,
         )
 
@@ -209,9 +240,10 @@ class TickwireServer:
             while time.monotonic() < deadline and self.host.connected_players():  # noqa: ASYNC110 - polls runner-owned state
                 await asyncio.sleep(0.05)
         tasks = self.host.stop()
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            tasks.append(self._sweeper)
+        for task in (self._sweeper, self._matchmaker):
+            if task is not None:
+                task.cancel()
+                tasks.append(task)
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.gateway.stop()
         log_event(log, logging.INFO, Event.STOPPED, "stopped")

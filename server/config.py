@@ -31,6 +31,10 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8765
     game: str = str(DEFAULT_GAME)
+    """Game definition file(s): one path, or several separated by commas (the first is the
+    default game of a HELLO that names none). ``--game`` may be repeated."""
+    games_dir: str | None = None
+    """Serve every ``*.toml`` in this folder too (``--games DIR``), sorted by file name."""
     sync: str | None = None
     """Override the definition's sync mode: ``state`` or ``lockstep``."""
     record: str | None = None
@@ -122,6 +126,36 @@ class ServerConfig:
     without a TLS-terminating proxy). Needs ``tls_key``."""
     tls_key: str | None = None
     """PEM private key of ``tls_cert``."""
+    seat_reservation_s: float = 15.0
+    """A seat reserved over HTTP (``POST /matchmake/*``) is held this long for its HELLO."""
+    matchmaker_interval_ms: float = 500.0
+    """How often the matchmaker forms matches from queued tickets."""
+    matchmaker_widen_per_s: float = 10.0
+    """Default widening of a ticket's ``±`` windows, in the property's units per second."""
+    ticket_ttl_s: float = 60.0
+    """A queued ticket not matched by then expires (``status: expired``)."""
+    queue_poll_s: float = 4.0
+    """Longest hold of one ``POST /matchmake/queue`` long poll (kept under open_timeout_s)."""
+    max_tickets_per_address: int = 4
+    matchmake_rate_per_s: float = 5.0
+    """Token bucket per client address over every ``/matchmake/*`` request."""
+    matchmake_burst: float = 20.0
+    max_body_bytes: int = 8192
+    """Largest ``/matchmake/*`` request body; larger ones get HTTP 413."""
+    code_attempts_per_min: float = 10.0
+    """Wrong join codes an address may try per minute (burst of as many); then refused."""
+
+    def game_paths(self) -> list[Path]:
+        """Every definition file to serve: ``game`` (comma-separated), then ``games_dir``."""
+        paths = [Path(p.strip()) for p in self.game.split(",") if p.strip()]
+        if self.games_dir:
+            found = sorted(Path(self.games_dir).glob("*.toml"))
+            paths = [*([] if self.game == str(DEFAULT_GAME) else paths), *found]
+        seen: list[Path] = []
+        for p in paths:
+            if p.resolve() not in [s.resolve() for s in seen]:
+                seen.append(p)
+        return seen
 
     @classmethod
     def from_env(cls, **overrides: Any) -> ServerConfig:

@@ -4,6 +4,7 @@ Every error a user can meet carries what they need to act on it::
 
     GameServerError
      +-- DefinitionError(path, key, expected, got)   a game definition file is wrong
+     +-- DefinitionErrors(errors)                    several are (a server of several games)
      +-- ProtocolViolation(close_code, reason)       a client broke the wire contract
      |    +-- MalformedMessage                       bytes that do not decode to a valid message
      |    +-- VersionMismatch                        an envelope version other than the server's
@@ -12,6 +13,7 @@ Every error a user can meet carries what they need to act on it::
      |    +-- RateLimited                            a client past its token bucket
      +-- JoinRejected(reason, close_code)            a join attempt was refused
      |    +-- MatchFull
+     |    +-- MatchNotFound
      +-- SystemFailed(system, tick)                  a system raised; raised ``from`` the original
      +-- InvalidState                                a programmer error (also an AssertionError)
 
@@ -35,6 +37,14 @@ class DefinitionError(GameServerError):
         self.expected = expected
         self.got = got
         super().__init__(f"{path}: {key}: expected {expected}, got {got}")
+
+
+class DefinitionErrors(GameServerError):
+    """Several game definitions are broken: one :class:`DefinitionError` line each."""
+
+    def __init__(self, errors: list[DefinitionError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
 
 
 class ProtocolViolation(GameServerError):
@@ -93,6 +103,12 @@ class MatchFull(JoinRejected):
     """The match (or every match that could take the player) is at capacity."""
 
     default_close_code = 4005
+
+
+class MatchNotFound(JoinRejected):
+    """The named match (by id, or a reservation's) does not exist or has ended."""
+
+    default_close_code = 4021
 
 
 class SystemFailed(GameServerError):

@@ -56,7 +56,7 @@ TOP_KEYS: Final = (
 )
 GAME_KEYS: Final = (
     ("name", "tick_rate_hz", "max_players", "seed", "player_archetype"),
-    ("systems", "bot"),
+    ("systems", "bot", "labels"),
 )
 WORLD_KEYS: Final = (("width_units", "height_units", "subunits_per_unit"), ("initial_capacity",))
 ARCHETYPE_KEYS: Final = (("components",), ())

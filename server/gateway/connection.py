@@ -48,6 +48,10 @@ CLOSE_REASONS: dict[CloseCode, str] = {
     CloseCode.KICKED: "kicked",
     CloseCode.SERVER_BUSY: "server busy",
     CloseCode.LEFT: "left the match",
+    CloseCode.MATCH_NOT_FOUND: "match not found",
+    CloseCode.RESERVATION_FORGED: "reservation invalid",
+    CloseCode.RESERVATION_EXPIRED: "reservation expired",
+    CloseCode.RESERVATION_USED: "reservation already used",
 }
 """The close reason sent with each code when the caller gives none."""
 

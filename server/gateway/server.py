@@ -18,9 +18,10 @@ import secrets
 import socket
 import ssl
 import weakref
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
@@ -28,13 +29,17 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from server.config import ServerConfig
-from server.errors import ProtocolViolation
+from server.errors import JoinRejected, ProtocolViolation
 from server.gateway import http
 from server.gateway.bodies import BodyReadingConnection, attach_body
 from server.gateway.connection import CLOSE_REASONS, Conn, serve_connection
+from server.gateway.matchmake import MatchmakeRoutes
+from server.gateway.matchmake import error as matchmake_error
 from server.gateway.routes import Routes
 from server.hosting.host import Host
 from server.match.match import Seat
+from server.matchmaking.errors import BadListingQuery
+from server.matchmaking.listing import parse_listing_query
 from server.net.protocol import CloseCode
 from server.net.session import ClientSession, TokenBucket, message_allowance
 from server.ops.observer import Observer
@@ -97,6 +102,7 @@ class Gateway:
         if self.config.metrics:
             self.routes.add("GET", "/metrics", self._metrics)
         self.routes.add("GET", "/matches", self._matches)
+        self.matchmake = MatchmakeRoutes(self)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -239,9 +245,13 @@ class Gateway:
 
     # -- HTTP ----------------------------------------------------------------------------
 
-    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+    def _process_request(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | Awaitable[Response] | None:
         attach_body(request, connection)
         path = request.path.split("?", 1)[0]
+        if path.startswith("/matchmake/"):
+            return self.matchmake.handle(connection, request)
         upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
         if upgrade and path in ("/ws", "/"):
             upgrading = sum(1 for c in self._upgrading if c.state is not State.CLOSED)
@@ -266,10 +276,17 @@ class Gateway:
         )
 
     def _matches(self, request: Request) -> Response:
-        matches = self.host.manager.list_matches()
+        try:
+            query = parse_listing_query(urlsplit(request.path).query)
+            listing = self.host.directory.listing(query, asyncio.get_running_loop().time())
+        except BadListingQuery as exc:
+            self.observer.matchmake_refused("?", "matches", exc.code)
+            return matchmake_error(400, exc.code, exc.message)
+        except JoinRejected as exc:
+            return matchmake_error(404, "unknown_game", exc.reason)
         if http.wants_json(request.path, request.headers.get("Accept", "")):
-            return http.json_response(200, {"matches": matches})
-        return http.matches_page(matches)
+            return http.json_response(200, listing)
+        return http.matches_page(listing["matches"])
 
     # -- websocket sessions ----------------------------------------------------------------
 
@@ -286,6 +303,8 @@ class Gateway:
             trace_id=secrets.token_hex(8),
         )
         self._upgrading.discard(ws)
+        peer = ws.remote_address
+        session.extra["address"] = str(peer[0]) if peer else "?"
         conn = Conn(ws, session)
         self.conns[session.conn_id] = conn
         self.observer.connections(len(self.conns))

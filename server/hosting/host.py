@@ -25,9 +25,11 @@ from dataclasses import dataclass
 
 from server.config import ServerConfig
 from server.core.clock import DueTick
-from server.errors import JoinRejected, MatchFull, SystemFailed
+from server.errors import JoinRejected, MatchFull, MatchNotFound, SystemFailed
 from server.gamedef.schema import GameDefinition
+from server.hosting.directory import CodeAttemptsLimited, Directory
 from server.hosting.manager import MatchManager
+from server.hosting.queue import QueueService
 from server.hosting.runner import MatchRunner
 from server.hosting.tickstats import TickStats
 from server.hosting.transport import Peer, Transport
@@ -39,6 +41,10 @@ from server.match.handler import LeaveReason
 from server.match.match import Match, MatchState, Seat, TickOutput
 from server.match.result import MatchResult
 from server.match.tokens import TokenSigner
+from server.matchmaking.errors import MatchmakingError
+from server.matchmaking.ratelimit import AddressLimiter
+from server.matchmaking.requests import JoinRequest, join_request
+from server.matchmaking.reservations import ReservationBook, ReservationError
 from server.net.codec import encode
 from server.net.messages import Hello
 from server.net.protocol import PROTOCOL_VERSION, CloseCode, ErrorCode, MessageType
@@ -55,21 +61,44 @@ class Refusal:
 
 
 class Host:
-    """Every match of one game definition in this process; see the module docstring."""
+    """Every match of every game of this process; see the module docstring."""
 
     def __init__(
         self,
         config: ServerConfig,
-        definition: GameDefinition,
+        definitions: list[GameDefinition] | GameDefinition,
         observer: Observer,
         transport: Transport,
     ) -> None:
+        if isinstance(definitions, GameDefinition):
+            definitions = [definitions]
         self.config = config
-        self.definition = definition
+        self.definition = definitions[0]
         self.observer = observer
         self.transport = transport
-        self.manager = MatchManager(definition, config.max_matches)
-        self.manager.on_created.append(self._start_runner)
+        self.reservations = ReservationBook(config.seat_reservation_s)
+        per_min = config.code_attempts_per_min
+        self.directory = Directory(
+            definitions,
+            config.max_matches,
+            self.reservations,
+            AddressLimiter(per_min / 60, per_min),
+        )
+        self.observers: dict[str, Observer] = {}
+        for game in self.directory.games.values():
+            game.manager.on_created.append(self._start_runner)
+            kind = f"{game.name}/{game.definition.sync.mode}"
+            self.observers[game.name] = (
+                observer
+                if kind == observer.kind
+                else Observer(observer.metrics, kind, observer.slow_tick_budget_ms)
+            )
+        self.queue = QueueService(
+            self.directory,
+            config.ticket_ttl_s,
+            config.matchmaker_widen_per_s,
+            config.max_tickets_per_address,
+        )
         self.runners: dict[str, MatchRunner] = {}
         self.signer = TokenSigner()
         self.degrade = DegradeController()
@@ -86,6 +115,16 @@ class Host:
         """Recent tick timings per match id (the admin API's match view)."""
         self.locked: set[str] = set()
         """Match ids locked by an admin: no new joins (resumes and takeovers still work)."""
+        self.directory.locked = self.locked
+
+    @property
+    def manager(self) -> MatchManager:
+        """The default (first) game's match manager."""
+        return self.directory.games[self.directory.default].manager
+
+    def observer_for(self, match: Match) -> Observer:
+        """The observer of the match's game (metrics labelled ``<game>/<sync>``)."""
+        return self.observers.get(match.definition.name, self.observer)
 
     # -- matches ---------------------------------------------------------------------
 
@@ -99,7 +138,7 @@ class Host:
         )
         self.runners[match.match_id] = runner
         runner.start()
-        self.observer.match_created(match)
+        self.observer_for(match).match_created(match)
 
     def end_match(self, match: Match, code: CloseCode, reason: str) -> None:
         """End ``match``: close its connections with ``code`` and stop its runner."""
@@ -108,61 +147,67 @@ class Host:
         runner = self.runners.pop(match.match_id, None)
         if runner is not None:
             runner.stop()
+        self.directory.forget(match)
 
     def start_draining(self) -> None:
         """Refuse joins and new matches from now on."""
         self.draining = True
-        self.manager.accepting_matches = False
+        for game in self.directory.games.values():
+            game.manager.accepting_matches = False
 
     def connected_players(self) -> int:
         """Players with an open connection in running matches (a drain waits for these)."""
         return sum(
-            m.connected_players
-            for m in self.manager.matches.values()
-            if m.state is MatchState.RUNNING
+            m.connected_players for m in self.directory.matches() if m.state is MatchState.RUNNING
         )
 
     def stop(self) -> list[asyncio.Task[None]]:
         """Stop every runner and end every match (SERVER_SHUTDOWN); the runner tasks."""
         for runner in self.runners.values():
             runner.stop()
-        for match in list(self.manager.matches.values()):
+        for match in list(self.directory.matches()):
             self.end_match(match, CloseCode.SERVER_SHUTDOWN, "server shutdown")
         return [r.task for r in self.runners.values() if r.task is not None]
 
     def set_degradation(self, level: int) -> None:
         """Apply a new overload level (server.ops.degrade): gauge, log, match and join gates."""
         self.observer.degradation(level)
-        self.manager.accepting_matches = not self.draining and not self.degrade.refuse_matches
-        for match in self.manager.matches.values():
+        for game in self.directory.games.values():
+            game.manager.accepting_matches = not self.draining and not self.degrade.refuse_matches
+        for match in self.directory.matches():
             # Level 1 and up: far entities get every other snapshot (state sync).
             match.interest.far_every = 2 if level >= 1 else 1
 
     def sweep(self, now_s: float) -> None:
         """Housekeeping (about once a second): expire dropped seats, retire empty matches."""
         cfg = self.config
-        for match in list(self.manager.matches.values()):
+        for match in list(self.directory.matches()):
             if match.state is MatchState.ENDED:
                 continue
             for seat in match.expire_dropped(now_s, cfg.reconnect_grace_s):
-                self.observer.seat_expired(seat, match)
-        for match in self.manager.retire_empty(time.perf_counter(), cfg.empty_match_grace_s):
-            self.observer.match_retired(match)
-            self.end_match(match, CloseCode.MATCH_ENDED, "empty")
-        self.manager.forget_ended()
-        live = self.manager.matches
+                self.observer_for(match).seat_expired(seat, match)
+        self.reservations.expire(now_s)
+        for game in self.directory.games.values():
+            retired = game.manager.retire_empty(time.perf_counter(), cfg.empty_match_grace_s)
+            for match in retired:
+                if self.reservations.held(match.match_id, now_s):
+                    continue  # a reserved seat is on its way
+                self.observer_for(match).match_retired(match)
+                self.end_match(match, CloseCode.MATCH_ENDED, "empty")
+            game.manager.forget_ended()
+        live = {m.match_id for m in self.directory.matches()}
         for key in [k for k in self.identities if k[0] not in live]:
             del self.identities[key]
         for mid in [m for m in self.tick_stats if m not in live]:
             del self.tick_stats[mid]
         for sub in [s for s, k in self._seat_of_sub.items() if k[0] not in live]:
             del self._seat_of_sub[sub]
-        self.locked &= set(live)
+        self.locked &= live
 
     def matches_by_state(self) -> dict[str, int]:
         """How many matches are in each state (for the gauges)."""
         counts = {str(s): 0 for s in MatchState}
-        for m in self.manager.matches.values():
+        for m in self.directory.matches():
             counts[str(m.state)] += 1
         return counts
 
@@ -183,7 +228,7 @@ class Host:
         if out.broadcast is not None:
             conns, payload = out.broadcast
             floor = self.config.send_buffer_limit_bytes
-            limit = max(floor, len(payload) * self.definition.lockstep.max_send_queue_frames)
+            limit = max(floor, len(payload) * match.definition.lockstep.max_send_queue_frames)
             sent = self.transport.send_shared(conns, payload, limit)
             self.observer.lockstep_sent(sent, len(payload))
         self.observer.send_time(time.perf_counter() - t0)
@@ -202,7 +247,7 @@ class Host:
     def observe_tick(self, match: Match, due: DueTick, out: TickOutput, work_s: float) -> None:
         """Export a tick's timings and feed the overload controller."""
         overrun = work_s > match.definition.dt_s
-        self.observer.tick(match, due, out, work_s, overrun)
+        self.observer_for(match).tick(match, due, out, work_s, overrun)
         stats = self.tick_stats.get(match.match_id)
         if stats is None:
             stats = self.tick_stats[match.match_id] = TickStats()
@@ -213,11 +258,11 @@ class Host:
 
     def observe_skipped(self, match: Match, skipped: int) -> None:
         """Export skipped deadlines."""
-        self.observer.skipped(match, skipped)
+        self.observer_for(match).skipped(match, skipped)
 
     def match_failed(self, match: Match, error: SystemFailed) -> None:
         """End the failed match only; its players are closed with MATCH_FAILED."""
-        self.observer.match_failed()
+        self.observer_for(match).match_failed()
         self.end_match(match, CloseCode.MATCH_FAILED, f"system {error.system} failed")
 
     # -- seats -----------------------------------------------------------------------------
@@ -255,25 +300,45 @@ class Host:
             self._take_over(conn, seat, match, now_s, "seat taken over by a new login")
             self.observer.taken_over(conn, identity.sub, seat, match)
             return None
+        address = str(conn.session.extra.get("address", "?"))
         try:
-            match = self.manager.join_or_create(spectator=spectate, exclude=self.locked)
+            if hello.reservation:
+                res = self.reservations.redeem(hello.reservation, now_s)
+                spectate = spectate or bool(res.info.get("spectate", False))
+                found = self.directory.find(res.match_id)
+                if found is None:
+                    raise MatchNotFound("the reservation's match has ended")
+                match = found
+            else:
+                match = self.directory.choose(join_request_of(hello, spectate), now_s, address)
             screen = getattr(match.handler, "identity_attempt", None)
             refused = screen(match, identity, spectate) if screen is not None else None
             if refused is not None:
                 raise JoinRejected(str(refused))
             player_id = next(self._player_ids)
             seat = match.join(player_id, conn, spectator=spectate)
+        except ReservationError as exc:
+            self.observer.reservation_refused(conn, exc.code)
+            return Refusal(exc.close_code, exc.message)
+        except MatchmakingError as exc:  # e.g. labels over the caps in create
+            return Refusal(CloseCode.MALFORMED_MESSAGE, exc.message[:120])
         except MatchFull as exc:
             return Refusal(CloseCode.MATCH_FULL, exc.reason[:120])
         except JoinRejected as exc:
+            if hello.code is not None:
+                self.observer.code_attempt(
+                    address, ok=False, limited=isinstance(exc, CodeAttemptsLimited)
+                )
             self.observer.join_rejected(conn, exc.reason)
             return Refusal(CloseCode(exc.close_code), exc.reason[:120])
+        if hello.code is not None:
+            self.observer.code_attempt(address, ok=True, limited=False)
         conn.seat, conn.match = seat, match
         conn.session.inputs = match.input_decoder
         self.identities[(match.match_id, player_id)] = identity
         if identity.verified and not spectate:
             self._seat_of_sub[identity.sub] = (match.match_id, player_id)
-        self.observer.joined(conn, player_id, match, seat, identity.sub)
+        self.observer_for(match).joined(conn, player_id, match, seat, identity.sub)
         return None
 
     def identity_of(self, match: Match, seat: Seat) -> PlayerIdentity | None:
@@ -285,7 +350,7 @@ class Host:
         key = self._seat_of_sub.get(sub)
         if key is None:
             return None
-        match = self.manager.find(key[0])
+        match = self.directory.find(key[0])
         seat = match.by_player.get(key[1]) if match is not None else None
         if match is None or seat is None:
             del self._seat_of_sub[sub]
@@ -315,7 +380,7 @@ class Host:
             return CloseCode.RESUME_FORGED
         if claim.nonce in self._used_nonces:
             return CloseCode.RESUME_REUSED
-        match = self.manager.find(claim.match_id)
+        match = self.directory.find(claim.match_id)
         seat = match.by_player.get(claim.player_id) if match is not None else None
         if match is None or seat is None:
             return CloseCode.RESUME_EXPIRED
@@ -366,7 +431,7 @@ class Host:
         bad = match.receive_checksum(seat, frame, checksum)
         if bad is None:
             return None
-        self.observer.desync(conn, seat, match, bad)
+        self.observer_for(match).desync(conn, seat, match, bad)
         return encode(
             MessageType.DESYNC,
             {
@@ -379,7 +444,7 @@ class Host:
     def leave(self, conn: Peer, seat: Seat, match: Match) -> None:
         """The player said LEAVE: free the seat for good."""
         match.leave(seat, LeaveReason.CONSENTED)
-        self.observer.left(conn, seat, match)
+        self.observer_for(match).left(conn, seat, match)
         conn.seat = None
 
     def detach(self, conn: Peer, now_s: float) -> None:
@@ -394,7 +459,21 @@ class Host:
             match.leave(seat, LeaveReason.CONSENTED)
             return
         match.drop(seat, now_s)
-        self.observer.dropped(conn, seat, match)
+        self.observer_for(match).dropped(conn, seat, match)
+
+
+def join_request_of(hello: Hello, spectate: bool) -> JoinRequest:
+    """The match choice a HELLO makes (its fields were checked by the codec)."""
+    return join_request(
+        {
+            "game": hello.game,
+            "match_id": hello.match_id,
+            "create": hello.create,
+            "code": hello.code,
+            "filters": hello.filters,
+            "spectate": spectate,
+        }
+    )
 
 
 def error_message(code: ErrorCode, reason: str) -> bytes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -28,12 +28,14 @@ class MatchManager:
         max_matches: int = 64,
         handler_factory: Callable[[], MatchHandler] | None = None,
         timer: Callable[[], float] = time.perf_counter,
+        ids: Iterator[int] | None = None,
     ) -> None:
         self.definition = definition
         self.max_matches = max_matches
         self.matches: dict[str, Match] = {}
         self._handler_factory = handler_factory
-        self._ids = itertools.count(1)
+        self._ids = ids if ids is not None else itertools.count(1)
+        """Match numbers; several games share one counter so match ids stay unique."""
         self._timer = timer
         self.accepting_matches = True
         """False while degraded or draining: join_or_create will not create."""

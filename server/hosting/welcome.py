@@ -51,6 +51,9 @@ def welcome_body(
         "checksum_interval_ticks": defn.lockstep.checksum_interval_ticks,
         "default_input": defn.lockstep.default_input,
         **game_schema(defn, match.fields),
+        "labels": dict(match.label_values),
+        "private": match.private,
+        "code": match.join_code or "",
     }
 
 

@@ -38,6 +38,7 @@ from server.match.frames import build_state_frames
 from server.match.handler import DefaultHandler, LeaveReason, MatchHandler
 from server.match.result import MatchResult, build_result
 from server.match.routing import route_events
+from server.matchmaking.labels import Labels, Scalar, merge_labels, validate_labels
 from server.net.inputs import InputDecoder
 from server.net.protocol import ErrorCode
 
@@ -162,6 +163,11 @@ class Match:
         """The entity handle of each seat's player (-1: empty seat or lockstep)."""
         self._rules: dict[str, object] | None = None
         self.empty_since_s: float | None = None
+        self.label_values: Labels = {}
+        """Matchmaking labels (listing, filters): the definition's, create's, the handler's."""
+        self.private = False
+        """Never listed nor quick-joined; joined by ``join_code``."""
+        self.join_code: str | None = None
         self.counters: dict[str, int] = {
             "inputs_too_old": 0,
             "inputs_too_new": 0,
@@ -214,6 +220,11 @@ class Match:
             "tick": self.tick_count,
             "entities": self.sim.world.count,
         }
+
+    def set_label(self, key: str, value: Scalar) -> None:
+        """Set one matchmaking label at runtime (the match handler's way to advertise its
+        state, e.g. ``round``); held to the caps of :mod:`server.matchmaking.labels`."""
+        self.label_values = merge_labels(self.label_values, validate_labels({key: value}))
 
     def start(self) -> None:
         """waiting -> running."""

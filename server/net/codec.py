@@ -17,6 +17,14 @@ from typing import Any
 import msgpack
 
 from server.errors import MalformedMessage, ProtocolViolation, UnknownMessageType, VersionMismatch
+from server.matchmaking.errors import MatchmakingError
+from server.matchmaking.labels import parse_filter
+from server.matchmaking.requests import (
+    MAX_CODE_CHARS,
+    MAX_GAME_CHARS,
+    MAX_MATCH_ID_CHARS,
+    parse_create,
+)
 from server.net.inputs import FieldInput, InputDecoder
 from server.net.messages import (
     Ack,
@@ -80,6 +88,19 @@ def _bool(key: str) -> Callable[[Any], bool]:
     return check
 
 
+def _matchmaking(key: str, parse: Callable[[Any], object]) -> Callable[[Any], Any]:
+    """A field checked by a server.matchmaking parser; the raw (checked) value is kept."""
+
+    def check(v: Any) -> Any:
+        try:
+            parse(v)
+        except MatchmakingError as exc:
+            raise MalformedMessage(f"field {key!r}: {exc.message}") from None
+        return v
+
+    return check
+
+
 # type -> (dataclass, {field: (validator, required)})
 _Spec = tuple[type, dict[str, tuple[Callable[[Any], Any], bool]]]
 _SPECS: dict[MessageType, _Spec] = {
@@ -92,6 +113,12 @@ _SPECS: dict[MessageType, _Spec] = {
             "spectate": (_bool("spectate"), False),
             "last_frame": (_int("last_frame", 0, MAX_TICK), False),
             "name": (_str("name", 32), False),
+            "game": (_str("game", MAX_GAME_CHARS), False),
+            "match_id": (_str("match_id", MAX_MATCH_ID_CHARS), False),
+            "create": (_matchmaking("create", parse_create), False),
+            "code": (_str("code", MAX_CODE_CHARS), False),
+            "filters": (_matchmaking("filters", parse_filter), False),
+            "reservation": (_str("reservation", 256), False),
         },
     ),
     MessageType.INPUT: (

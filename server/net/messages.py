@@ -8,7 +8,7 @@ units are in docs/protocol.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +21,15 @@ class Hello:
     spectate: bool = False
     last_frame: int | None = None
     name: str | None = None
+    game: str | None = None
+    """Which game of the server (default: its first)."""
+    match_id: str | None = None
+    create: dict[str, Any] | bool | None = None
+    """``{private, labels, max_players}`` (or ``true``): a new match; ``false``: never create."""
+    code: str | None = None
+    filters: dict[str, Any] | None = None
+    reservation: str | None = None
+    """A seat reservation from ``POST /matchmake/*``."""
 
 
 class Input(NamedTuple):

@@ -46,6 +46,10 @@ class Event(StrEnum):
     IDLE_TIMEOUT = "conn.idle_timeout"
     DIRECTORY_UP = "node.directory_up"
     DIRECTORY_DOWN = "node.directory_down"
+    SEAT_RESERVED = "matchmake.seat_reserved"
+    MATCHMAKE_REFUSED = "matchmake.refused"
+    RESERVATION_REFUSED = "matchmake.reservation_refused"
+    CODE_ATTEMPT = "matchmake.code_attempt"
 
 
 def log_event(

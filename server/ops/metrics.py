@@ -140,6 +140,24 @@ class Metrics:
             "Connections closed for exceeding the rate limit.",
             registry=r,
         )
+        self.matchmake_refused = Counter(
+            "tickwire_matchmake_refused",
+            "HTTP matchmaking requests answered with an error, by error code.",
+            ["code"],
+            registry=r,
+        )
+        self.reservations_refused = Counter(
+            "tickwire_reservations_refused",
+            "HELLOs whose seat reservation was forged, expired or already used.",
+            ["code"],
+            registry=r,
+        )
+        self.code_attempts = Counter(
+            "tickwire_code_attempts",
+            "Private-match join codes tried: ok, wrong, or refused while limited.",
+            ["outcome"],
+            registry=r,
+        )
         self.snapshots_dropped = Counter(
             "tickwire_snapshots_dropped",
             "State frames not built because the client had not taken the previous one.",

@@ -37,7 +37,11 @@ def match_context(match: Match | None) -> dict[str, Any]:
     """Log context of a match: its id and trace id."""
     if match is None:
         return {}
-    return {"match_id": match.match_id, "match_trace_id": match.trace_id}
+    return {
+        "match_id": match.match_id,
+        "match_trace_id": match.trace_id,
+        "game": match.definition.name,
+    }
 
 
 def conn_context(conn: Peer) -> dict[str, Any]:
@@ -430,3 +434,47 @@ class Observer:
         self.metrics.clients.set(connections)
         for state, n in matches_by_state.items():
             self.metrics.matches.labels(state).set(n)
+
+    # -- matchmaking -----------------------------------------------------------------------
+
+    def matchmake_refused(self, address: str, endpoint: str, code: str) -> None:
+        """An HTTP matchmaking request got an error (``code`` as in its JSON body)."""
+        self.metrics.matchmake_refused.labels(code).inc()
+        log_event(
+            log,
+            logging.INFO,
+            Event.MATCHMAKE_REFUSED,
+            "matchmake %s refused for %s: %s",
+            endpoint[:40],
+            address,
+            code,
+            address=address,
+        )
+
+    def reservation_refused(self, conn: Peer, code: str) -> None:
+        """A HELLO carried a forged, expired or used reservation."""
+        self.metrics.reservations_refused.labels(code).inc()
+        log_event(
+            audit,
+            logging.WARNING,
+            Event.RESERVATION_REFUSED,
+            "reservation refused conn=%d: %s",
+            conn.session.conn_id,
+            code,
+            **conn_context(conn),
+        )
+
+    def code_attempt(self, address: str, *, ok: bool, limited: bool) -> None:
+        """A join code was tried (audited: a wrong one may be a guess)."""
+        outcome = "ok" if ok else ("limited" if limited else "wrong")
+        self.metrics.code_attempts.labels(outcome).inc()
+        if not ok:
+            log_event(
+                audit,
+                logging.WARNING,
+                Event.CODE_ATTEMPT,
+                "join code attempt from %s: %s",
+                address,
+                outcome,
+                address=address,
+            )
