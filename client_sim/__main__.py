@@ -18,10 +18,12 @@ import sys
 from pathlib import Path
 
 from client_sim.behaviours import BehaviourError, load_behaviour
+from client_sim.joining import JoinPlan
 from client_sim.procs import install_loop_policy, run_swarms
 from client_sim.report import Slo, build_report, merge_progress, progress_line, summary_lines
 from client_sim.swarm import Progress, SwarmConfig
-from server.gamedef import load_definition
+from server.errors import DefinitionError
+from server.gamedef import GameDefinition, load_definition
 
 DEFAULT_GAME = Path(__file__).resolve().parent.parent / "data" / "games" / "arena.toml"
 
@@ -50,8 +52,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--game",
         default=None,
-        help="the server's game definition, for lockstep replicas (default: "
-        "data/games/<WELCOME.game>.toml)",
+        help="which game to join: a game name, or a definition file (also used by lockstep "
+        "replicas; default: data/games/<WELCOME.game>.toml)",
+    )
+    p.add_argument("--match-id", default=None, help="join this match")
+    p.add_argument(
+        "--create", action="store_true", help="the first bot creates a match, the rest join it"
+    )
+    p.add_argument("--private", action="store_true", help="with --create: a private match")
+    p.add_argument("--code", default=None, help="join the private match with this code")
+    p.add_argument("--filters", default=None, help="join-or-create by labels, a JSON filter")
+    p.add_argument(
+        "--via-http", action="store_true", help="reserve the seat with POST /matchmake/* first"
+    )
+    p.add_argument(
+        "--queue",
+        nargs="?",
+        const="{}",
+        default=None,
+        help="queue a matchmaker ticket (JSON template; skill drawn per bot) and join its match",
     )
     p.add_argument(
         "--rejoin", action="store_true", help="join a new match when one ends (MATCH_ENDED)"
@@ -69,6 +88,36 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def join_plan(args: argparse.Namespace) -> tuple[JoinPlan, GameDefinition | None]:
+    """The match choice of the flags, and the definition ``--game`` names if it is a file."""
+    definition = None
+    game = args.game
+    if game is not None and (game.endswith(".toml") or Path(game).is_file()):
+        definition = load_definition(game)
+        game = definition.name
+    if args.create and args.procs > 1:
+        raise ValueError("--create needs --procs 1 (the first bot creates, the rest join it)")
+    if args.private and not args.create:
+        raise ValueError("--private goes with --create")
+    filters = json.loads(args.filters) if args.filters else None
+    queue = json.loads(args.queue) if args.queue is not None else None
+    if filters is not None and not isinstance(filters, dict):
+        raise ValueError("--filters: a JSON object")
+    if queue is not None and not isinstance(queue, dict):
+        raise ValueError("--queue: a JSON object")
+    plan = JoinPlan(
+        game=game,
+        match_id=args.match_id,
+        create=args.create,
+        private=args.private,
+        code=args.code,
+        filters=filters,
+        via_http=args.via_http,
+        queue=queue,
+    )
+    return plan, definition
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the swarm; see the module docstring for the exit status."""
     args = build_parser().parse_args(argv)
@@ -78,7 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     except BehaviourError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    definition = load_definition(args.game) if args.game else None
+    try:
+        plan, definition = join_plan(args)
+    except (ValueError, DefinitionError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     config = SwarmConfig(
         url=args.url,
         bots=args.bots,
@@ -91,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         rejoin=args.rejoin,
         until_ended=args.until_ended,
+        join=plan,
     )
 
     def show(samples: list[Progress]) -> None:
@@ -98,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
             print(progress_line(merge_progress(samples), args.bots), flush=True)
 
     install_loop_policy()
-    parts = run_swarms(config, args.procs, definition, args.game, show)
+    game_file = args.game if definition is not None else None
+    parts = run_swarms(config, args.procs, definition, game_file, show)
     meta = {
         "url": args.url,
         "bots": args.bots,

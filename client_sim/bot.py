@@ -23,6 +23,7 @@ from typing import Any
 import msgpack
 import numpy as np
 
+from client_sim import joining
 from client_sim.mirror import NetMirror
 from client_sim.schema import GameSchema, parse_schema
 from client_sim.wire import HandshakeFailed, WireProtocol, open_connection
@@ -131,6 +132,10 @@ class Bot:
         self._frame_at = time.perf_counter()  # when the newest lockstep frame arrived
         self._rtt_min_s = float("inf")
         self._checksum_every = 10
+        self.plan = joining.JoinPlan()
+        """How this bot chooses its match (``--match-id``, ``--create``, ``--via-http``...)."""
+        self.shared = joining.Shared()
+        """What the swarm's creating bot learnt (its match id and code)."""
 
     # -- connection -------------------------------------------------------------------
 
@@ -150,8 +155,15 @@ class Bot:
             self.closed_by_us = False
             self._offset_s = float("inf")
         try:
+            extra = await joining.hello_fields(
+                self.plan, self.url, self.index, self.index == 0, self.shared, open_timeout_s
+            )
+        except (joining.JoinFailed, OSError, TimeoutError) as exc:
+            self.stats.failure = f"matchmaking: {exc or type(exc).__name__}"
+            return False
+        try:
             self.ws = await open_connection(self.url, self.on_message, open_timeout_s)
-            self.ws.send(pack(MessageType.HELLO, {"version": PROTOCOL_VERSION}))
+            self.ws.send(pack(MessageType.HELLO, {"version": PROTOCOL_VERSION, **extra}))
             done, _ = await asyncio.wait(
                 (self._welcomed, self.ws.closed),
                 timeout=open_timeout_s,
@@ -175,6 +187,8 @@ class Bot:
 
     def _on_welcome(self, body: dict[str, Any]) -> None:
         self.welcome = body
+        if self.plan.create and self.index == 0:
+            joining.created(self.shared, body)
         self.stats.matches += 1
         self.schema = parse_schema(body)
         if self.schema.fields or self.schema.events:

@@ -76,6 +76,10 @@ class Limits:
     """How long the lockstep non-reader waits for TOO_FAR_BEHIND."""
     slack_s: float = 1.5
     """Allowed lateness on every timeout (the sweeper runs at most once a second)."""
+    seat_reservation_s: float = 15.0
+    """How long an unused seat reservation lives (the expired-reservation case waits it)."""
+    ticket_flood: int = 10_000
+    """Matchmaker tickets the flood case sends from one address."""
 
 
 # -- talking to the server ---------------------------------------------------------------
@@ -860,6 +864,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-connections", type=int, default=d.max_connections)
     p.add_argument("--storm", type=int, default=d.storm, help="handshakes in the storm")
     p.add_argument("--lag-deadline-s", type=float, default=d.lag_deadline_s)
+    p.add_argument("--seat-reservation-s", type=float, default=d.seat_reservation_s)
+    p.add_argument("--ticket-flood", type=int, default=d.ticket_flood, help="tickets flooded")
     p.add_argument("--storm-worker", type=int, default=None, help=argparse.SUPPRESS)
     return p
 
@@ -887,6 +893,8 @@ def main(argv: list[str] | None = None) -> int:
         max_message_bytes=args.max_message_bytes,
         max_connections=args.max_connections,
         storm=args.storm,
+        seat_reservation_s=args.seat_reservation_s,
+        ticket_flood=args.ticket_flood,
         lag_deadline_s=args.lag_deadline_s,
     )
 
@@ -912,6 +920,14 @@ def main(argv: list[str] | None = None) -> int:
             json.dump(report, f, indent=1)
     return 0 if not failed else 1
 
+
+def _register_matchmaking_cases() -> None:
+    from client_sim import hostile_matchmaking
+
+    hostile_matchmaking.register(sys.modules[__name__])
+
+
+_register_matchmaking_cases()
 
 if __name__ == "__main__":
     raise SystemExit(main())

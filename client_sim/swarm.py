@@ -23,11 +23,12 @@ import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from client_sim import joining
 from client_sim.behaviours import Behaviour, Crowd, load_behaviour
 from client_sim.bot import Bot, nearest_vectors, pack, shipped_definition
 from client_sim.schema import GameSchema
@@ -68,6 +69,8 @@ class SwarmConfig:
     """Join again after the match ended (``MATCH_ENDED``), e.g. for the demo."""
     until_ended: bool = False
     """Stop before ``duration_s`` once every bot's connection has ended."""
+    join: joining.JoinPlan = field(default_factory=joining.JoinPlan)
+    """How the bots choose their match (default: a bare HELLO)."""
 
     @property
     def warmup(self) -> float:
@@ -103,6 +106,9 @@ class Swarm:
             )
             for i in range(config.bots)
         ]
+        shared = joining.Shared()
+        for bot in self.bots:
+            bot.plan, bot.shared = config.join, shared
         self.crowd = Crowd(
             config.bots,
             20.0,

@@ -44,6 +44,8 @@ LIMITS = Limits(
     join_leave_rounds=20,
     never_read_s=1.5,
     slack_s=1.5,
+    seat_reservation_s=1.0,
+    ticket_flood=600,
 )
 SERVER_OVERRIDES = {
     "idle_timeout_s": LIMITS.idle_timeout_s,
@@ -51,6 +53,7 @@ SERVER_OVERRIDES = {
     "open_timeout_s": LIMITS.open_timeout_s,
     "reconnect_grace_s": LIMITS.reconnect_grace_s,
     "max_connections": LIMITS.max_connections,
+    "seat_reservation_s": LIMITS.seat_reservation_s,
 }
 MIN_HONEST_RATE = 19.0
 """Snapshots per second every honest bot keeps (the arena sends 20)."""
