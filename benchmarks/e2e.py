@@ -23,28 +23,31 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import json
 import math
-import os
 import re
-import shutil
-import signal
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from benchmarks.common import result_path, write_json
+from benchmarks.probe import (
+    ROOT,
+    cpu_seconds,
+    histogram_quantiles,
+    late_ticks,
+    memory_mb,
+    metric_sum,
+    pin,
+    read_json,
+    scrape,
+    start_listening,
+    stop,
+)
+from benchmarks.workload import Layout, write_definition
 from server.config import DEFAULT_GAME
-
-ROOT = Path(__file__).resolve().parent.parent
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # QUALITY.md's table: (sync, entities, clients) -> server CPU bar in core-s/s.
 CPU_BARS: dict[tuple[str, int, int], float] = {
@@ -61,12 +64,30 @@ BYTES_PER_ENTITY_BAR = 6.0
 FLOOR_RATIO_BAR = 1.5
 RSS_BAR_MB = 80.0  # at (1000, 1000)
 
+# Issue 15's bars for many small matches: (sync, matches, players, npcs) -> CPU core-s/s.
+MATCH_CPU_BARS: dict[tuple[str, int, int, int], float] = {
+    ("state", 100, 8, 50): 0.30,
+    ("lockstep", 100, 8, 50): 0.25,
+}
+MATCH_FLOOR_RATIO_BAR = 1.15
+MATCH_RSS_BAR_MB = 120.0
+MAX_MESSAGES_PER_S_BAR = 21
+"""No catch-up bursts: at 20 Hz a client gets 20 frames and a pong a second, no more."""
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Flags of the e2e command."""
     p.add_argument("--sync", choices=("state", "lockstep"), default="state")
     p.add_argument("--entities", type=int, default=5000, help="NPCs (M)")
     p.add_argument("--clients", type=int, default=200, help="bots (N)")
+    p.add_argument(
+        "--matches",
+        type=int,
+        default=None,
+        help="many small matches instead of one arena: this many (clients = matches x players)",
+    )
+    p.add_argument("--players-per-match", type=int, default=8, help="with --matches")
+    p.add_argument("--entities-per-match", type=int, default=50, help="NPCs per match")
     p.add_argument("--duration", type=float, default=20.0, help="measured seconds")
     p.add_argument("--warmup", type=float, default=5.0, help="seconds after ramp-up")
     p.add_argument("--ramp-up", type=float, default=None, help="default: clients/100 s, >= 2")
@@ -77,159 +98,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-pin", action="store_true", help="do not use taskset")
     p.add_argument("--game", default=str(DEFAULT_GAME))
     p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/...)")
-
-
-# -- processes and /proc -----------------------------------------------------------------
-
-
-def pin(core: int, enabled: bool) -> list[str]:
-    """``taskset -c core`` when asked for and possible (two cores and taskset present)."""
-    if enabled and (os.cpu_count() or 1) >= 2 and shutil.which("taskset"):
-        return ["taskset", "-c", str(core)]
-    return []
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` (fields 14 and 15 of /proc/pid/stat)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def memory_mb(pid: int) -> tuple[float, float]:
-    """``(VmRSS, VmHWM)`` of ``pid`` in MB."""
-    values = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            values[key] = int(rest.split()[0]) / 1024
-    return values.get("VmRSS", 0.0), values.get("VmHWM", 0.0)
-
-
-def scrape(http_url: str) -> dict[str, float]:
-    """Every sample of ``/metrics`` as ``name{labels}`` -> value (labels sorted)."""
-    with urllib.request.urlopen(f"{http_url}/metrics", timeout=5) as resp:
-        text = resp.read().decode()
-    out: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            labels = ",".join(f"{k}={v}" for k, v in sorted(s.labels.items()))
-            out[f"{s.name}{{{labels}}}"] = s.value
-    return out
-
-
-def metric_sum(samples: dict[str, float], name: str, **labels: str) -> float:
-    """Sum of the samples of ``name`` whose labels include ``labels``."""
-    total = 0.0
-    for key, value in samples.items():
-        base, _, rest = key.partition("{")
-        if base != name:
-            continue
-        have = dict(kv.split("=", 1) for kv in rest.rstrip("}").split(",") if kv)
-        if all(have.get(k) == v for k, v in labels.items()):
-            total += value
-    return total
-
-
-def histogram_quantiles(
-    m0: dict[str, float], m1: dict[str, float], name: str, qs: tuple[float, ...], **labels: str
-) -> dict[str, float] | None:
-    """Quantiles (same unit as the buckets) of what histogram ``name`` observed between the
-    scrapes ``m0`` and ``m1``, summed over labels matching ``labels``, interpolating linearly
-    inside a bucket as Prometheus' ``histogram_quantile`` does; None if nothing was observed.
-    A quantile in the ``+Inf`` bucket is reported as the highest finite bound."""
-    counts: dict[float, float] = {}
-    for key, value in m1.items():
-        base, _, rest = key.partition("{")
-        if base != f"{name}_bucket":
-            continue
-        have = dict(kv.split("=", 1) for kv in rest.rstrip("}").split(",") if kv)
-        if not all(have.get(k) == v for k, v in labels.items()):
-            continue
-        le = float(have["le"])
-        counts[le] = counts.get(le, 0.0) + value - m0.get(key, 0.0)
-    bounds = sorted(counts)
-    if not bounds or counts[bounds[-1]] <= 0:
-        return None
-    total = counts[bounds[-1]]
-    finite = [b for b in bounds if b != float("inf")]
-    out: dict[str, float] = {}
-    for q in qs:
-        rank = q * total
-        lower, below = 0.0, 0.0
-        value = finite[-1] if finite else 0.0
-        for b in bounds:
-            if counts[b] >= rank:
-                if b != float("inf"):
-                    inside = counts[b] - below
-                    frac = (rank - below) / inside if inside > 0 else 1.0
-                    value = lower + (b - lower) * frac
-                break
-            lower, below = b, counts[b]
-        out[f"p{round(q * 100):d}"] = value
-    return out
-
-
-async def start_listening(
-    cmd: list[str], pattern: str, timeout_s: float = 30.0
-) -> tuple[asyncio.subprocess.Process, str]:
-    """Start ``cmd`` and wait for a stdout line matching ``pattern`` (group 1 = URL)."""
-    proc = await asyncio.create_subprocess_exec(
-        *cmd,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        line = await asyncio.wait_for(proc.stdout.readline(), timeout_s)
-        if not line:
-            break
-        m = re.search(pattern, line.decode())
-        if m:
-            return proc, m.group(1)
-    proc.kill()
-    raise RuntimeError(f"{cmd[0:4]} did not report its URL")
-
-
-async def stop(proc: asyncio.subprocess.Process, timeout_s: float = 15.0) -> None:
-    """SIGTERM, then SIGKILL after ``timeout_s``."""
-    if proc.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), timeout_s)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    """A JSON file (the bots' report)."""
-    data: dict[str, Any] = json.loads(path.read_text())
-    return data
-
-
-# -- definition ---------------------------------------------------------------------------
-
-
-def write_definition(game: str, entities: int, tick_rate: int | None, folder: Path) -> Path:
-    """A copy of the arena with ``entities`` NPCs (and another tick rate, if given)."""
-    text = Path(game).read_text()
-    text, n = re.subn(
-        r'(\[\[spawns\]\]\s*\narchetype = "npc"\s*\ncount = )\d+', rf"\g<1>{entities}", text
-    )
-    if n != 1:
-        raise ValueError(f"{game}: could not find the npc spawn count to replace")
-    if entities > 2000:
-        text = re.sub(r"initial_capacity = \d+", f"initial_capacity = {entities + 2048}", text)
-    if tick_rate is not None:
-        text = re.sub(r"tick_rate_hz = \d+", f"tick_rate_hz = {tick_rate}", text)
-        text = re.sub(r"snapshot_rate_hz = \d+", f"snapshot_rate_hz = {tick_rate}", text)
-    path = folder / "bench-game.toml"
-    path.write_text(text)
-    return path
 
 
 # -- one measured run ----------------------------------------------------------------------
@@ -320,7 +188,8 @@ async def measure_under_bots(
 
 async def run_case(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     """The Tickwire run and (unless ``--no-floor``) the floor run; all figures."""
-    game = write_definition(args.game, args.entities, args.tick_rate, folder)
+    layout = layout_of(args)
+    game = write_definition(args.game, args.entities, args.tick_rate, folder, layout)
     server_cmd = [
         *pin(0, not args.no_pin),
         sys.executable,
@@ -334,6 +203,8 @@ async def run_case(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         args.sync,
         "--max-connections",
         str(args.clients + 100),
+        "--max-matches",
+        str(layout.matches + 8 if layout else 64),
         "--log-format",
         "json",
         "--log-level",
@@ -341,7 +212,8 @@ async def run_case(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "--drain-grace-s",
         "0",  # the window is closed when we stop it: no need to wait for dropped seats
     ]
-    print(f"e2e {args.sync} entities={args.entities} clients={args.clients}", flush=True)
+    shape = f"matches={layout.name}" if layout else f"entities={args.entities}"
+    print(f"e2e {args.sync} {shape} clients={args.clients}", flush=True)
     server, url = await start_listening(server_cmd, r"listening on (ws://\S+)")
     http_url = url.rsplit("/", 1)[0].replace("ws://", "http://")
     try:
@@ -367,11 +239,20 @@ async def run_case(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     # must agree with (a disagreement is a measuring fault on one side or the other).
     server_clients = metric_sum(m1, "tickwire_clients_connected")
     server_rate = frames_out / dt / server_clients if server_clients else 0.0
+    rate_hz = args.tick_rate or 20
+    late, late_bound_s = late_ticks(m0, m1, "tickwire_tick_lateness_seconds", 1.0 / rate_hz)
     result: dict[str, Any] = {
         "sync": args.sync,
         "entities": args.entities,
         "clients": args.clients,
-        "tick_rate_hz": args.tick_rate or 20,
+        "layout": (
+            {"matches": layout.matches, "players": layout.players, "npcs": layout.npcs}
+            if layout
+            else None
+        ),
+        "server_matches": metric_sum(m1, "tickwire_matches", state="running"),
+        "bot_procs": args.procs,
+        "tick_rate_hz": rate_hz,
         "window_s": round(dt, 2),
         "server_cpu_core_s_per_s": round(cpu, 4),
         "server_rss_mb": round(rss, 1),
@@ -379,6 +260,7 @@ async def run_case(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "rate_per_client": bots["rate_per_bot"],
         "server_frames_per_client_per_s": round(server_rate, 3),
         "server_clients": server_clients,
+        "max_messages_per_client_per_s": bots.get("max_messages_per_bot_per_s"),
         "connected": bots["connected"],
         "state_age_ms": bots["state_age_ms"],
         "rtt_ms": bots["rtt_ms"],
@@ -389,6 +271,8 @@ async def run_case(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "cpu_us_per_message": round(1e6 * cpu / (msgs / dt), 2) if msgs else None,
         "ticks_overrun": delta("tickwire_ticks_overrun_total"),
         "ticks_skipped": delta("tickwire_ticks_skipped_total"),
+        "late_ticks": late,
+        "late_tick_bound_ms": round(late_bound_s * 1000, 3),
         "snapshots_dropped": delta("tickwire_snapshots_dropped_total"),
         "rate_limited": delta("tickwire_rate_limited_total"),
         "bot_close_codes": bots["close_codes"],
@@ -451,7 +335,13 @@ def judge(r: dict[str, Any]) -> list[dict[str, Any]]:
     def bar(name: str, observed: Any, target: str, ok: bool) -> None:
         bars.append({"bar": name, "observed": observed, "target": target, "pass": ok})
 
-    cpu_bar = CPU_BARS.get((r["sync"], r["entities"], r["clients"]))
+    layout = r.get("layout")
+    if layout:
+        cpu_bar = MATCH_CPU_BARS.get(
+            (r["sync"], layout["matches"], layout["players"], layout["npcs"])
+        )
+    else:
+        cpu_bar = CPU_BARS.get((r["sync"], r["entities"], r["clients"]))
     if cpu_bar is not None:
         cpu = r["server_cpu_core_s_per_s"]
         bar("server CPU core-s/s", cpu, f"<= {cpu_bar}", cpu <= cpu_bar)
@@ -475,11 +365,39 @@ def judge(r: dict[str, Any]) -> list[dict[str, Any]]:
         bar("bytes per changed entity", b, f"<= {BYTES_PER_ENTITY_BAR}", b <= BYTES_PER_ENTITY_BAR)
     if "floor_ratio" in r:
         ratio = r["floor_ratio"]
-        bar("CPU per message / floor", ratio, f"<= {FLOOR_RATIO_BAR}", ratio <= FLOOR_RATIO_BAR)
-    if (r["entities"], r["clients"]) == (1000, 1000):
+        limit = MATCH_FLOOR_RATIO_BAR if layout else FLOOR_RATIO_BAR
+        bar("CPU per message / floor", ratio, f"<= {limit}", ratio <= limit)
+    if (r["entities"], r["clients"]) == (1000, 1000) and not layout:
         rss = r["server_rss_mb"]
         bar("server RSS MB", rss, f"<= {RSS_BAR_MB}", rss <= RSS_BAR_MB)
+    if layout:
+        rss = r["server_rss_mb"]
+        bar("server RSS MB", rss, f"<= {MATCH_RSS_BAR_MB}", rss <= MATCH_RSS_BAR_MB)
+        burst = r.get("max_messages_per_client_per_s")
+        if burst is not None:
+            limit_msgs = round(MAX_MESSAGES_PER_S_BAR * r["tick_rate_hz"] / 20)
+            bar(
+                "max messages per client per second",
+                burst,
+                f"<= {limit_msgs}",
+                burst <= limit_msgs,
+            )
     return bars
+
+
+def layout_of(args: argparse.Namespace) -> Layout | None:
+    """The many-small-matches layout of ``--matches`` (None: one arena); sets
+    ``args.clients`` to one bot per player and ``args.entities`` to the NPCs per match."""
+    if args.matches is None:
+        return None
+    layout = Layout(args.matches, args.players_per_match, args.entities_per_match)
+    args.clients = layout.clients
+    args.entities = layout.npcs
+    return layout
+
+
+def _ms(q: dict[str, float] | None, key: str) -> str:
+    return "-" if not q else f"{q[key]:.2f}"
 
 
 def print_result(r: dict[str, Any]) -> None:
@@ -493,6 +411,14 @@ def print_result(r: dict[str, Any]) -> None:
         f"{r['bytes_per_client_per_s']:.0f} B/s per client  "
         f"{r['bytes_per_changed_entity']} B per changed entity  "
         f"{r['cpu_us_per_message']} us CPU per message"
+    )
+    if r["layout"]:
+        print(f"matches running on the server: {r['server_matches']:.0f}")
+    print(
+        f"ticks: {r['ticks_skipped']:.0f} skipped, {r['late_ticks']:.0f} started more than "
+        f"{r['late_tick_bound_ms']} ms late, {r['ticks_overrun']:.0f} overran; lateness "
+        f"p50/p99 {_ms(r['tick_lateness_ms'], 'p50')}/{_ms(r['tick_lateness_ms'], 'p99')} ms; "
+        f"max {r['max_messages_per_client_per_s']} messages to one client in one second"
     )
     if "floor" in r:
         print(
@@ -509,6 +435,10 @@ def main(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="tickwire-e2e-") as tmp:
         result = asyncio.run(run_case(args, Path(tmp)))
     print_result(result)
-    name = f"e2e-{args.sync}-{args.entities}x{args.clients}"
+    name = (
+        f"e2e-{args.sync}-{args.matches}x{args.players_per_match}x{args.entities_per_match}"
+        if args.matches
+        else f"e2e-{args.sync}-{args.entities}x{args.clients}"
+    )
     write_json(result_path(name, args.out), {"result": result})
     return 0

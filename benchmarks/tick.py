@@ -3,7 +3,8 @@
 Runs the arena pipeline (inputs, move, bounce, index rebuild, collision) for each size
 and prints ms per tick (p50/p99), the movement + index-update part on its own, and each
 system's share. Bar (QUALITY.md): 100k entities, movement plus spatial index update,
-<= 10 ms per tick on one core.
+<= 10 ms per tick on one core. ``--matches N`` times many small matches instead
+(:mod:`benchmarks.tick_matches`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import time
 from dataclasses import replace
 
+from benchmarks import tick_matches
 from benchmarks.common import percentile, result_path, write_json
 from server.config import DEFAULT_GAME
 from server.core.simulation import Simulation
@@ -26,12 +28,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ticks", type=int, default=200, help="ticks measured per size")
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--index", choices=("grid", "quadtree", "brute"), default=None)
+    p.add_argument(
+        "--matches",
+        type=int,
+        default=None,
+        help="many small matches ticked in process instead (see benchmarks.tick_matches)",
+    )
+    p.add_argument("--players-per-match", type=int, default=8, help="with --matches")
+    p.add_argument("--entities-per-match", type=int, default=50, help="NPCs, with --matches")
     p.add_argument("--game", default=str(DEFAULT_GAME))
     p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/...)")
 
 
 def main(args: argparse.Namespace) -> int:
     """Run and report."""
+    if args.matches is not None:
+        return tick_matches.run(args)
     base = load_definition(args.game)
     if args.index:
         base = replace(base, spatial=replace(base.spatial, index=args.index))

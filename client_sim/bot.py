@@ -78,6 +78,8 @@ class BotStats:
     window_bytes_in: int = 0
     window_bytes_out: int = 0
     window_events: int = 0
+    window_per_second: Counter[int] = field(default_factory=Counter)
+    """Messages received in each whole second of the window (key: seconds from its start)."""
     bytes_in: int = 0
     ages_ms: list[float] = field(default_factory=list)
     rtts_ms: list[float] = field(default_factory=list)
@@ -263,6 +265,7 @@ class Bot:
         in_window = self.window[0] <= now <= self.window[1]
         if in_window:
             stats.window_bytes_in += len(data)
+            stats.window_per_second[int(now - self.window[0])] += 1
         if mtype == _STATE:
             mirror = self.mirror
             before = mirror.events_total

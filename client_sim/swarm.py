@@ -343,6 +343,10 @@ class Swarm:
                     "connected": s.connected,
                     "failure": failure,
                     "rate": s.window_frames / window_s if window_s > 0 else 0.0,
+                    "max_messages_per_s": max(
+                        (n for k, n in s.window_per_second.items() if k + 1 <= window_s),
+                        default=0,
+                    ),
                     "bytes_in_per_s": s.window_bytes_in / window_s if window_s > 0 else 0.0,
                     "bytes_out_per_s": s.window_bytes_out / window_s if window_s > 0 else 0.0,
                     "events_per_s": s.window_events / window_s if window_s > 0 else 0.0,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks import e2e, matrix, plots, sweep
+from benchmarks import e2e, matrix, plots, probe, sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--duration", "2", "--warmup", "0.5", "--ramp-up", "0.5"]
@@ -184,6 +184,6 @@ def test_histogram_quantiles_interpolate_when_buckets_change() -> None:
 
     before = scrape([100, 100, 100, 100])  # observed before the window: ignored
     after = scrape([150, 200, 200, 200])  # 50 in [0, 1 ms), 50 in [1, 2 ms)
-    q = e2e.histogram_quantiles(before, after, name, (0.5, 0.75, 0.99))
+    q = probe.histogram_quantiles(before, after, name, (0.5, 0.75, 0.99))
     assert q == pytest.approx({"p50": 0.001, "p75": 0.0015, "p99": 0.00198})
-    assert e2e.histogram_quantiles(after, after, name, (0.5,)) is None
+    assert probe.histogram_quantiles(after, after, name, (0.5,)) is None
