@@ -51,7 +51,7 @@ def memory_mb(pid: int) -> tuple[float, float]:
 
 def scrape(http_url: str) -> dict[str, float]:
     """Every sample of ``/metrics`` as ``name{labels}`` -> value (labels sorted)."""
-    with urllib.request.urlopen(f"{http_url}/metrics", timeout=5) as resp:
+    with urllib.request.urlopen(f"{http_url}/metrics", timeout=30) as resp:  # saturated: slow
         text = resp.read().decode()
     out: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
