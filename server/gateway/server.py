@@ -78,7 +78,7 @@ class Gateway:
             (config.rate_bytes_per_s, config.rate_burst_bytes),
         )
         """Per-connection token buckets: (messages/s, burst), (bytes/s, burst); the message
-        allowance follows the hosted game's tick rate once :meth:`attach` knows it."""
+        allowance follows the fastest hosted game's tick rate once :meth:`attach` knows it."""
 
     @property
     def host(self) -> Host:
@@ -93,7 +93,7 @@ class Gateway:
             message_allowance(
                 self.config.rate_messages_per_s,
                 self.config.rate_burst_messages,
-                host.definition.tick_rate_hz,
+                max(g.definition.tick_rate_hz for g in host.directory.games.values()),
             ),
             self._bucket_args[1],
         )
