@@ -8,11 +8,15 @@ credential. :class:`IdentityKeys` is what the attacker side is given: the public
 (for the cases that check how the admin API treats bad bodies) and the tokens the honest
 bots use. Each case checks the documented answer (docs/operations.md, docs/protocol.md);
 :func:`run_identity_cases` adds the honest bots' frame rate over it, as
-:mod:`client_sim.hostile` does.
+:mod:`client_sim.hostile` does. From a shell::
+
+    python -m client_sim.hostile_identity --url ws://127.0.0.1:8765/ws \
+        --jwt-private-key rsa.pem --admin-token-file admin.key [--report out.json]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import hashlib
@@ -20,9 +24,12 @@ import hmac
 import json
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from websockets.exceptions import ConnectionClosed
 
 from client_sim.hostile import Case as _Case
@@ -33,13 +40,16 @@ from client_sim.hostile import (
     MetricsProbe,
     Observation,
     code_name,
+    format_table,
     hello,
     host_port,
     open_ws,
     run_case,
 )
+from server.identity.verify import read_secret_file
 from server.net.messages import Hello
 from server.net.protocol import PROTOCOL_VERSION, CloseCode
+from server.tokens import algorithm_for_private_key, mint
 
 
 @dataclass(frozen=True)
@@ -296,3 +306,48 @@ async def run_identity_cases(
         return [await run_identity_case(n, url, ctx, keys) for n in IDENTITY_CASES]
     finally:
         await pool.stop()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line flags of ``python -m client_sim.hostile_identity``."""
+    p = argparse.ArgumentParser(
+        prog="python -m client_sim.hostile_identity",
+        description="Run the identity and admin attacks against a running Tickwire server "
+        "(started with --auth-jwt-public-key and --admin-token-file) while honest bots play.",
+    )
+    p.add_argument("--url", required=True, help="websocket URL, e.g. ws://127.0.0.1:8765/ws")
+    p.add_argument(
+        "--jwt-private-key",
+        required=True,
+        help="PEM private key whose public half the server verifies with (mints the "
+        "honest bots' tokens and the expired / not-yet-valid ones)",
+    )
+    p.add_argument("--admin-token-file", required=True, help="the server's admin secret")
+    p.add_argument("--honest", type=int, default=3, help="honest bots (default %(default)s)")
+    p.add_argument("--report", default=None, help="write the observations as JSON here")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: 0 if every case passed and no honest bot saw an error, else 1."""
+    args = build_parser().parse_args(argv)
+    private = load_pem_private_key(Path(args.jwt_private_key).read_bytes(), password=None)
+    algorithm = algorithm_for_private_key(private)
+    public_pem = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+    def mint_one(sub: str, ttl_s: float, **kw: Any) -> str:
+        return mint(private, sub, ttl_s, algorithm=algorithm, **kw)
+
+    keys = IdentityKeys(public_pem, mint_one, read_secret_file(args.admin_token_file).decode())
+    tokens = [mint_one(f"honest{i}", 3600) for i in range(args.honest)]
+    results = asyncio.run(run_identity_cases(args.url, keys, tokens))
+    print(format_table(results))
+    if args.report:
+        Path(args.report).write_text(json.dumps([asdict(o) for o in results], indent=1))
+    return 0 if all(o.passed and not o.honest_errors for o in results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
