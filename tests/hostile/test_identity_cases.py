@@ -62,7 +62,7 @@ async def identity_arena(
         tokens = [mint_rs(f"honest{i}", 3600) for i in range(3)]
         pool = HonestPool(srv.url, 3, tokens=tokens)
         welcome = await pool.start()
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(1.0)  # the honest bots settle into the rate before the first case
         keys = IdentityKeys(public_pem, mint_rs, ADMIN_SECRET)
         try:
             yield Setup(
