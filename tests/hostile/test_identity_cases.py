@@ -81,7 +81,11 @@ async def test_identity_attack_gets_documented_answer(identity_arena: Setup, nam
     s = identity_arena
     match = next(iter(s.srv.manager.matches.values()))
     tick0 = match.tick_count
-    o = await run_identity_case(name, s.srv.url, s.ctx, s.keys, min_window_s=2.0)
+    # The flood's 1000 connections are opened by this process's loop too (the server, the
+    # honest bots and the attacker share it); as for the connection storm of
+    # test_cases.py, its rate is averaged over 4 s so the burst itself is not the verdict.
+    window = 4.0 if name == "admin_flood" else 2.0
+    o = await run_identity_case(name, s.srv.url, s.ctx, s.keys, min_window_s=window)
     print(format_table([o]))
     assert o.passed, f"{name}: expected {o.expected}, observed {o.observed}"
     assert o.honest_errors == []
