@@ -14,6 +14,7 @@ COMMANDS = {
     "matrix": ("benchmarks.matrix", "the whole QUALITY.md table, with plots"),
     "sweep": ("benchmarks.sweep", "one match at 10/20/30/60/128 Hz: CPU, lateness, frames/s"),
     "metrics": ("benchmarks.metrics_overhead", "what Prometheus instrumentation costs"),
+    "joins": ("benchmarks.joins", "join latency via HTTP seat reservations beside players"),
     "matchmaker": ("benchmarks.matchmaker", "tickets/s the pure matchmaker forms matches from"),
     "games": ("benchmarks.games", "the shipped games under their bots; 50 shooter matches"),
     "replay": ("benchmarks.replay", "what recording a match costs (CPU, bytes)"),
