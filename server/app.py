@@ -198,6 +198,17 @@ class TickwireServer:
             self.node.public_url = self.config.public_url or self.url
             self.node.http_url = self.http_url
             self.node.start()
+            self.gateway.cluster = self.node
+            matchmake = self.gateway.matchmake
+
+            async def answer_peer(op: str, body: dict[str, Any]) -> dict[str, Any]:
+                if op != "reserve":
+                    return {"status": 400, "body": {"error": {"code": "unknown_op", "message": op}}}
+                return matchmake.reserve_for_peer(
+                    str(body.get("kind")), body.get("body"), str(body.get("address", "peer"))
+                )
+
+            self.node.serve(answer_peer)
         loop = asyncio.get_running_loop()
         self._sweeper = loop.create_task(self._sweep(), name="sweeper")
         self._matchmaker = loop.create_task(

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
+from server.directory import DirectoryUnavailable, node_of_match
 from server.errors import JoinRejected, MatchFull, MatchNotFound
 from server.gateway import http
 from server.gateway.bodies import body_too_large, remote_address, request_body
@@ -91,6 +92,9 @@ class MatchmakeRoutes:
                 return await self._queue(body, token, now, address)
             if kind == "unqueue":
                 return self._unqueue(body)
+            forwarded = await self._forward(kind, body, address)
+            if forwarded is not None:
+                return forwarded
             return self._reserve(kind, body, now, address, request)
         except MatchmakingError as exc:
             observer.matchmake_refused(address, kind, exc.code)
@@ -100,14 +104,51 @@ class MatchmakeRoutes:
         expected = self.gateway.config.auth_token
         return expected is None or token == expected
 
-    def _ws_url(self, request: Request) -> str:
-        host_header = request.headers.get("Host")
+    async def _forward(self, kind: str, body: Any, address: str) -> Response | None:
+        """In a cluster, a request for a match held by another node is answered by that
+        node over the directory (its reservation, its ``ws_url``); None: answer here."""
+        cluster = getattr(self.gateway, "cluster", None)
+        if cluster is None or not isinstance(body, dict):
+            return None
+        match_id = body.get("match_id")
+        target = node_of_match(match_id) if isinstance(match_id, str) else None
+        if target is None or target == cluster.node_id:
+            return None
+        try:
+            reply = await cluster.directory.request(
+                target, "reserve", {"kind": kind, "body": body, "address": address}
+            )
+        except DirectoryUnavailable as exc:
+            return error(503, "directory_unavailable", str(exc))
+        status = reply.get("status", 502)
+        answer = reply.get("body")
+        if not isinstance(status, int) or not isinstance(answer, dict):
+            return error(502, "bad_peer_reply", f"node {target} sent a malformed reply")
+        return http.json_response(status, answer)
+
+    def reserve_for_peer(self, kind: str, body: Any, address: str) -> dict[str, Any]:
+        """Answer a reservation another node forwarded here: ``{status, body}``."""
+        now = asyncio.get_running_loop().time()
+        try:
+            response = self._reserve(kind, body, now, address, None)
+        except MatchmakingError as exc:
+            return {
+                "status": exc.status,
+                "body": {"error": {"code": exc.code, "message": exc.message}},
+            }
+        return {"status": response.status_code, "body": json.loads(response.body or b"{}")}
+
+    def _ws_url(self, request: Request | None) -> str:
+        cluster = getattr(self.gateway, "cluster", None)
+        if cluster is not None and cluster.public_url:
+            return str(cluster.public_url)
+        host_header = request.headers.get("Host") if request is not None else None
         if host_header:
             return f"ws://{host_header}/ws"
         return f"ws://{self.gateway.config.host}:{self.gateway.port}/ws"
 
     def _reserve(
-        self, kind: str, body: Any, now: float, address: str, request: Request
+        self, kind: str, body: Any, now: float, address: str, request: Request | None
     ) -> Response:
         host = self.gateway.host
         req = parse_body(kind, body)

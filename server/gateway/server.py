@@ -103,6 +103,8 @@ class Gateway:
             self.routes.add("GET", "/metrics", self._metrics)
         self.routes.add("GET", "/matches", self._matches)
         self.matchmake = MatchmakeRoutes(self)
+        self.cluster: Any = None
+        """The node's :class:`~server.hosting.node.ClusterNode` when clustered (set by app)."""
 
     # -- lifecycle ---------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from server.directory import DirectoryUnavailable, MatchRecord, NodeRecord
-from server.directory.redis_store import RedisDirectory
+from server.directory.redis_store import RedisDirectory, RequestHandler
 from server.match.match import Match, MatchState
 
 
@@ -105,6 +105,7 @@ class ClusterNode:
         self._interval_s = heartbeat_interval_s
         self._on_change = on_change
         self._task: asyncio.Task[None] | None = None
+        self._serving: asyncio.Task[None] | None = None
 
     def record(self) -> tuple[NodeRecord, list[MatchRecord]]:
         """This node and its live matches, as the directory stores them."""
@@ -148,9 +149,19 @@ class ClusterNode:
         """Start heartbeating (the first heartbeat goes out at once)."""
         self._task = asyncio.get_running_loop().create_task(self._run(), name="heartbeat")
 
+    def serve(self, handler: RequestHandler) -> None:
+        """Answer requests other nodes send this node (seat reservations) until stopped."""
+        self._serving = asyncio.get_running_loop().create_task(
+            self.directory.serve_requests(self.node_id, handler), name="node-requests"
+        )
+
     async def stop(self) -> None:
         """Stop heartbeating and delete this node's entries (best effort), then close."""
         self.draining = True
+        if self._serving is not None:
+            self._serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._serving
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

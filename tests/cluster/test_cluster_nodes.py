@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from server.directory.redis_store import RedisDirectory
+from server.net.messages import Hello
 from server.net.protocol import MessageType
 from server.testing import TestClient
 
@@ -238,3 +239,45 @@ def _worker_pids(log: Path) -> dict[int, int]:
             parts = line.split()
             pids[int(parts[1])] = int(parts[4])
     return pids
+
+
+def _post(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        with e:
+            return e.code, json.loads(e.read())
+
+
+async def test_a_reservation_asked_of_any_node_is_made_by_the_node_holding_the_match(
+    redis_server: Any, nodes: list[Node], tmp_path: Path
+) -> None:
+    """POST /matchmake/join-by-id on node a for a match of node b answers with b's
+    reservation and b's ws_url; HELLO {reservation} on b seats the player there."""
+    base = free_ports(2)
+    for i in range(2):
+        args = ["--port", str(base + i), "--node-name", f"r{i}", "--redis-url", redis_server.url]
+        nodes.append(Node([*args, *FAST], tmp_path / f"r{i}.log"))
+    for i in range(2):
+        await asyncio.to_thread(wait_healthy, base + i)
+    listing = await asyncio.to_thread(http_json, f"http://127.0.0.1:{base + 1}/matches")
+    b_match = listing["matches"][0]["match_id"]
+    assert b_match.startswith("r1-")
+    status, answer = await asyncio.to_thread(
+        _post, f"http://127.0.0.1:{base}/matchmake/join-by-id", {"match_id": b_match}
+    )
+    assert status == 200, answer
+    assert answer["match_id"] == b_match
+    assert answer["ws_url"] == f"ws://127.0.0.1:{base + 1}/ws"
+    hello = Hello(version=1, reservation=answer["reservation"])
+    async with TestClient.connect(answer["ws_url"], hello=hello) as c:
+        welcome = await c.expect(MessageType.WELCOME)
+        assert welcome["match_id"] == b_match
+    status, answer = await asyncio.to_thread(
+        _post, f"http://127.0.0.1:{base}/matchmake/join-by-id", {"match_id": "r1-ffff~m9"}
+    )
+    assert status in (404, 503), answer
