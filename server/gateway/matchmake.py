@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.server import ServerConnection
@@ -30,6 +31,8 @@ from server.errors import JoinRejected, MatchFull, MatchNotFound
 from server.gateway import http
 from server.gateway.bodies import body_too_large, remote_address, request_body
 from server.hosting.directory import CodeAttemptsLimited
+from server.identity.admission import Banned
+from server.identity.verify import TokenRejected
 from server.matchmaking.errors import MatchmakingError
 from server.matchmaking.ratelimit import AddressLimiter
 from server.matchmaking.requests import KINDS, parse_body
@@ -100,9 +103,19 @@ class MatchmakeRoutes:
             observer.matchmake_refused(address, kind, exc.code)
             return error(exc.status, exc.code, exc.message)
 
-    def _authorized(self, token: Any) -> bool:
-        expected = self.gateway.config.auth_token
-        return expected is None or token == expected
+    def _identity_refusal(self, token: Any, address: str, kind: str) -> Response | None:
+        """The same identity check as HELLO (dev token or JWT, then bans): None when the
+        body's ``token`` admits the player, else the 401 ``bad_token`` / 403 ``banned``."""
+        observer = self.gateway.observer
+        try:
+            self.gateway.host.auth.admit(token, time.time())
+        except TokenRejected as exc:
+            observer.matchmake_refused(address, kind, "bad_token")
+            return error(401, "bad_token", f"bad token: {exc.reason}")
+        except Banned as exc:
+            observer.matchmake_refused(address, kind, "banned")
+            return error(403, "banned", f"banned: {exc.ban.reason}"[:120])
+        return None
 
     async def _forward(self, kind: str, body: Any, address: str) -> Response | None:
         """In a cluster, a request for a match held by another node is answered by that
@@ -152,9 +165,9 @@ class MatchmakeRoutes:
     ) -> Response:
         host = self.gateway.host
         req = parse_body(kind, body)
-        if not self._authorized(req.token):
-            self.gateway.observer.matchmake_refused(address, kind, "bad_token")
-            return error(401, "bad_token", "missing or wrong auth token")
+        refusal = self._identity_refusal(req.token, address, kind)
+        if refusal is not None:
+            return refusal
         try:
             match = host.directory.choose(req, now, address)
         except MatchNotFound as exc:
@@ -199,8 +212,9 @@ class MatchmakeRoutes:
             if set(body) != {"ticket"} or not isinstance(ticket_id, str):
                 return error(400, "bad_request", "a poll body is {ticket} only")
         else:
-            if not self._authorized(token):
-                return error(401, "bad_token", "missing or wrong auth token")
+            refusal = self._identity_refusal(token, address, "queue")
+            if refusal is not None:
+                return refusal
             ticket_id = queue.submit(body, now, address).ticket_id
         status = await queue.wait(ticket_id, self.poll_s)
         if status is None:

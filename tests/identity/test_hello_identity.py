@@ -177,3 +177,34 @@ async def test_free_claims_reach_the_match_handler(
         blue = mint(secret, "bleu", 600, claims={"team": "blue"})
         assert await refused(srv.url, blue) == (CloseCode.JOIN_REJECTED, "red team only")
     assert hook.seen == [("rose", {"team": "red", "elo": 1500}), ("bleu", {"team": "blue"})]
+
+
+async def test_matchmaking_checks_tokens_and_bans_like_hello(
+    small_arena: GameDefinition, secret_file: Path, secret: bytes
+) -> None:
+    """POST /matchmake/*: a banned player gets 403 banned, a forged token 401 bad_token,
+    a good token a reservation."""
+    import asyncio
+    import urllib.error
+    import urllib.request
+
+    def post(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        req = urllib.request.Request(url, data=json.dumps(body).encode())
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            with e:
+                return e.code, json.loads(e.read())
+
+    async with running_server(small_arena, auth_jwt_secret_file=str(secret_file)) as srv:
+        srv.host.bans.add("mallory", None, "cheating", "ops", time.time())
+        url = srv.http_url + "/matchmake/join-or-create"
+        status, body = await asyncio.to_thread(post, url, {"token": mint(secret, "mallory", 60)})
+        assert (status, body["error"]["code"]) == (403, "banned")
+        assert body["error"]["message"] == "banned: cheating"
+        status, body = await asyncio.to_thread(post, url, {"token": mint(b"x" * 32, "eve", 60)})
+        assert (status, body["error"]["code"]) == (401, "bad_token")
+        status, body = await asyncio.to_thread(post, url, {"token": mint(secret, "alice", 60)})
+        assert status == 200
+        assert body["reservation"]
