@@ -20,6 +20,7 @@ from websockets.asyncio.server import broadcast
 from websockets.http11 import Request, Response
 
 from server.audit import AuditFileHandler
+from server.core.systems.registry import Ending
 from server.gateway import http
 from server.gateway.bodies import body_too_large, remote_address, request_body
 from server.hosting.host import Host
@@ -27,6 +28,7 @@ from server.identity.admin import AdminGuard
 from server.identity.admin_api import AdminApi, AdminError, AdminRequest
 from server.match.handler import LeaveReason
 from server.match.match import Match, MatchState, Seat
+from server.match.result import build_result
 from server.net.codec import encode
 from server.net.protocol import CloseCode, MessageType
 
@@ -149,6 +151,13 @@ class ServerAdmin:
 
     def end_match(self, match_id: str, reason: str) -> dict[str, Any]:
         match = self._match(match_id)
+        # Every client hears a RESULT with reason "admin" first, as when the game ends it.
+        payload = encode(
+            MessageType.RESULT, build_result(match, Ending("match", "admin")).to_wire()
+        )
+        conns = [s.conn for s in match.by_player.values() if s.conn is not None]
+        conns.extend(s.conn for s in match.spectators.values() if s.conn is not None)
+        self.host.transport.send_each([(c, payload) for c in conns])
         self.host.end_match(match, CloseCode.MATCH_ENDED, f"admin: {reason}"[:120])
         self._ended.append(match_id)
         return {"ended": match_id, "reason": reason}

@@ -160,6 +160,8 @@ async def test_admin_acts_end_to_end(
             mid = (await back.expect(MessageType.WELCOME))["match_id"]
             end = {"reason": "stuck"}
             assert (await admin_call(srv, "POST", f"/admin/matches/{mid}/end", end))[0] == 200
+            result = await back.expect(MessageType.RESULT)
+            assert result["reason"] == "admin"
             assert await closed_with(back) == (CloseCode.MATCH_ENDED, "admin: stuck")
         assert (await admin_call(srv, "POST", f"/admin/matches/{mid}/end"))[0] == 409
         status, tail = await admin_call(srv, "GET", "/admin/audit?limit=100")
