@@ -94,7 +94,8 @@ def test_every_shipped_game_records_and_verifies(
     _, rec = play(defn, tmp_path)
     code, out, _ = cli(capsys, rec.path, "verify")
     assert code == 0, out
-    assert out.startswith("ok: 7 checkpoints agree over 120 ticks")
+    checkpoints = 120 // defn.tick_rate_hz + 1  # one a second (checkpoint_s=1.0), and tick 0
+    assert out.startswith(f"ok: {checkpoints} checkpoints agree over 120 ticks")
     code, out, _ = cli(capsys, rec.path, "info")
     facts = json.loads(out)
     assert facts["mode"] == mode
