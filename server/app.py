@@ -94,6 +94,7 @@ class TickwireServer:
         self.gateway.attach(self.host)
         recording = record_settings(config, defn)
         replays_dir = recording.directory if recording is not None else None
+        self.gateway.replays_dir = replays_dir
         self.gateway.routes.add(
             "GET", "/replays", lambda _r: json_response(200, list_recordings(replays_dir))
         )

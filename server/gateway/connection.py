@@ -22,7 +22,16 @@ from server.hosting.host import error_message
 from server.match.match import Match, Seat
 from server.net.codec import encode
 from server.net.inputs import FieldInput
-from server.net.messages import Ack, Checksum, Hello, Input, Leave, Ping, SnapshotRequest
+from server.net.messages import (
+    Ack,
+    Checksum,
+    Hello,
+    Input,
+    Leave,
+    Ping,
+    ReplayControl,
+    SnapshotRequest,
+)
 from server.net.protocol import CloseCode, ErrorCode, MessageType
 from server.net.session import ClientSession
 
@@ -92,6 +101,11 @@ async def serve_connection(gw: Gateway, conn: Conn) -> None:
     gw.observer.first_message(len(first), isinstance(hello, Hello))
     if not isinstance(hello, Hello):
         raise ProtocolViolation("the first message must be hello", CloseCode.UNEXPECTED_MESSAGE)
+    if hello.replay is not None:
+        from server.gateway.replays import serve_replay
+
+        await serve_replay(gw, conn, hello.replay)
+        return
     refusal = gw.host.admit(conn, hello, loop.time())
     if refusal is not None:
         await gw.close(conn, refusal.code, refusal.reason)
@@ -162,6 +176,8 @@ async def receive_loop(gw: Gateway, conn: Conn) -> None:
             host.leave(conn, seat, match)
             await gw.close(conn, CloseCode.LEFT)
             return
+        elif type(msg) is ReplayControl:
+            raise ProtocolViolation("not watching a replay", CloseCode.UNEXPECTED_MESSAGE)
         else:  # a second hello
             raise ProtocolViolation("hello was already said", CloseCode.UNEXPECTED_MESSAGE)
 

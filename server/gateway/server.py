@@ -67,6 +67,8 @@ class Gateway:
         static_dir = Path(config.static_dir) if config.static_dir else http.WEB_DIR
         self.routes = Routes(static_dir)
         self._host: Host | None = None
+        self.replays_dir: Path | None = None
+        """The record directory whose files HELLO ``replay`` may name (server.gateway.replays)."""
         self._conn_ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
         # Upgrades accepted but not yet handed to _handle: they count against the limit,

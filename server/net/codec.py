@@ -34,6 +34,7 @@ from server.net.messages import (
     Input,
     Leave,
     Ping,
+    ReplayControl,
     SnapshotRequest,
 )
 from server.net.protocol import CLIENT_MESSAGES, PROTOCOL_VERSION, CloseCode, MessageType
@@ -119,6 +120,7 @@ _SPECS: dict[MessageType, _Spec] = {
             "code": (_str("code", MAX_CODE_CHARS), False),
             "filters": (_matchmaking("filters", parse_filter), False),
             "reservation": (_str("reservation", 256), False),
+            "replay": (_str("replay", 128), False),
         },
     ),
     MessageType.INPUT: (
@@ -140,6 +142,14 @@ _SPECS: dict[MessageType, _Spec] = {
         },
     ),
     MessageType.LEAVE: (Leave, {}),
+    MessageType.REPLAY_CONTROL: (
+        ReplayControl,
+        {
+            "play": (_bool("play"), False),
+            "speed": (_num("speed", 0.5, 4.0), False),
+            "seek": (_int("seek", 0, MAX_TICK), False),
+        },
+    ),
 }
 
 

@@ -30,6 +30,8 @@ class Hello:
     filters: dict[str, Any] | None = None
     reservation: str | None = None
     """A seat reservation from ``POST /matchmake/*``."""
+    replay: str | None = None
+    """Watch this recording (an ``id`` of ``GET /replays``) instead of joining a match."""
 
 
 class Input(NamedTuple):
@@ -77,4 +79,14 @@ class Leave:
     """The player leaves for good (a consented leave)."""
 
 
-ClientMessage = Hello | Input | Ping | Ack | SnapshotRequest | Checksum | Leave
+@dataclass(frozen=True, slots=True)
+class ReplayControl:
+    """A replay watcher's controls (each optional): ``play`` (True plays, False pauses),
+    ``speed`` (0.5 to 4 times), ``seek`` (a tick of the recording)."""
+
+    play: bool | None = None
+    speed: float | None = None
+    seek: int | None = None
+
+
+ClientMessage = Hello | Input | Ping | Ack | SnapshotRequest | Checksum | Leave | ReplayControl

@@ -24,6 +24,7 @@ class MessageType(IntEnum):
     SNAPSHOT_REQUEST = 5
     CHECKSUM = 6
     LEAVE = 7
+    REPLAY_CONTROL = 10
     # server -> client
     WELCOME = 64
     STATE = 65
@@ -46,6 +47,7 @@ CLIENT_MESSAGES = frozenset(
         MessageType.SNAPSHOT_REQUEST,
         MessageType.CHECKSUM,
         MessageType.LEAVE,
+        MessageType.REPLAY_CONTROL,
     }
 )
 

@@ -7,13 +7,15 @@ import { drawFrame } from "./draw.js";
 import { Panel, showResult } from "./hud.js";
 import { attachLockstep } from "./lockstep/view.js";
 import { Mirror } from "./mirror.js";
+import { attachReplay, replayId } from "./replay.js";
 import { CLOSE_NAMES, T, VERSION } from "./wire.js";
 
 const { encode, decode } = globalThis.MessagePack;
 const PING_EVERY_MS = 2000;
 
 const params = new URLSearchParams(location.search);
-const spectate = params.get("spectate") === "1" || params.get("spectate") === "true";
+const replay = replayId(params);
+const spectate = replay !== null || params.get("spectate") === "1" || params.get("spectate") === "true";
 const gridCellUnits = Number(params.get("cell")) || 50;
 
 // Everything the page knows, exposed for tests and the curious (window.tickwire).
@@ -72,7 +74,8 @@ const panel = new Panel(S, mirror, () => lockstep.status());
 ws.addEventListener("open", () => {
   S.connected = true;
   const hello = { version: VERSION, name: "browser" };
-  if (spectate) hello.spectate = true;
+  if (replay !== null) hello.replay = replay;
+  else if (spectate) hello.spectate = true;
   send(T.HELLO, hello);
   const ping = () => send(T.PING, { t: performance.now() });
   ping();
@@ -122,6 +125,7 @@ function onWelcome(w) {
     `${w.spectator ? "spectating" : `player ${w.player_id}, seat ${w.seat}`} · ${w.game}`;
   document.getElementById("s-match").textContent = w.match_id;
   document.getElementById("s-sync").textContent = `${w.sync} · ${w.tick_rate_hz} Hz ticks`;
+  if (w.replay) attachReplay(S, w, send);
   if (!w.spectator) setInterval(sendInput, 1000 / w.tick_rate_hz);
 }
 
