@@ -13,7 +13,19 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_demo_serves_bots_and_prints_urls_then_stops_cleanly() -> None:
     """The demo prints the page URL, shows bots joining in its progress lines, exits 0."""
     out = subprocess.run(
-        [sys.executable, "-m", "server.demo", "--port", "0", "--bots", "5", "--seconds", "8"],
+        [
+            sys.executable,
+            "-m",
+            "server.demo",
+            "--game",
+            "arena",
+            "--port",
+            "0",
+            "--bots",
+            "5",
+            "--seconds",
+            "8",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
