@@ -1,7 +1,8 @@
 """Hosting: seats clients in matches, runs each match's ticks, delivers what they produce.
 
 :class:`Host` owns the match directory (:class:`~server.hosting.manager.MatchManager`),
-one :class:`~server.hosting.runner.MatchRunner` per match, the resume-token signer and
+one :class:`~server.hosting.runner.MatchRunner` per match (all driven by one shared
+:class:`~server.hosting.scheduler.TickScheduler`), the resume-token signer and
 the overload controller. It holds no socket: the gateway hands it :class:`Peer` objects
 and it writes through a :class:`Transport`. What happens is reported to the
 :class:`~server.ops.observer.Observer`, which never steers.
@@ -31,6 +32,7 @@ from server.hosting.directory import CodeAttemptsLimited, Directory
 from server.hosting.manager import MatchManager
 from server.hosting.queue import QueueService
 from server.hosting.runner import MatchRunner
+from server.hosting.scheduler import TickScheduler
 from server.hosting.tickstats import TickStats
 from server.hosting.transport import Peer, Transport
 from server.hosting.welcome import SPECTATOR_SEAT, welcome_body
@@ -100,6 +102,10 @@ class Host:
             config.max_tickets_per_address,
         )
         self.runners: dict[str, MatchRunner] = {}
+        self.scheduler = TickScheduler(
+            config.max_catchup_ticks, spin_s=config.tick_spin_ms / 1000.0
+        )
+        """One task per tick rate drives every match's runner (server.hosting.scheduler)."""
         self.signer = TokenSigner()
         self.degrade = DegradeController()
         self.draining = False
@@ -130,14 +136,9 @@ class Host:
 
     def _start_runner(self, match: Match) -> None:
         match.interest.far_every = 2 if self.degrade.level >= 1 else 1
-        runner = MatchRunner(
-            match,
-            self,
-            self.config.max_catchup_ticks,
-            spin_s=self.config.tick_spin_ms / 1000.0,
-        )
+        runner = MatchRunner(match, self, self.config.max_catchup_ticks)
         self.runners[match.match_id] = runner
-        runner.start()
+        self.scheduler.add(runner)
         self.observer_for(match).match_created(match)
 
     def end_match(self, match: Match, code: CloseCode, reason: str) -> None:
@@ -161,13 +162,19 @@ class Host:
             m.connected_players for m in self.directory.matches() if m.state is MatchState.RUNNING
         )
 
-    def stop(self) -> list[asyncio.Task[None]]:
-        """Stop every runner and end every match (SERVER_SHUTDOWN); the runner tasks."""
+    def stop(self) -> list[asyncio.Future[None]]:
+        """Stop every runner and end every match (SERVER_SHUTDOWN); what to await.
+
+        The scheduler's rate tasks end at their next wake-up (they have no runner left).
+        """
         for runner in self.runners.values():
             runner.stop()
         for match in list(self.directory.matches()):
             self.end_match(match, CloseCode.SERVER_SHUTDOWN, "server shutdown")
-        return [r.task for r in self.runners.values() if r.task is not None]
+        done: list[asyncio.Future[None]] = [
+            r.task for r in self.runners.values() if r.task is not None
+        ]
+        return [*done, *self.scheduler.tasks()]
 
     def set_degradation(self, level: int) -> None:
         """Apply a new overload level (server.ops.degrade): gauge, log, match and join gates."""

@@ -1,9 +1,14 @@
-"""The tick runner: drives one match on the event loop (hosting's only timing code).
+"""One match's ticks: catch-up, skip policy, timings, failure isolation (no timing loop here).
 
-Drives one match from a drift-free :class:`~server.core.clock.TickClock`: sleep until the
-next deadline, run every due tick (catching up at most ``max_catchup_ticks``), hand the
-output to the transport, report timings. A failing system ends *this* match with
-``MATCH_FAILED``; the exception never leaves the runner, so other matches tick on.
+A :class:`MatchRunner` is the per-match half of hosting's tick driving; the shared
+:class:`~server.hosting.scheduler.TickScheduler` is the other half and the only code that
+sleeps. The scheduler wakes once per shared deadline and calls :meth:`MatchRunner.run_due`
+on every match of that tick rate; the runner asks its own
+:class:`~server.core.clock.TickClock` which ticks are due (catching up at most
+``max_catchup_ticks``, skipping and counting the rest, exactly as when each match had its
+own loop), runs them, hands the output to the transport and reports timings. A failing
+system ends *this* match with ``MATCH_FAILED``; the exception never leaves the runner, so
+the other matches of the schedule tick on.
 """
 
 from __future__ import annotations
@@ -55,7 +60,11 @@ class RunnerStats:
 
 
 class MatchRunner:
-    """Runs one match's ticks on the event loop until it ends or :meth:`stop` is called."""
+    """Runs one match's due ticks whenever its scheduler wakes it, until it ends or stops.
+
+    :attr:`task` is a future that is done once the runner has ended (stopped, match
+    ended or failed); it is set when the scheduler adopts the runner.
+    """
 
     def __init__(
         self,
@@ -63,7 +72,6 @@ class MatchRunner:
         hooks: RunnerHooks,
         max_catchup_ticks: int = 3,
         perf: Callable[[], float] = time.perf_counter,
-        spin_s: float = 0.001,
     ) -> None:
         self.match = match
         self.hooks = hooks
@@ -71,78 +79,91 @@ class MatchRunner:
         self.stats = RunnerStats()
         self._stopped = False
         self._perf = perf
-        self.spin_s = spin_s
-        """Seconds before a deadline at which the runner stops sleeping and yields."""
-        self.task: asyncio.Task[None] | None = None
+        self.clock: TickClock | None = None
+        """This match's deadlines: the shared grid of its tick rate, from its first tick on."""
+        self._first_index = 0
+        self.task: asyncio.Future[None] | None = None
 
-    def start(self) -> asyncio.Task[None]:
-        """Start ticking in a task of the running loop."""
-        self.task = asyncio.get_running_loop().create_task(
-            self.run(), name=f"match-{self.match.match_id}"
-        )
-        return self.task
+    @property
+    def tick_rate_hz(self) -> int:
+        """The rate of the schedule this match belongs to."""
+        return self.match.definition.tick_rate_hz
+
+    def adopt(self, clock: TickClock, done: asyncio.Future[None]) -> None:
+        """Called by the scheduler: tick on ``clock`` from its current index (tick 0 of ours)."""
+        self.clock = clock
+        self._first_index = clock.next_index
+        self.task = done
+
+    @property
+    def active(self) -> bool:
+        """Whether the runner still ticks (not stopped, match not ended)."""
+        return not self._stopped and self.match.state is not MatchState.ENDED
 
     def stop(self) -> None:
-        """Stop after the current tick."""
+        """Stop: no tick of this match runs after the current one (the future is done now)."""
         self._stopped = True
+        self.finish()
 
-    async def run(self) -> None:
-        """Tick until the match ends or the runner is stopped."""
-        now = self._perf
-        match = self.match
-        clock = TickClock(now(), match.definition.tick_rate_hz, self.max_catchup_ticks)
+    def finish(self) -> None:
+        """Mark the runner ended (idempotent)."""
+        if self.task is not None and not self.task.done():
+            self.task.set_result(None)
+
+    def run_due(self) -> None:
+        """Run every tick of this match that is due now (none if its next deadline is ahead)."""
+        clock = self.clock
+        if clock is None or not self.active:
+            return
+        match, hooks, stats = self.match, self.hooks, self.stats
+        skipped_before = clock.skipped_total
+        due_ticks = clock.due(self._perf())
+        if clock.skipped_total != skipped_before:
+            n = clock.skipped_total - skipped_before
+            stats.skipped += n
+            hooks.observe_skipped(match, n)
         period = clock.dt_s
-        hooks = self.hooks
-        while not self._stopped and match.state is not MatchState.ENDED:
-            delay = clock.next_deadline_s - now()
-            if delay > self.spin_s:
-                await asyncio.sleep(delay - self.spin_s)
-                continue
-            if delay > 0:
-                # The last stretch: yield to the loop (it serves sockets meanwhile) until
-                # the deadline. uvloop's timers and clock have millisecond resolution, so
-                # sleeping all the way would start ticks up to ~1 ms late.
-                await asyncio.sleep(0)
-                continue
-            skipped_before = clock.skipped_total
-            due_ticks = clock.due(now())
-            if clock.skipped_total != skipped_before:
-                n = clock.skipped_total - skipped_before
-                self.stats.skipped += n
-                hooks.observe_skipped(match, n)
-            for due in due_ticks:
-                if self._stopped or not match_running(match):
-                    break
-                t0 = self._perf()
-                try:
-                    out = match.tick(hooks.writable)
-                except SystemFailed as exc:
-                    log_event(
-                        log,
-                        logging.ERROR,
-                        Event.MATCH_FAILED,
-                        "match %s failed: %s",
-                        match.match_id,
-                        exc,
-                        exc_info=exc.__cause__,
-                        match_id=match.match_id,
-                        match_trace_id=match.trace_id,
-                    )
-                    hooks.match_failed(match, exc)
-                    return
+        for shared in due_ticks:
+            if not self.active:
+                break
+            # Our own tick numbers: 0 at the shared deadline at which we joined.
+            due = DueTick(shared.index - self._first_index, shared.deadline_s, shared.lateness_s)
+            t0 = self._perf()
+            try:
+                out = match.tick(hooks.writable)
                 hooks.deliver(match, out)
-                work = self._perf() - t0
-                self.stats.ticks += 1
-                self.stats.work_s += work
-                if due.lateness_s > period:
-                    self.stats.late += 1
-                if work > period:
-                    self.stats.overruns += 1
-                hooks.observe_tick(match, due, out, work)
-            # Yield once even when catching up, so sockets are served between ticks.
-            await asyncio.sleep(0)
+            except Exception as exc:  # isolate this match from the rest of the schedule
+                self._fail(exc)
+                return
+            work = self._perf() - t0
+            stats.ticks += 1
+            stats.work_s += work
+            if due.lateness_s > period:
+                stats.late += 1
+            if work > period:
+                stats.overruns += 1
+            hooks.observe_tick(match, due, out, work)
 
-
-def match_running(match: Match) -> bool:
-    """Whether the match still ticks (a function so type narrowing does not stick)."""
-    return match.state is not MatchState.ENDED
+    def _fail(self, exc: Exception) -> None:
+        """End this match only: MATCH_FAILED (a non-system error is wrapped as a failure)."""
+        if isinstance(exc, SystemFailed):
+            error = exc
+        else:
+            error = SystemFailed("<hosting>", self.match.tick_count, "deliver")
+            error.__cause__ = exc
+        log_event(
+            log,
+            logging.ERROR,
+            Event.MATCH_FAILED,
+            "match %s failed: %s",
+            self.match.match_id,
+            error,
+            exc_info=error.__cause__ or exc,
+            match_id=self.match.match_id,
+            match_trace_id=self.match.trace_id,
+        )
+        self._stopped = True
+        try:
+            self.hooks.match_failed(self.match, error)
+        finally:
+            self.finish()
