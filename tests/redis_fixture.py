@@ -4,8 +4,6 @@ Loaded as a pytest plugin by tests/conftest.py (``pytest_plugins``)."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import subprocess
 import time
@@ -13,27 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-
-def _ensure_redis_server() -> str:
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.fail("redis-server is missing: apt-get install -y redis-server")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    cmd = ["apt-get", "install", "-y", "--no-install-recommends", "redis-server"]
-    if subprocess.run(cmd, env=env, capture_output=True, check=False).returncode != 0:
-        subprocess.run(["apt-get", "update"], env=env, capture_output=True, check=False)
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            pytest.fail(f"apt-get install redis-server failed:\n{done.stderr[-2000:]}")
-    # Debian's package starts a system service on 6379; the tests use their own instances.
-    subprocess.run(["service", "redis-server", "stop"], capture_output=True, check=False)
-    found = shutil.which("redis-server")
-    if not found:
-        pytest.fail("redis-server still missing after apt-get install")
-    return found
+from debian_packages import ensure_binary
 
 
 def _free_port() -> int:
@@ -92,7 +70,7 @@ class RedisProcess:
 
 @pytest.fixture(scope="session")
 def redis_binary() -> str:
-    return _ensure_redis_server()
+    return ensure_binary("redis-server", "redis-server")
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
 import socket
 import ssl
 import subprocess
@@ -17,6 +15,7 @@ from pathlib import Path
 
 import msgpack
 import pytest
+from debian_packages import ensure_binary
 from websockets.asyncio.client import connect
 
 from server.cluster.front import nginx_config, parse_nodes
@@ -27,29 +26,10 @@ from server.net.protocol import PROTOCOL_VERSION, MessageType
 from server.testing import running_server
 
 
-def _ensure(binary: str, package: str) -> str:
-    found = shutil.which(binary) or (
-        f"/usr/sbin/{binary}" if Path(f"/usr/sbin/{binary}").exists() else None
-    )
-    if found:
-        return found
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.fail(f"{binary} is missing: apt-get install -y {package}")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    cmd = ["apt-get", "install", "-y", "--no-install-recommends", package]
-    if subprocess.run(cmd, env=env, capture_output=True, check=False).returncode != 0:
-        subprocess.run(["apt-get", "update"], env=env, capture_output=True, check=False)
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            pytest.fail(f"apt-get install {package} failed:\n{done.stderr[-2000:]}")
-    subprocess.run(["service", binary, "stop"], capture_output=True, check=False)
-    return shutil.which(binary) or f"/usr/sbin/{binary}"
-
-
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 / localhost."""
-    openssl = _ensure("openssl", "openssl")
+    openssl = ensure_binary("openssl", "openssl")
     d = tmp_path_factory.mktemp("tls")
     cert, key = d / "front.pem", d / "front.key"
     subprocess.run(
@@ -75,7 +55,7 @@ def free_port() -> int:
 
 @pytest.fixture
 def nginx_binary() -> str:
-    return _ensure("nginx", "nginx")
+    return ensure_binary("nginx", "nginx")
 
 
 class Front:
