@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from health import wait_healthy
 
 from server.directory.redis_store import RedisDirectory
 from server.net.messages import Hello
@@ -51,17 +52,6 @@ def free_ports(n: int) -> int:
 def http_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=2) as r:
         return json.loads(r.read())
-
-
-def wait_healthy(port: int, timeout_s: float = 20) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"server on {port} never became healthy")
 
 
 class Node:

@@ -8,12 +8,12 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from health import wait_healthy
 from netns import Lab, namespaces_available
 from redis_fixture import RedisProcess
 
@@ -39,17 +39,6 @@ def spawn(argv: list[str], log: Any) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
 
 
-def wait_healthy(host: Any, port: int, timeout_s: float = 20) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://{host.addr}:{port}/healthz", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"node in {host.ns} never became healthy")
-
-
 async def test_cut_off_node_expires_from_the_directory_and_heals(
     lab: Lab, redis_binary: str, tmp_path: Path
 ) -> None:
@@ -72,7 +61,7 @@ async def test_cut_off_node_expires_from_the_directory_and_heals(
             ]  # fmt: skip
             procs.append(spawn(host.cmd(*args), log))
         for host in (a, b):
-            await asyncio.to_thread(wait_healthy, host, 8765)
+            await asyncio.to_thread(wait_healthy, 8765, 20, host.addr)
         d = RedisDirectory(redis.url)
         try:
             await _until(d, {"a", "b"}, 10)
