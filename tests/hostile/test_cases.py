@@ -20,6 +20,7 @@ import pytest
 import pytest_asyncio
 
 from client_sim.hostile import (
+    CASE_MODULES,
     CASES,
     Context,
     HonestPool,
@@ -181,3 +182,16 @@ async def test_cli_runs_cases_against_a_server_and_writes_the_report(
     # The lockstep-only case is skipped against a state-sync server.
     assert [r["case"] for r in data["results"]] == ["non_msgpack", "text_frame", "no_hello"]
     assert all(r["honest_rate"] >= MIN_HONEST_RATE for r in data["results"])
+
+
+def test_cases_come_from_the_listed_modules_in_order() -> None:
+    """Each case lives in a module of ``CASE_MODULES``; the modules register in that order.
+
+    This is the contract for adding cases from another module (see client_sim.hostile): the
+    ticket flood (matchmaking) stays last because it empties this address's bucket.
+    """
+    modules = [c.fn.__module__ for c in CASES.values()]
+    assert set(modules) <= set(CASE_MODULES)
+    order = [CASE_MODULES.index(m) for m in modules]
+    assert order == sorted(order)
+    assert list(CASES)[-1] == "ticket_flood"

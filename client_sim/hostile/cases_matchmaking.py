@@ -1,4 +1,4 @@
-"""Hostile matchmaking cases for :mod:`client_sim.hostile` (registered in its ``CASES``).
+"""Hostile matchmaking cases (registered in :data:`client_sim.hostile.CASES`).
 
 Malformed filters, oversized labels, a 10 kB ``match_id``, brute-forced join codes,
 forged / replayed / expired seat reservations and a ticket flood from one address: each
@@ -10,62 +10,22 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable
-from types import ModuleType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 
+from client_sim.hostile.registry import Context, Observation, case, obs
+from client_sim.hostile.wire import code_name, hello, open_ws
 from client_sim.joining import JoinFailed, post_json
 from server.net.messages import Hello
 from server.net.protocol import PROTOCOL_VERSION, CloseCode
 
-if TYPE_CHECKING:
-    from client_sim.hostile import Context, Observation
-
-_h: Any = None
-"""client_sim.hostile (or ``__main__`` when it runs as a script), set by :func:`register`."""
-EXPECTED: dict[str, str] = {}
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def expects(text: str) -> Callable[[F], F]:
-    """Note a case's documented answer; :func:`register` adds it to ``CASES``."""
-
-    def mark(fn: F) -> F:
-        EXPECTED[fn.__name__] = text
-        return fn
-
-    return mark
-
-
-def register(hostile: ModuleType) -> None:
-    """Register every case of this module in ``hostile.CASES``."""
-    global _h
-    _h = hostile
-    for name, text in EXPECTED.items():
-        hostile.case(text)(globals()[name])
-
-
-def obs(name: str, observed: str, passed: bool) -> Observation:
-    """An observation of one of these cases."""
-    result: Observation = _h.Observation(name, EXPECTED[name], observed, passed)
-    return result
-
-
-def code_name(code: int | None) -> str:
-    """The close code with its name."""
-    name: str = _h.code_name(code)
-    return name
-
 
 async def _hello_code(url: str, **fields: Any) -> int | None:
     """The close code a HELLO with ``fields`` gets (None if it was welcomed)."""
-    ws = await _h.open_ws(url)
+    ws = await open_ws(url)
     try:
-        await _h.hello(ws, Hello(version=PROTOCOL_VERSION, **fields))
+        await hello(ws, Hello(version=PROTOCOL_VERSION, **fields))
     except ConnectionClosed as exc:
         return exc.rcvd.code if exc.rcvd else 1006
     await ws.close()
@@ -87,7 +47,7 @@ def _nested(depth: int) -> dict[str, Any]:
     return inner
 
 
-@expects("close 4002 for each malformed HELLO.filters; HTTP 400 bad_filter")
+@case("close 4002 for each malformed HELLO.filters; HTTP 400 bad_filter")
 async def malformed_filters(url: str, ctx: Context) -> Observation:
     """Wrong types, an unknown operator, 100 nested keys, too many keys."""
     bad: list[Any] = [
@@ -103,7 +63,7 @@ async def malformed_filters(url: str, ctx: Context) -> Observation:
     return obs("malformed_filters", f"{Counter(map(code_name, codes))}, HTTP {status}", ok)
 
 
-@expects("close 4002 for labels over the caps; HTTP 400 bad_labels, 413 past the body cap")
+@case("close 4002 for labels over the caps; HTTP 400 bad_labels, 413 past the body cap")
 async def oversized_labels(url: str, ctx: Context) -> Observation:
     """17 labels, a 65-character value, a 33-character key; a 20 kB body over HTTP."""
     bad = [
@@ -122,7 +82,7 @@ async def oversized_labels(url: str, ctx: Context) -> Observation:
     return obs("oversized_labels", f"{[code_name(c) for c in codes]}, {small}, {big}", ok)
 
 
-@expects("close 1009 for a 10 kB match_id (4002 over 64 chars); HTTP 413 / 400")
+@case("close 1009 for a 10 kB match_id (4002 over 64 chars); HTTP 413 / 400")
 async def huge_match_id(url: str, ctx: Context) -> Observation:
     """A match id of 10 kB and one of 65 characters, over the websocket and over HTTP."""
     huge = await _hello_code(url, match_id="m" * 10_000)
@@ -139,7 +99,7 @@ async def huge_match_id(url: str, ctx: Context) -> Observation:
     return obs("huge_match_id", observed, ok)
 
 
-@expects("wrong codes get 4010 JOIN_REJECTED, then 4008 RATE_LIMITED; each one audited")
+@case("wrong codes get 4010 JOIN_REJECTED, then 4008 RATE_LIMITED; each one audited")
 async def brute_forced_codes(url: str, ctx: Context) -> Observation:
     """Thirty guessed join codes from one address."""
     before = await ctx.probe.sample()
@@ -157,7 +117,7 @@ async def brute_forced_codes(url: str, ctx: Context) -> Observation:
     return obs("brute_forced_codes", f"{Counter(map(code_name, codes))}, counted {counted:g}", ok)
 
 
-@expects("close 4022 forged, 4024 replayed, 4023 expired reservations")
+@case("close 4022 forged, 4024 replayed, 4023 expired reservations")
 async def bad_reservations(url: str, ctx: Context) -> Observation:
     """A made-up and a tampered reservation, one used twice, one used too late."""
     first = await post_json(url, "/matchmake/join-or-create", {})
@@ -166,8 +126,8 @@ async def bad_reservations(url: str, ctx: Context) -> Observation:
         await _hello_code(url, reservation="m1.999999999.nonce.sig"),
         await _hello_code(url, reservation=token[:-2] + ("AA" if token[-2:] != "AA" else "BB")),
     ]
-    ws = await _h.open_ws(url)
-    await _h.hello(ws, Hello(version=PROTOCOL_VERSION, reservation=token))
+    ws = await open_ws(url)
+    await hello(ws, Hello(version=PROTOCOL_VERSION, reservation=token))
     replayed = await _hello_code(url, reservation=token)
     await ws.close()
     late = (await post_json(url, "/matchmake/join-or-create", {}))["reservation"]
@@ -182,7 +142,7 @@ async def bad_reservations(url: str, ctx: Context) -> Observation:
     return obs("bad_reservations", observed, ok)
 
 
-@expects("a ticket flood from one address: HTTP 429 past the bucket and the ticket cap")
+@case("a ticket flood from one address: HTTP 429 past the bucket and the ticket cap")
 async def ticket_flood(url: str, ctx: Context) -> Observation:
     """``limits.ticket_flood`` queue requests from one address, 50 at a time."""
     ticket = {"properties": {"skill": 1}, "min_players": 8, "max_players": 8}
