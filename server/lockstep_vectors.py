@@ -28,7 +28,9 @@ from server.match.match import Match, Seat
 
 FORMAT = "tickwire-lockstep-vectors"
 VERSION = 1
-ARENA = Path(__file__).resolve().parent.parent / "data" / "games" / "arena.toml"
+GAMES = Path(__file__).resolve().parent.parent / "data" / "games"
+ARENA = GAMES / "arena.toml"
+RTS = GAMES / "rts.toml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,8 @@ class Plan:
     send_probability: float = 0.3
     tweak: Callable[[Match, np.random.Generator], None] | None = None
     """Edits the world just before the checkpoint (radii, extreme velocities)."""
+    orders: Callable[[np.random.Generator], tuple[int, ...]] | None = None
+    """A game with ``[input]``: one input's values (``definition.inputs`` order)."""
 
 
 def lockstep_arena(edit: Callable[[dict[str, Any]], None] | None = None) -> GameDefinition:
@@ -59,6 +63,91 @@ def lockstep_arena(edit: Callable[[dict[str, Any]], None] | None = None) -> Game
     if edit is not None:
         edit(data)
     return parse_definition(data, f"{ARENA} (lockstep vectors)")
+
+
+def lockstep_rts(edit: Callable[[dict[str, Any]], None] | None = None) -> GameDefinition:
+    """The shipped rts (lockstep already), optionally edited as raw TOML data first."""
+    data = tomllib.loads(RTS.read_text())
+    if edit is not None:
+        edit(data)
+    return parse_definition(data, f"{RTS} (lockstep vectors)")
+
+
+def _rts_orders(rng: np.random.Generator) -> tuple[int, int]:
+    """Mostly near the central zone (captures, crowding), some at the edges, some (0, 0)."""
+    roll = rng.random()
+    if roll < 0.6:
+        return int(rng.integers(185, 216)), int(rng.integers(185, 216))
+    if roll < 0.9:
+        return int(rng.choice([0, 1, 399, 400])), int(rng.integers(0, 401))
+    return 0, 0
+
+
+def _rts_rules(data: dict[str, Any]) -> None:
+    """A small 30 Hz world, a round clock with resets and repositioning, all zone modes."""
+    data["game"].update(tick_rate_hz=30, seed=5)
+    data["world"].update(width_units=60.0, height_units=45.5, subunits_per_unit=100)
+    data["sync"]["snapshot_rate_hz"] = 30
+    data["components"]["round"] = {"number": "uint16", "live": "bool", "left_s": "uint16"}
+    data["components"]["zone"] = {"inside": "uint32"}
+    data["archetypes"]["player"]["components"].append("round")
+    data["archetypes"]["unit"]["components"].append("zone")
+    data["input"]["target_x"]["max"] = 60
+    data["input"]["target_y"]["max"] = 45
+    data["spatial"]["cell_size_units"] = 5.0
+    steps = {p["system"]: p for p in data["pipeline"]}
+    steps["spawn_squad"]["params"].update(count=5, spread_units=4.5)
+    steps["follow_owner"]["params"].update(speed_units_per_s=55.5, arrive_units=1.3)
+    steps["separate"]["params"].update(radius_units=3.7, strength=0.251953125)  # 64.5: a tie
+    steps["zones"]["params"].update(x_units=30.0, y_units=22.0, radius_units=6.5, every_s=0.25)
+    steps["round_timer"]["params"] = {
+        "round_s": 2.0,
+        "warmup_s": 0.5,
+        "rounds": 0,
+        "score_field": "score.points",
+        "reset": ["score.points"],
+        "reposition": True,
+    }
+    at = data["pipeline"].index(steps["zones"])
+    data["pipeline"][at + 1 : at + 1] = [
+        {
+            "phase": "post_update",
+            "system": "zones",
+            "params": {
+                "id": 3,
+                "mode": "event",
+                "x_units": 15.0,
+                "y_units": 30.0,
+                "width_units": 20.0,
+                "height_units": 9.0,
+                "who": "owner",
+            },
+        },
+        {
+            "phase": "post_update",
+            "system": "zones",
+            "params": {
+                "id": 1,
+                "mode": "score",
+                "x_units": 45.0,
+                "y_units": 10.0,
+                "radius_units": 8.0,
+                "who": "owner",
+                "credit_field": "owner.netid",
+                "every_s": 0.1,
+                "points": -1,
+            },
+        },
+    ]
+
+
+def _rts_rule_orders(rng: np.random.Generator) -> tuple[int, int]:
+    return int(rng.integers(0, 61)), int(rng.integers(0, 46))
+
+
+def _rts_radii(match: Match, rng: np.random.Generator) -> None:
+    radius = match.sim.world.col("collider.radius")
+    radius[:] = rng.integers(0, 600, len(radius)).astype(np.int32) * (rng.random(len(radius)) < 0.5)
 
 
 def _crowded(data: dict[str, Any]) -> None:
@@ -131,6 +220,36 @@ def plans() -> list[Plan]:
             send_probability=0.5,
             tweak=_radii_and_extremes,
         ),
+        Plan(
+            "rts",
+            "the rts as shipped: squads spawned, rallied, steered, separated; the central"
+            " zone captured; joins, leaves (orphaned units despawned) and a re-join",
+            lockstep_rts(),
+            checkpoint_after=4,
+            frames=260,
+            seed=4,
+            joins={1: 3, 3: 1, 40: 2, 150: 2},
+            leaves={90: 2, 200: 1},
+            rejoin_at=(120,),
+            send_probability=0.15,
+            orders=_rts_orders,
+        ),
+        Plan(
+            "rts_rules",
+            "the rts in a 60x45.5 world at 30 Hz, 100 subunits per unit: mixed radii, round"
+            " clock with warm-up, score resets and random repositions, event, score (negative"
+            " points, clipped at 0) and capture zones",
+            lockstep_rts(_rts_rules),
+            checkpoint_after=3,
+            frames=240,
+            seed=6,
+            joins={1: 4, 20: 2, 130: 1},
+            leaves={70: 1, 180: 2},
+            rejoin_at=(100,),
+            send_probability=0.2,
+            tweak=_rts_radii,
+            orders=_rts_rule_orders,
+        ),
     ]
 
 
@@ -163,6 +282,11 @@ def run_plan(plan: Plan) -> dict[str, Any]:
             next_player += 1
         for seat in seated:
             if rng.random() < plan.send_probability:
+                if plan.orders is not None:
+                    values = plan.orders(rng)
+                    target = match.sim.tick + int(rng.integers(1, delay + 2))
+                    match.receive_fields(seat, target, values)
+                    continue
                 qx, qy = (int(v) for v in rng.integers(-127, 128, 2))
                 target = match.sim.tick + int(rng.integers(1, delay + 2))
                 match.receive_input(seat, target, qx / 127, qy / 127)

@@ -17,7 +17,6 @@ import pytest
 
 from server import lockstep_vectors
 from server.core.simulation import LockstepReplica, Simulation
-from server.core.sync.lockstep import decode_frame_body
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFORMANCE_JS = ROOT / "server" / "web" / "lockstep" / "conformance.js"
@@ -72,7 +71,7 @@ def test_server_core_replays_the_kit(vectors: Path) -> None:
         replica.restore(case["checkpoint"]["state"])
         sums = np.frombuffer(case["checksums"], "<u8").tolist()
         for body, want in zip(case["frames"], sums, strict=True):
-            replica.apply(*decode_frame_body(body))
+            replica.apply_body(body)
             assert replica.sim.checksum() == want, (case["name"], body["n"])
 
 
@@ -115,3 +114,47 @@ def test_vectors_cli_reports_unwritable_output(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "cannot write" in err
+
+
+def test_rts_cases_exercise_squads_captures_and_rounds(vectors: Path) -> None:
+    """The rts cases do what their descriptions claim (so passing them means something)."""
+    plans = {p.name: p for p in lockstep_vectors.plans()}
+    for case in load(vectors)["cases"]:
+        if not case["name"].startswith("rts"):
+            continue
+        replica = LockstepReplica(Simulation(plans[case["name"]].definition))
+        replica.restore(case["checkpoint"]["state"])
+        world = replica.sim.world
+        counts, scores, rounds, inside = set(), set(), set(), 0
+        for body in case["frames"]:
+            replica.apply_body(body)
+            counts.add(world.count)
+            scores.update(world.col("score.points")[world.mask("score")].tolist())
+            if world.has_component("round"):
+                rounds.update(world.col("round.number")[world.mask("round")].tolist())
+                inside += int((world.col("zone.inside") != 0).sum())
+        assert max(scores) > 0, (case["name"], "no zone ever scored")
+        assert len(counts) >= 3, (case["name"], "squads spawned and orphans despawned")
+        if case["name"] == "rts_rules":
+            assert len(rounds) >= 3, "rounds ended (resets and repositions)"
+            assert inside > 0, "the event zone saw entrants"
+
+
+def test_js_replica_implements_every_system_of_the_shipped_lockstep_games(node: str) -> None:
+    """Each system in the pipeline of a lockstep game in data/games is in the JS SYSTEMS."""
+    script = (
+        "import('./server/web/lockstep/systems.js')"
+        ".then((m) => console.log(Object.keys(m.SYSTEMS).join(',')))"
+    )
+    done = subprocess.run(
+        [node, "--input-type=module", "-e", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    js = set(done.stdout.strip().split(","))
+    games = (lockstep_vectors.lockstep_arena(), lockstep_vectors.lockstep_rts())
+    used = {step.system for game in games for step in game.pipeline}
+    assert used <= js, used - js

@@ -25,6 +25,8 @@ export class LockstepReplica {
     this.byPhase = PHASES.map((p) => rules.pipeline.filter(([phase]) => phase === p));
     this.pendingSpawns = [];
     this.pendingDespawns = [];
+    /** The last ctx.end(...) of a system: {kind, reason, winner, tick}, or null. */
+    this.ending = null;
     /** Test hook: called after each system as hook(name, tick, world). */
     this.afterSystem = null;
   }
@@ -46,7 +48,7 @@ export class LockstepReplica {
       const x = this.rng.integers(0, Math.trunc(w.width_units * w.subunits_per_unit));
       const y = this.rng.integers(0, Math.trunc(w.height_units * w.subunits_per_unit));
       const netid = world.nextNetid + this.pendingSpawns.length;
-      this.pendingSpawns.push({ "position.x": x, "position.y": y });
+      this.pendingSpawns.push([rules.player_archetype, { "position.x": x, "position.y": y }]);
       this.seatNetid.set(seat, netid);
     }
     const seats = new Uint16Array(copy(body.s).buffer);
@@ -61,7 +63,7 @@ export class LockstepReplica {
   }
 
   applyCommands() {
-    for (const values of this.pendingSpawns) this.world.spawn(this.rules.player_archetype, values);
+    for (const [archetype, values] of this.pendingSpawns) this.world.spawn(archetype, values);
     this.world.despawn(this.pendingDespawns);
     this.pendingSpawns = [];
     this.pendingDespawns = [];
@@ -70,7 +72,19 @@ export class LockstepReplica {
   step(inputs) {
     this.tick += 1;
     const { world } = this;
-    const ctx = { tick: this.tick, rules: this.rules, rng: this.rng };
+    const ctx = {
+      tick: this.tick, rules: this.rules, rng: this.rng, events: [],
+      spawn: (archetype, values) => { this.pendingSpawns.push([archetype, values]); },
+      despawn: (netids) => { this.pendingDespawns.push(...netids); },
+      emit: (name, fields) => { ctx.events.push([name, fields]); },
+      end: (kind, reason, winner) => {
+        // The first ending of a kind wins; a match ending overrides a round ending.
+        const e = this.ending;
+        if (!e || (e.kind === "round" && kind === "match")) {
+          this.ending = { kind, reason, winner, tick: ctx.tick };
+        }
+      },
+    };
     this.applyCommands();
     for (let p = 0; p < PHASES.length; p++) {
       if (p === 0 && inputs.length) {

@@ -1,13 +1,11 @@
-// The built-in systems, exactly as docs/lockstep.md §8 specifies them.
+// The built-in systems, exactly as docs/lockstep.md §8 specifies them: the arena's here,
+// the rts game's in units.js and rules.js, the shared arithmetic in arith.js.
 // Integer columns are typed arrays: storing into an Int32Array wraps mod 2**32 (wrap32).
+import { floorDiv, within } from "./arith.js";
+import { RULE_SYSTEMS } from "./rules.js";
+import { UNIT_SYSTEMS } from "./units.js";
 
-/** floor(a / b) for integers a, b (b > 0), exact for |a| < 2**53 (JS `/` rounds). */
-export function floorDiv(a, b) {
-  let q = Math.floor(a / b);
-  if (q * b > a) q -= 1;
-  else if ((q + 1) * b <= a) q += 1;
-  return q;
-}
+export { floorDiv };
 
 function applyInputs(world, ctx, params) {
   const bits = world.maskBits("input", "velocity");
@@ -50,18 +48,6 @@ function bounceAtEdges(world, ctx) {
   }
 }
 
-const EXACT = 2 ** 26; // below this, squares and their sums are exact doubles
-
-// dx² + dy² <= reach², with numpy's int64 (wrapping) arithmetic for huge values.
-function within(dx, dy, reach) {
-  if (Math.abs(dx) < EXACT && Math.abs(dy) < EXACT && reach < EXACT) {
-    return dx * dx + dy * dy <= reach * reach;
-  }
-  const w = (x) => BigInt.asIntN(64, x);
-  const bx = BigInt(dx), by = BigInt(dy), br = BigInt(reach);
-  return w(w(bx * bx) + w(by * by)) <= w(br * br);
-}
-
 function collide(world, ctx, params) {
   const n = world.count;
   if (n < 2) return;
@@ -99,11 +85,17 @@ function failAtTick(world, ctx, params) {
   if (ctx.tick === params.tick) throw new Error(`injected fault at tick ${ctx.tick}`);
 }
 
-/** name -> fn(world, ctx, params); ctx = {tick, rules, rng}. */
+/**
+ * name -> fn(world, ctx, params); ctx = {tick, rules, rng, spawn(archetype, values),
+ * despawn(netids), emit(name, fields), end(kind, reason, winner)}: spawns and despawns are
+ * queued and applied after the phase (docs/lockstep.md §5).
+ */
 export const SYSTEMS = {
   apply_inputs: applyInputs,
   move,
   bounce_at_edges: bounceAtEdges,
   collide,
   fail_at_tick: failAtTick,
+  ...UNIT_SYSTEMS,
+  ...RULE_SYSTEMS,
 };
