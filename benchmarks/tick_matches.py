@@ -3,10 +3,12 @@
 Builds N :class:`~server.match.match.Match` objects of the small-match definition of
 :mod:`benchmarks.workload` (``--players-per-match`` seated players with opaque
 connections, ``--entities-per-match`` NPCs, a world every player sees whole), then per
-round gives every seated player one input stamped for the next tick and calls
-``Match.tick`` on every match, as the server's runners do, minus the sockets: the state
-frames are built and encoded but not sent. Reports the amortised cost per match-tick
-(round time / N) in µs, p50/p99 over rounds and the mean. Bar (issue 15): <= 40 µs.
+round gives every seated player one input stamped for the next tick and ticks every
+match, as the server's scheduler does, minus the sockets: the state frames are built and
+encoded but not sent. Two ways side by side: per match, and batched (one step of all
+matches, :mod:`server.core.batch`). Reports the amortised cost per match-tick (round
+time / N) in µs, p50/p99 over rounds and the mean, and the simulation step's part.
+Bar (issue 15): <= 40 µs, batched.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import numpy as np
 
 from benchmarks.common import percentile, result_path, write_json
 from benchmarks.workload import Layout, write_definition
+from server.core.batch.stepper import step_batch
+from server.errors import SystemFailed
 from server.gamedef import load_definition
 from server.match.match import Match
 
@@ -43,14 +47,15 @@ def build(game: str, layout: Layout) -> list[Match]:
     return matches
 
 
-def run(args: argparse.Namespace) -> int:
-    """Time the rounds and report (the ``--matches`` branch of ``benchmarks tick``)."""
-    layout = Layout(args.matches, args.players_per_match, args.entities_per_match)
-    matches = build(args.game, layout)
+def measure(matches: list[Match], args: argparse.Namespace, batched: bool) -> dict[str, Any]:
+    """Time ``args.ticks`` rounds (after ``args.warmup``): step part and whole round."""
+    n = len(matches)
+    players = max(len([s for s in m.seats if s is not None]) for m in matches)
     rng = np.random.default_rng(1)
-    sticks = rng.uniform(-1, 1, (args.ticks + args.warmup, layout.players, 2)).tolist()
+    sticks = rng.uniform(-1, 1, (args.ticks + args.warmup, players, 2)).tolist()
     seats = [[s for s in m.seats if s is not None] for m in matches]
     rounds: list[float] = []
+    steps: list[float] = []
     frames = 0
     for k in range(args.warmup + args.ticks):
         t0 = time.perf_counter()
@@ -58,31 +63,68 @@ def run(args: argparse.Namespace) -> int:
             nxt = m.tick_count + 1
             for seat, (x, y) in zip(seated, sticks[k], strict=False):
                 m.receive_input(seat, nxt, x, y)
-            frames += len(m.tick().frames)
+        inputs = [m.take_inputs() for m in matches]
+        t1 = time.perf_counter()
+        if batched:
+            results = step_batch([m.sim for m in matches], inputs)
+        else:
+            results = [m.sim.step(batch) for m, batch in zip(matches, inputs, strict=True)]
+        t2 = time.perf_counter()
+        for m, batch, result in zip(matches, inputs, results, strict=True):
+            assert not isinstance(result, SystemFailed)
+            frames += len(m.finish_tick(batch, result).frames)
         if k >= args.warmup:
             rounds.append(time.perf_counter() - t0)
-    per_match_us = [1e6 * r / layout.matches for r in rounds]
-    row: dict[str, Any] = {
+            steps.append(t2 - t1)
+    per_match_us = [1e6 * r / n for r in rounds]
+    step_us = [1e6 * r / n for r in steps]
+    return {
+        "mode": "batched" if batched else "per-match",
+        "us_per_match_tick_p50": round(percentile(per_match_us, 50), 1),
+        "us_per_match_tick_p99": round(percentile(per_match_us, 99), 1),
+        "us_per_match_tick_mean": round(sum(per_match_us) / len(per_match_us), 1),
+        "step_us_per_match_tick_p50": round(percentile(step_us, 50), 1),
+        "round_ms_p50": round(percentile([r * 1000 for r in rounds], 50), 3),
+        "frames_per_round": frames / (args.warmup + args.ticks),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    """Time the rounds and report (the ``--matches`` branch of ``benchmarks tick``).
+
+    Both ways in one run, on separate but identical sets of matches: per match
+    (``Match.tick`` each) and batched as the server steps them
+    (:func:`~server.core.batch.stepper.step_batch`, then each match's frames). "step"
+    is the simulation alone (inputs written, systems, index), the rest is building and
+    encoding the state frames (no sockets).
+    """
+    layout = Layout(args.matches, args.players_per_match, args.entities_per_match)
+    base: dict[str, Any] = {
         "matches": layout.matches,
         "players_per_match": layout.players,
         "entities_per_match": layout.npcs,
         "ticks": args.ticks,
-        "us_per_match_tick_p50": round(percentile(per_match_us, 50), 1),
-        "us_per_match_tick_p99": round(percentile(per_match_us, 99), 1),
-        "us_per_match_tick_mean": round(sum(per_match_us) / len(per_match_us), 1),
-        "round_ms_p50": round(percentile([r * 1000 for r in rounds], 50), 3),
-        "frames_per_round": frames / (args.warmup + args.ticks),
     }
-    print(
-        f"{layout.matches} matches x {layout.players} players x {layout.npcs} NPCs: "
-        f"{row['us_per_match_tick_p50']} us per match-tick p50 "
-        f"(p99 {row['us_per_match_tick_p99']}, mean {row['us_per_match_tick_mean']}); "
-        f"one round of all matches {row['round_ms_p50']} ms"
-    )
+    rows = []
+    for batched in (False, True):
+        row = {**base, **measure(build(args.game, layout), args, batched)}
+        rows.append(row)
+        print(
+            f"{layout.matches} matches x {layout.players} players x {layout.npcs} NPCs, "
+            f"{row['mode']}: {row['us_per_match_tick_p50']} us per match-tick p50 "
+            f"(p99 {row['us_per_match_tick_p99']}, mean {row['us_per_match_tick_mean']}; "
+            f"step {row['step_us_per_match_tick_p50']}, frames the rest); "
+            f"one round of all matches {row['round_ms_p50']} ms",
+            flush=True,
+        )
+    alone, row = rows
     ok = row["us_per_match_tick_p50"] <= BAR_US_PER_MATCH_TICK
+    whole = alone["us_per_match_tick_p50"] / max(row["us_per_match_tick_p50"], 1e-9)
+    step = alone["step_us_per_match_tick_p50"] / max(row["step_us_per_match_tick_p50"], 1e-9)
     print(
-        f"bar: amortised cost per match-tick <= {BAR_US_PER_MATCH_TICK} us: "
-        f"{row['us_per_match_tick_p50']} us -> {'PASS' if ok else 'FAIL'}"
+        f"bar: amortised cost per match-tick <= {BAR_US_PER_MATCH_TICK} us (batched): "
+        f"{row['us_per_match_tick_p50']} us -> {'PASS' if ok else 'FAIL'} "
+        f"(x{whole:.1f} faster than per match; the step alone x{step:.1f})"
     )
-    write_json(result_path("tick-matches", args.out), {"command": "tick", "rows": [row]})
+    write_json(result_path("tick-matches", args.out), {"command": "tick", "rows": rows})
     return 0

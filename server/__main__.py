@@ -70,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=d.metrics,
         help="do not serve /metrics (404)",
     )
+    p.add_argument(
+        "--no-batch",
+        dest="batch_matches",
+        action="store_false",
+        default=d.batch_matches,
+        help="step every match on its own instead of in batches per game definition",
+    )
     # The remaining limits: one flag per ServerConfig field, so every field has one.
     taken = {a.dest for a in p._actions}
     for f in fields(ServerConfig):

@@ -76,6 +76,9 @@ class ServerConfig:
     """The runner sleeps until this long before a tick's deadline, then yields to the loop
     until it is due: uvloop's timers have 1 ms resolution. Costs up to this much CPU per
     tick (~1% of a core at 20 Hz); 0 turns it off (ticks then start up to ~1 ms late)."""
+    batch_matches: bool = True
+    """Step the running state-sync matches of one game definition as one batch per tick
+    (server.core.batch) when its systems allow it; False steps each match on its own."""
     drain_grace_s: float = 10.0
     """SIGTERM: matches play on this long before they are ended."""
     auth_token: str | None = None

@@ -93,7 +93,7 @@ class FrameProcessor:
         self.rng = rng
         self.commands = CommandBuffer(world)
         self.pipeline = Pipeline.from_definition(definition)
-        self.index: SpatialIndex = make_index(
+        self._index: SpatialIndex = make_index(
             definition.spatial.index,
             definition.world.width_units,
             definition.world.height_units,
@@ -101,8 +101,16 @@ class FrameProcessor:
             definition.spatial.quadtree_leaf_capacity,
         )
         self._index_built = False
+        self._index_dirty = False
         self._timer = timer
         self._has_input = world.has_component("input")
+
+    @property
+    def index(self) -> SpatialIndex:
+        """This world's spatial index, keyed by slot (rebuilt here first if marked stale)."""
+        if self._index_dirty:
+            self.rebuild_index()
+        return self._index
 
     def rebuild_index(self) -> None:
         """Rebuild the spatial index from current positions; ids are dense slots."""
@@ -110,8 +118,23 @@ class FrameProcessor:
         n = self.world.count
         xs = self.world.col("position.x").astype(np.float64) / scale
         ys = self.world.col("position.y").astype(np.float64) / scale
-        self.index.rebuild(np.arange(n, dtype=np.int64), xs, ys)
+        self._index.rebuild(np.arange(n, dtype=np.int64), xs, ys)
         self._index_built = True
+        self._index_dirty = False
+
+    def built_index(self) -> SpatialIndex | None:
+        """The index (fresh), or None before it was first built."""
+        return self.index if self._index_built else None
+
+    def mark_index_stale(self) -> None:
+        """Positions changed outside :meth:`run_phases` (a batched step): rebuild on first use.
+
+        A batch steps many worlds with one index over all of them; a match's own index is
+        only needed if something queries it (the sync layer's per-client interest), so it
+        is rebuilt then, not after every batched tick.
+        """
+        self._index_built = True
+        self._index_dirty = True
 
     def _record(self, result: FrameResult, applied: AppliedCommands) -> None:
         if len(applied.spawned_netids):
@@ -125,31 +148,51 @@ class FrameProcessor:
         The world is left as it was after the last successful phase when a system fails;
         the caller (the match) is expected to end the match, not to continue it.
         """
+        ctx, result = self.begin(tick, inputs)
+        self.run_phases(ctx, result)
+        return self.finish(ctx, result)
+
+    def begin(
+        self, tick: int, inputs: InputBatch | None, with_index: bool = True
+    ) -> tuple[TickContext, FrameResult]:
+        """The start of a step: queued commands applied, the tick's inputs written.
+
+        Then :meth:`run_phases` (or a batch, :mod:`server.core.batch`) runs the systems
+        and :meth:`finish` closes the step. ``with_index=False`` (a batch, whose systems
+        get the batch's index) leaves ``ctx.index`` None instead of this world's index.
+        """
         timer = self._timer
-        t_start = timer()
         result = FrameResult(tick)
+        result.total_s = timer()  # the start; finish() turns it into the duration
         ctx = TickContext(
             tick=tick,
             tick_rate_hz=self.definition.tick_rate_hz,
             definition=self.definition,
             commands=self.commands,
             rng=self.rng,
-            index=self.index if self._index_built else None,
+            index=self.index if with_index and self._index_built else None,
         )
         self._record(result, self.commands.apply())
+        world = self.world
+        if inputs is not None and self._has_input:
+            slots = world.entities.slots_of(inputs.entities)
+            ok = slots >= 0
+            if inputs.columns is None:
+                world.col("input.x")[slots[ok]] = inputs.x[ok]
+                world.col("input.y")[slots[ok]] = inputs.y[ok]
+            else:
+                for name, values in inputs.columns.items():
+                    world.col(f"input.{name}")[slots[ok]] = values[ok]
+        return ctx, result
+
+    def run_phases(self, ctx: TickContext, result: FrameResult) -> None:
+        """Every phase's systems over this world, commands applied after each phase."""
+        timer = self._timer
+        tick = ctx.tick
         world = self.world
         index_stale = False
         for phase, systems in self.pipeline.by_phase:
             t_phase = timer()
-            if phase is Phase.INPUT and inputs is not None and self._has_input:
-                slots = world.entities.slots_of(inputs.entities)
-                ok = slots >= 0
-                if inputs.columns is None:
-                    world.col("input.x")[slots[ok]] = inputs.x[ok]
-                    world.col("input.y")[slots[ok]] = inputs.y[ok]
-                else:
-                    for name, values in inputs.columns.items():
-                        world.col(f"input.{name}")[slots[ok]] = values[ok]
             for scheduled in systems:
                 t_sys = timer()
                 try:
@@ -172,8 +215,11 @@ class FrameProcessor:
             # A post-update system spawned or despawned: slots moved, so the index the
             # sync layer reads must be rebuilt to stay keyed by current slots.
             self.rebuild_index()
+
+    def finish(self, ctx: TickContext, result: FrameResult) -> FrameResult:
+        """Close a step: the systems' reports copied into ``result``, total time set."""
         result.stats = ctx.stats
         result.events = ctx.events
         result.ending = ctx.ending
-        result.total_s = timer() - t_start
+        result.total_s = self._timer() - result.total_s
         return result

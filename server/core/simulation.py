@@ -188,6 +188,18 @@ class LockstepReplica:
 
         ``columns``: the changed seats' values per input field (as in the frame).
         """
+        return self.sim.step(self.prepare_columns(frame, joins, leaves, seats, columns))
+
+    def prepare_columns(
+        self,
+        frame: int,
+        joins: list[int] | tuple[int, ...],
+        leaves: list[int] | tuple[int, ...],
+        seats: NDArray[np.int64],
+        columns: Mapping[str, NDArray[Any]],
+    ) -> InputBatch:
+        """Everything of :meth:`apply_columns` but the step: leaves and joins queued, and
+        the inputs of the step returned (a batch steps many replicas at once)."""
         if frame != self.sim.tick + 1:
             raise InvalidState(f"lockstep frame {frame} applied after tick {self.sim.tick}")
         for seat in leaves:
@@ -199,8 +211,8 @@ class LockstepReplica:
         seat_entity = self.seat_entity
         eids = np.array([seat_entity.get(s, -1) for s in seats.tolist()], dtype=np.int64)
         if self.sim.definition.inputs_declared:
-            return self.sim.step(InputBatch.of_columns(eids, columns))
-        return self.sim.step(InputBatch(eids, columns["x"], columns["y"]))
+            return InputBatch.of_columns(eids, columns)
+        return InputBatch(eids, columns["x"], columns["y"])
 
     def export(self) -> dict[str, object]:
         """Checkpoint: the simulation plus ``[seat, entity id, net id]`` per seated player."""

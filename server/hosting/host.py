@@ -103,7 +103,9 @@ class Host:
         )
         self.runners: dict[str, MatchRunner] = {}
         self.scheduler = TickScheduler(
-            config.max_catchup_ticks, spin_s=config.tick_spin_ms / 1000.0
+            config.max_catchup_ticks,
+            spin_s=config.tick_spin_ms / 1000.0,
+            batching=config.batch_matches,
         )
         """One task per tick rate drives every match's runner (server.hosting.scheduler)."""
         self.signer = TokenSigner()

@@ -20,7 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from server.core.batch.stepper import can_batch
 from server.core.clock import DueTick, TickClock
+from server.core.frame import FrameResult, InputBatch
 from server.errors import SystemFailed
 from server.match.match import Match, MatchState, TickOutput
 from server.ops.events import Event, log_event
@@ -45,6 +47,16 @@ class RunnerHooks(Protocol):
 
     def match_failed(self, match: Match, error: SystemFailed) -> None:
         """A system raised: end the match and disconnect its players."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stepped:
+    """A match's part of a batched step, handed to :meth:`MatchRunner.run_tick`."""
+
+    inputs: InputBatch | None
+    result: FrameResult | SystemFailed
+    share_s: float
+    """This match's share of the batch step's time (seconds)."""
 
 
 @dataclass(slots=True)
@@ -83,6 +95,7 @@ class MatchRunner:
         """This match's deadlines: the shared grid of its tick rate, from its first tick on."""
         self._first_index = 0
         self.task: asyncio.Future[None] | None = None
+        self._batchable = can_batch(match.definition)
 
     @property
     def tick_rate_hz(self) -> int:
@@ -110,39 +123,65 @@ class MatchRunner:
         if self.task is not None and not self.task.done():
             self.task.set_result(None)
 
+    @property
+    def batchable(self) -> bool:
+        """Whether this match can step in a batch with others of its definition."""
+        return self._batchable
+
     def run_due(self) -> None:
         """Run every tick of this match that is due now (none if its next deadline is ahead)."""
+        for due in self.take_due():
+            if not self.active:
+                break
+            self.run_tick(due)
+
+    def take_due(self) -> list[DueTick]:
+        """The ticks due now, in our own numbers; skipped deadlines counted and reported."""
         clock = self.clock
         if clock is None or not self.active:
-            return
-        match, hooks, stats = self.match, self.hooks, self.stats
+            return []
         skipped_before = clock.skipped_total
         due_ticks = clock.due(self._perf())
         if clock.skipped_total != skipped_before:
             n = clock.skipped_total - skipped_before
-            stats.skipped += n
-            hooks.observe_skipped(match, n)
-        period = clock.dt_s
-        for shared in due_ticks:
-            if not self.active:
-                break
-            # Our own tick numbers: 0 at the shared deadline at which we joined.
-            due = DueTick(shared.index - self._first_index, shared.deadline_s, shared.lateness_s)
-            t0 = self._perf()
-            try:
+            self.stats.skipped += n
+            self.hooks.observe_skipped(self.match, n)
+        # Our own tick numbers: 0 at the shared deadline at which we joined.
+        first = self._first_index
+        return [DueTick(d.index - first, d.deadline_s, d.lateness_s) for d in due_ticks]
+
+    def run_tick(self, due: DueTick, stepped: Stepped | None = None) -> None:
+        """Run one due tick: the whole tick, or (``stepped``) the rest of a batched one.
+
+        ``stepped``: the inputs, the step's result (or the ``SystemFailed`` that ends
+        this match) and this match's share of the batch's time, from the scheduler's
+        batch step (:func:`server.core.batch.stepper.step_batch`).
+        """
+        if not self.active:
+            return
+        match, hooks, stats = self.match, self.hooks, self.stats
+        t0 = self._perf()
+        due = DueTick(due.index, due.deadline_s, t0 - due.deadline_s)  # late as it runs
+        try:
+            if stepped is None:
                 out = match.tick(hooks.writable)
-                hooks.deliver(match, out)
-            except Exception as exc:  # isolate this match from the rest of the schedule
-                self._fail(exc)
-                return
-            work = self._perf() - t0
-            stats.ticks += 1
-            stats.work_s += work
-            if due.lateness_s > period:
-                stats.late += 1
-            if work > period:
-                stats.overruns += 1
-            hooks.observe_tick(match, due, out, work)
+            else:
+                if isinstance(stepped.result, SystemFailed):
+                    raise stepped.result
+                out = match.finish_tick(stepped.inputs, stepped.result, hooks.writable)
+            hooks.deliver(match, out)
+        except Exception as exc:  # isolate this match from the rest of the schedule
+            self._fail(exc)
+            return
+        work = self._perf() - t0 + (stepped.share_s if stepped is not None else 0.0)
+        period = 1.0 / self.tick_rate_hz
+        stats.ticks += 1
+        stats.work_s += work
+        if due.lateness_s > period:
+            stats.late += 1
+        if work > period:
+            stats.overruns += 1
+        hooks.observe_tick(match, due, out, work)
 
     def _fail(self, exc: Exception) -> None:
         """End this match only: MATCH_FAILED (a non-system error is wrapped as a failure)."""

@@ -55,6 +55,13 @@ def build_state_frames(match: Match, out: TickOutput, writable: Callable[[Any], 
         seats = np.asarray(seats_list, dtype=np.int64)[order]
         seat_objs = [conns[i] for i in order.tolist()]
         slots = world.entities.slots_of(match.seat_entity[seats])
+        if (slots < 0).any():
+            # Joined after this tick's step (the loop ran between a batch's step and these
+            # frames): the player's entity spawns at the next tick, its frames start there.
+            keep = slots >= 0
+            seats, slots = seats[keep], slots[keep]
+            seat_objs = [s for s, k in zip(seat_objs, keep.tolist(), strict=True) if k]
+    if seats_list and seat_objs:
         px = world.col("position.x")[slots].astype(np.float64) / match.subunits_per_unit
         py = world.col("position.y")[slots].astype(np.float64) / match.subunits_per_unit
         full = np.fromiter((s.needs_full for s in seat_objs), dtype=bool, count=len(seats))

@@ -28,7 +28,7 @@ from server.core.frame import FrameResult, InputBatch
 from server.core.simulation import LockstepReplica, Simulation, replica_rules
 from server.core.sync.events import EventRouter
 from server.core.sync.fields import FieldEncoder
-from server.core.sync.lockstep import InputVerdict, LockstepCollector
+from server.core.sync.lockstep import InputVerdict, LockstepCollector, LockstepFrame
 from server.core.sync.quantize import PositionQuantizer
 from server.core.sync.state import InterestSync
 from server.core.systems.arena import INPUT_SCALE
@@ -179,6 +179,8 @@ class Match:
         self.frame_history: dict[int, bytes] = {}
         self.server_checksums: dict[int, int] = {}
         self.desynced: set[int] = set()
+        self._lockstep_frame: LockstepFrame | None = None
+        """The lockstep frame between :meth:`take_inputs` and :meth:`finish_tick`."""
         if self.mode == "lockstep":
             self.collector = LockstepCollector(
                 self.capacity,
@@ -433,12 +435,30 @@ class Match:
         state-sync client that has not gets no new frame this tick (latest-frame-wins).
         Raises :class:`~server.errors.SystemFailed` if a system fails.
         """
+        batch = self.take_inputs()
+        return self.finish_tick(batch, self.sim.step(batch), writable)
+
+    def _check_tickable(self) -> None:
         if self.state is MatchState.WAITING:
             self.start()
         if self.state is MatchState.ENDED:
             raise InvalidState("tick of an ended match")
+
+    def take_inputs(self) -> InputBatch | None:
+        """The start of a tick: the inputs waiting for it (None if none).
+
+        :meth:`tick` is ``take_inputs``, one step of :attr:`sim`, then
+        :meth:`finish_tick`; the hosting layer calls the three itself when it steps
+        many matches as one batch (:mod:`server.core.batch`). Lockstep: the frame is
+        built here (joins and leaves queued on the replica), finished in ``finish_tick``.
+        """
+        self._check_tickable()
         if self.collector is not None:
-            return self._tick_lockstep()
+            assert self.replica is not None
+            frame = self._lockstep_frame = self.collector.build()
+            return self.replica.prepare_columns(
+                frame.frame, frame.joins, frame.leaves, frame.seats, frame.columns
+            )
         has = np.flatnonzero(self._in_has)
         batch = None
         if len(has):
@@ -449,7 +469,17 @@ class Match:
                 cols = {f.name: c[has] for f, c in fields}
                 batch = InputBatch.of_columns(self.seat_entity[has], cols)
             self._in_has[:] = False
-        result = self.sim.step(batch)
+        return batch
+
+    def finish_tick(
+        self,
+        batch: InputBatch | None,
+        result: FrameResult,
+        writable: Callable[[Any], bool] = lambda c: True,
+    ) -> TickOutput:
+        """The end of a tick stepped with ``batch``: events, ending, frames."""
+        if self.collector is not None:
+            return self._finish_lockstep(result)
         if self.recorder is not None:
             self.recorder.tick(self.sim.tick, batch)
         if result.events and self.send_events:
@@ -471,13 +501,11 @@ class Match:
         self.result = build_result(self, ending)
         return True
 
-    def _tick_lockstep(self) -> TickOutput:
-        assert self.collector is not None
+    def _finish_lockstep(self, result: FrameResult) -> TickOutput:
         assert self.replica is not None
-        frame = self.collector.build()
-        result = self.replica.apply_columns(
-            frame.frame, frame.joins, frame.leaves, frame.seats, frame.columns
-        )
+        frame = self._lockstep_frame
+        assert frame is not None, "finish_tick without take_inputs"
+        self._lockstep_frame = None
         for seat_index, eid in self.replica.seat_entity.items():
             s = self.seats[seat_index]
             if s is not None:

@@ -18,6 +18,12 @@ _E = np.zeros(0, dtype=np.int64)
 _OFFSETS = ((0, 0), (1, 0), (-1, 1), (0, 1), (1, 1))
 
 
+_DENSE_CELLS_PER_POINT = 16
+"""A cell table (one start offset per cell) is used while cells <= this many per point..."""
+_DENSE_MIN_POINTS = 256
+"""... and from this many points on (below, two binary searches measure faster)."""
+
+
 def pairs_within(
     ids: NDArray[np.int64], xs: NDArray[np.float64], ys: NDArray[np.float64], distance: float
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
@@ -31,18 +37,30 @@ def pairs_within(
     cx -= cx.min()
     cy -= cy.min()
     width = int(cx.max()) + 3  # room for the -1/+1 neighbours without wrapping
+    cells = (int(cy.max()) + 3) * width
     key = (cy + 1) * width + (cx + 1)
-    order = np.argsort(key, kind="stable")
+    # Any order within a cell will do: the pairs are sorted at the end.
+    order = np.argsort(key)
     skey = key[order]
     sx, sy, sid = xs[order], ys[order], ids[order]
     idx = np.arange(n, dtype=np.int64)
+    start: NDArray[np.int64] | None = None
+    if n >= _DENSE_MIN_POINTS and cells <= _DENSE_CELLS_PER_POINT * n:
+        # Where each cell's run starts in skey: two look-ups per point instead of two
+        # binary searches (the stack of many small matches is a wide, sparse plane).
+        start = np.zeros(cells + 1, dtype=np.int64)
+        np.cumsum(np.bincount(skey, minlength=cells), out=start[1:])
     out_a: list[NDArray[np.int64]] = []
     out_b: list[NDArray[np.int64]] = []
     d2 = distance * distance
     for ox, oy in _OFFSETS:
-        target = skey + oy * width + ox
-        lo = np.searchsorted(skey, target, side="left")
-        hi = np.searchsorted(skey, target, side="right")
+        target = skey + (oy * width + ox)
+        if start is not None:
+            lo = start[target]
+            hi = start[target + 1]
+        else:
+            lo = np.searchsorted(skey, target, side="left")
+            hi = np.searchsorted(skey, target, side="right")
         if ox == 0 and oy == 0:
             lo = idx + 1  # same cell: each pair once
         cnt = np.maximum(hi - lo, 0)
@@ -50,9 +68,7 @@ def pairs_within(
         if total == 0:
             continue
         i = np.repeat(idx, cnt)
-        j = np.repeat(lo, cnt) + (
-            np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-        )
+        j = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(total, dtype=np.int64)
         dx = sx[j] - sx[i]
         dy = sy[j] - sy[i]
         hit = dx * dx + dy * dy <= d2

@@ -26,6 +26,7 @@ INPUT_SCALE = 127
         "speed_units_per_s": ParamSpec(float, 80.0, 0.0, 10_000.0, "full-stick speed"),
     },
     phases=("input", "pre_update"),
+    batch_writes=("velocity.x", "velocity.y"),
 )
 def apply_inputs(world: World, ctx: TickContext, params: Mapping[str, Any]) -> None:
     """Set each player's velocity from its stick input (-127..127 per axis)."""
@@ -39,7 +40,12 @@ def apply_inputs(world: World, ctx: TickContext, params: Mapping[str, Any]) -> N
     world.col("velocity.y")[m] = (iy * speed) // INPUT_SCALE
 
 
-@system("move", requires=("position", "velocity"), phases=("update",))
+@system(
+    "move",
+    requires=("position", "velocity"),
+    phases=("update",),
+    batch_writes=("position.x", "position.y"),
+)
 def move(world: World, ctx: TickContext, params: Mapping[str, Any]) -> None:
     """Advance positions by one tick of velocity: ``p += v // tick_rate_hz`` (integer)."""
     px = world.col("position.x")
@@ -52,7 +58,12 @@ def move(world: World, ctx: TickContext, params: Mapping[str, Any]) -> None:
     np.add(py, vy // rate, out=py, casting="unsafe")
 
 
-@system("bounce_at_edges", requires=("position", "velocity"), phases=("validate", "update"))
+@system(
+    "bounce_at_edges",
+    requires=("position", "velocity"),
+    phases=("validate", "update"),
+    batch_writes=("position.x", "position.y", "velocity.x", "velocity.y"),
+)
 def bounce_at_edges(world: World, ctx: TickContext, params: Mapping[str, Any]) -> None:
     """Reflect entities that left ``[0, width] x [0, height]`` back in and flip their velocity."""
     w = ctx.definition.world
@@ -75,6 +86,7 @@ def bounce_at_edges(world: World, ctx: TickContext, params: Mapping[str, Any]) -
     requires=("position", "velocity", "collider"),
     params={"radius_units": ParamSpec(float, 2.0, 0.0, 1000.0, "default collider radius")},
     phases=("post_update",),
+    batch_writes=("velocity.x", "velocity.y"),
 )
 def collide(world: World, ctx: TickContext, params: Mapping[str, Any]) -> None:
     """Reverse the velocity of every entity overlapping another (pairs from the index).

@@ -138,6 +138,15 @@ class SystemSpec:
     params: Mapping[str, ParamSpec]
     phases: frozenset[str]
     doc: str
+    batch_writes: tuple[str, ...] | None = None
+    """The columns the system writes, if it can run once over a stack of matches.
+
+    None: it cannot (the default). A batchable system reads only world columns,
+    ``ctx.definition``, ``ctx.tick_rate_hz`` and ``ctx.index.candidate_pairs``, computes
+    each row from its own row and from pairs the index returns, and reports only
+    ``ctx.stats``: no ``ctx.tick``, ``ctx.rng``, ``ctx.commands``, ``emit``, ``end`` or
+    index queries by position (see :mod:`server.core.batch`).
+    """
 
 
 SYSTEMS: dict[str, SystemSpec] = {}
@@ -153,8 +162,12 @@ def system(
     requires: tuple[str, ...] = (),
     params: Mapping[str, ParamSpec] | None = None,
     phases: tuple[str, ...] = PHASE_KEYS,
+    batch_writes: tuple[str, ...] | None = None,
 ) -> Callable[[SystemFn], SystemFn]:
-    """Register ``fn`` as system ``name`` (a decorator). Names are unique."""
+    """Register ``fn`` as system ``name`` (a decorator). Names are unique.
+
+    ``batch_writes``: see :attr:`SystemSpec.batch_writes`.
+    """
 
     def register(fn: SystemFn) -> SystemFn:
         if name in SYSTEMS:
@@ -166,6 +179,7 @@ def system(
             params=dict(params or {}),
             phases=frozenset(phases),
             doc=(fn.__doc__ or "").strip().split("\n")[0],
+            batch_writes=batch_writes,
         )
         return fn
 

@@ -1,0 +1,218 @@
+"""Batched stepping (server.core.batch): no pair crosses matches, and a match steps the
+same bits alone or batched, whatever the other matches do."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from server.core.batch.plane import MatchPlaneIndex
+from server.core.batch.stepper import can_batch, step_batch
+from server.core.entity import EntityId
+from server.core.pipeline import Pipeline, ScheduledSystem
+from server.core.simulation import LockstepReplica, Simulation
+from server.core.spatial.brute import BruteForceIndex
+from server.core.systems.registry import SystemSpec, TickContext
+from server.core.world import World
+from server.errors import SystemFailed
+from server.gamedef import GameDefinition, SystemStep, load_definition
+from server.gamedef.load import override_sync_mode
+from server.match.handler import LeaveReason
+from server.match.match import Match, TickOutput
+from server.net.codec import decode_server_message
+from server.net.protocol import MessageType
+from tests.conftest import ROOT
+
+SCALE = 256.0
+
+match_points = st.lists(
+    st.lists(
+        st.tuples(st.integers(-3000, 30000), st.integers(-3000, 30000)), min_size=0, max_size=25
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(match_points, st.floats(0.5, 60.0))
+def test_plane_pairs_are_each_matchs_own_pairs(points: list[list[Any]], distance: float) -> None:
+    """Against per-match brute force: the same pairs, none across matches (in or out of
+    the world's bounds, empty and one-entity matches included)."""
+    xs = np.array([p[0] for m in points for p in m], dtype=np.float64) / SCALE
+    ys = np.array([p[1] for m in points for p in m], dtype=np.float64) / SCALE
+    counts = np.array([len(m) for m in points], dtype=np.int64)
+    a, b = MatchPlaneIndex(xs, ys, counts).candidate_pairs(distance)
+    expected_a: list[int] = []
+    expected_b: list[int] = []
+    start = 0
+    for n in counts.tolist():
+        brute = BruteForceIndex()
+        brute.rebuild(np.arange(n, dtype=np.int64), xs[start : start + n], ys[start : start + n])
+        ba, bb = brute.candidate_pairs(distance)
+        expected_a += (ba + start).tolist()
+        expected_b += (bb + start).tolist()
+        start += n
+    got = sorted(zip(a.tolist(), b.tolist(), strict=True))
+    assert got == sorted(zip(expected_a, expected_b, strict=True))
+    match_of = np.repeat(np.arange(len(counts)), counts)
+    assert (match_of[a] == match_of[b]).all()
+
+
+def _seated(defn: GameDefinition, match_id: str, index: int, players: int) -> Match:
+    m = Match(defn, match_id, index)
+    for p in range(players):
+        m.join(index * 100 + p, object())
+    m.start()
+    return m
+
+
+def _inputs(m: Match, tick: int, rng: np.random.Generator) -> None:
+    for seat in [s for s in m.seats if s is not None]:
+        x, y = rng.uniform(-1, 1, 2).tolist()
+        m.receive_input(seat, tick, x, y)
+
+
+def _frames(out: TickOutput) -> list[bytes]:
+    return [frame for _, frame in out.frames]
+
+
+def _batched_round(matches: list[Match]) -> list[TickOutput]:
+    inputs = [m.take_inputs() for m in matches]
+    results = step_batch([m.sim for m in matches], inputs)
+    outs = []
+    for m, batch, result in zip(matches, inputs, results, strict=True):
+        assert not isinstance(result, SystemFailed)
+        outs.append(m.finish_tick(batch, result))
+    return outs
+
+
+def test_a_match_steps_the_same_alone_or_batched(small_arena: GameDefinition) -> None:
+    """One recorded input log, run alone and batched beside matches that join, leave and
+    have other sizes: the same checksum every tick and the same frames, byte for byte."""
+    assert can_batch(small_arena)
+    ticks = 40
+    log = np.random.default_rng(7)
+    recorded = [log.uniform(-1, 1, (4, 2)).tolist() for _ in range(ticks)]
+
+    def play(m: Match, tick: int) -> None:
+        seats = [s for s in m.seats if s is not None]
+        for seat, (x, y) in zip(seats, recorded[tick], strict=False):
+            m.receive_input(seat, m.tick_count + 1, x, y)
+
+    alone = _seated(small_arena, "m", 3, 4)
+    alone_log = []
+    for t in range(ticks):
+        play(alone, t)
+        out = alone.tick()
+        alone_log.append((alone.sim.checksum(), _frames(out)))
+
+    crowded = replace(small_arena, spawns=(replace(small_arena.spawns[0], count=90),))
+    same = _seated(small_arena, "m", 3, 4)
+    others = [_seated(small_arena, "o1", 1, 2), _seated(small_arena, "o2", 2, 8)]
+    big = _seated(crowded, "o3", 4, 1)  # another definition: batched on its own
+    rng = np.random.default_rng(1)
+    for t in range(ticks):
+        play(same, t)
+        for o in others:
+            _inputs(o, o.tick_count + 1, rng)
+        if t == 3:  # an NPC of another match despawns
+            others[0].sim.queue_despawn(EntityId(int(others[0].sim.world.col("entity")[0])))
+        if t == 5:
+            others[1].leave(
+                next(s for s in others[1].seats if s is not None), LeaveReason.CONSENTED
+            )
+        if t == 9:
+            others[0].join(999, object())
+        if t == 12:
+            others.append(_seated(small_arena, "late", 5, 3))  # joins the batch mid-run
+        outs = _batched_round([others[0], same, *others[1:]])
+        big.tick()
+        assert (same.sim.checksum(), _frames(outs[1])) == alone_log[t], f"tick {t + 1}"
+    assert others[1].players == 7
+    assert others[0].players == 3
+    assert others[0].sim.world.count == 50 - 1 + 3
+
+
+def test_a_raising_batched_system_fails_only_its_match(small_arena: GameDefinition) -> None:
+    """A batched system raises on one match's data: the batch is retried one match at a
+    time, that match fails with its own SystemFailed, the others step as if alone."""
+
+    def explode(world: World, ctx: TickContext, params: Any) -> None:
+        if (world.col("position.x") == 4242).any():
+            raise RuntimeError("bad data")
+
+    spec = SystemSpec("explode_on", explode, (), {}, frozenset({"update"}), "", ())
+    extra = ScheduledSystem(Pipeline.from_definition(small_arena).by_phase[2][0], spec, {})
+    sims = [Simulation(small_arena, i) for i in range(3)]
+    twins = [Simulation(small_arena, i) for i in range(3)]
+    for s in sims + twins:
+        s.spawn_initial()
+        s.apply_commands()
+        s.processor.rebuild_index()
+        by_phase = list(s.processor.pipeline.by_phase)
+        phase, systems = by_phase[2]
+        by_phase[2] = (phase, (*systems, replace(extra, phase=phase)))
+        s.processor.pipeline = Pipeline(tuple(by_phase))
+    step_batch(sims, [None] * 3)
+    for s in twins:
+        s.step()
+    sims[1].world.col("position.x")[0] = 4242 - sims[1].world.col("velocity.x")[0] // 20
+    results = step_batch(sims, [None] * 3)
+    assert isinstance(results[1], SystemFailed)
+    assert results[1].system == "explode_on"
+    for i in (0, 2):
+        twins[i].step()
+        assert not isinstance(results[i], SystemFailed)
+        assert sims[i].checksum() == twins[i].checksum()
+
+
+def test_which_definitions_batch(small_arena: GameDefinition) -> None:
+    """The arena's systems batch; a definition with any other system steps per match."""
+    assert can_batch(small_arena)
+    faulty = replace(
+        small_arena,
+        pipeline=(*small_arena.pipeline, SystemStep("update", "fail_at_tick", (("tick", 3),))),
+    )
+    assert not can_batch(faulty)
+    for game in ("shooter", "tag", "rts"):
+        assert not can_batch(load_definition(ROOT / "data" / "games" / f"{game}.toml"))
+
+
+def test_lockstep_replicas_batch_with_their_own_checksums(small_arena: GameDefinition) -> None:
+    """The server's replicas of several lockstep matches step as one batch; each match's
+    checksum equals a lone client replica's, fed only that match's frames."""
+    defn = override_sync_mode(small_arena, "lockstep")
+    assert can_batch(defn)
+    matches = [Match(defn, f"l{i}", i) for i in range(1, 4)]
+    lone = []
+    for i, m in enumerate(matches, start=1):
+        replica = LockstepReplica(Simulation(defn, i))
+        replica.sim.spawn_initial()
+        replica.sim.apply_commands()
+        lone.append(replica)
+        for p in range(2 + i):
+            m.join(10 * i + p, object())
+        m.start()
+    rng = np.random.default_rng(3)
+    for t in range(30):
+        for m in matches:
+            for seat in [s for s in m.seats if s is not None]:
+                x, y = rng.uniform(-1, 1, 2).tolist()
+                m.receive_input(seat, m.collector.next_frame, x, y)  # type: ignore[union-attr]
+        if t == 10:
+            first = next(s for s in matches[1].seats if s is not None)
+            matches[1].leave(first, LeaveReason.CONSENTED)
+        outs = _batched_round(matches)
+        for m, out, replica in zip(matches, outs, lone, strict=True):
+            assert out.broadcast is not None
+            kind, body = decode_server_message(out.broadcast[1])
+            assert kind is MessageType.LOCKSTEP_FRAME
+            replica.apply_body(body)
+            assert replica.sim.checksum() == m.sim.checksum(), (m.match_id, t)
+    assert matches[0].sim.tick == 30
+    assert len({m.sim.checksum() for m in matches}) == 3
