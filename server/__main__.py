@@ -77,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=d.batch_matches,
         help="step every match on its own instead of in batches per game definition",
     )
+    p.add_argument(
+        "--no-lean-receive",
+        dest="lean_receive",
+        action="store_false",
+        default=d.lean_receive,
+        help="keep every message on websockets' receive path (see docs/architecture.md)",
+    )
     # The remaining limits: one flag per ServerConfig field, so every field has one.
     taken = {a.dest for a in p._actions}
     for f in fields(ServerConfig):

@@ -71,6 +71,10 @@ class ServerConfig:
     """SO_SNDBUF of accepted sockets (Linux doubles the value); 0 keeps the OS default
     (autotuned, up to ``net.ipv4.tcp_wmem``'s maximum). The slow-reader skip starts only
     once the kernel buffers are full, so a small value makes it come sooner."""
+    lean_receive: bool = True
+    """After WELCOME, read a game connection's binary frames without websockets' parser
+    (server.gateway.lean); False keeps every message on websockets' receive path (for
+    comparing the two)."""
     max_catchup_ticks: int = 3
     tick_spin_ms: float = 1.0
     """The runner sleeps until this long before a tick's deadline, then yields to the loop

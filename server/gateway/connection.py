@@ -5,19 +5,23 @@ type (a text frame closes ``BINARY_ONLY``) → rate limits → the codec's msgpa
 envelope version, type and body checks → state (anything but HELLO first, or a second
 HELLO, closes ``UNEXPECTED_MESSAGE``); then, for HELLO, hosting's admission (version,
 token, draining, seat).
-After WELCOME every message goes through :func:`receive_loop`, which hands it to the
-match without awaiting (only LEAVE, which closes, awaits).
+After WELCOME every message goes through :func:`dispatch`, which hands it to the match
+without awaiting: called from the lean path's synchronous handler as the bytes arrive
+(:mod:`server.gateway.lean`), or from :func:`receive_loop` for what websockets delivers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from websockets.asyncio.server import ServerConnection, broadcast
+from websockets.asyncio.server import ServerConnection
 
 from server.errors import ProtocolViolation
+from server.gateway.lean import LeanConnection, send_binary
 from server.hosting.host import error_message
 from server.match.match import Match, Seat
 from server.net.codec import encode
@@ -37,6 +41,8 @@ from server.net.session import ClientSession
 
 if TYPE_CHECKING:
     from server.gateway.server import Gateway
+
+log = logging.getLogger("tickwire.gateway")
 
 CLOSE_REASONS: dict[CloseCode, str] = {
     CloseCode.VERSION_MISMATCH: "protocol version mismatch",
@@ -80,6 +86,8 @@ class Conn:
     last_input_s: float | None = None
     """Loop time of the last INPUT received (the admin match view)."""
     extra: dict[str, Any] = field(default_factory=dict)
+    stopped: bool = False
+    """No more messages are acted on (a violation or LEAVE; the close is under way)."""
 
 
 async def serve_connection(gw: Gateway, conn: Conn) -> None:
@@ -118,70 +126,111 @@ async def serve_connection(gw: Gateway, conn: Conn) -> None:
 
 
 async def receive_loop(gw: Gateway, conn: Conn) -> None:
-    """Every message after HELLO, until the connection closes or leaves."""
+    """Every message after HELLO, until the connection closes or leaves.
+
+    With the lean path (:mod:`server.gateway.lean`, ``config.lean_receive``) messages are
+    handed to :func:`dispatch` synchronously as their bytes arrive, and this loop only
+    sees what websockets itself delivers: messages that were queued before the switch,
+    and everything after a frame the fast path leaves to websockets (a text frame or a
+    fragment, which then close as before). Either way each message goes through the
+    same :func:`dispatch`.
+    """
     ws = conn.ws
-    session = conn.session
-    loop = asyncio.get_running_loop()
-    observer = gw.observer
-    counts = observer.in_counts
-    host = gw.host
+    if gw.config.lean_receive and isinstance(ws, LeanConnection):
+        ws.go_lean(lean_handler(gw, conn))
     async for data in ws:
+        if conn.stopped:
+            continue  # the fast path closed it; wait for the closing handshake to end
         if isinstance(data, str):
             raise ProtocolViolation("text frames are not accepted", CloseCode.BINARY_ONLY)
-        msg = session.receive(data, loop.time())
-        observer.in_bytes += len(data)
-        seat, match = conn.seat, conn.match
-        if seat is None or match is None:
-            # The match ended or the seat was taken over and the close (MATCH_ENDED,
-            # KICKED, SERVER_SHUTDOWN) is scheduled: keep reading until it happens.
-            # Returning here would end the handler, and websockets would close with
-            # 1000 before the scheduled close code could be sent.
-            continue
-        if type(msg) is Input:
-            counts[MessageType.INPUT] += 1
-            conn.last_input_s = session.last_received_s
-            if seat.spectator:
-                send_error(conn, ErrorCode.SPECTATOR_INPUT, "spectators send no input")
-                continue
-            err = match.receive_input(seat, msg.tick, msg.x, msg.y)
-            if err is not None:
-                observer.input_refused(err)
-                send_error(conn, err, f"input for tick {msg.tick} refused")
-        elif type(msg) is FieldInput:
-            counts[MessageType.INPUT] += 1
-            if seat.spectator:
-                send_error(conn, ErrorCode.SPECTATOR_INPUT, "spectators send no input")
-                continue
-            err = match.receive_fields(seat, msg.tick, msg.values)
-            if err is not None:
-                observer.input_refused(err)
-                send_error(conn, err, f"input for tick {msg.tick} refused")
-        elif type(msg) is Ping:
-            counts[MessageType.PING] += 1
-            pong = encode(MessageType.PONG, {"t": msg.t, "tick": match.tick_count})
-            broadcast((ws,), pong)
-        elif type(msg) is Ack:
-            counts[MessageType.ACK] += 1
-            match.receive_ack(seat, msg.tick)
-        elif type(msg) is SnapshotRequest:
-            counts[MessageType.SNAPSHOT_REQUEST] += 1
-            match.request_full(seat)
-        elif type(msg) is Checksum:
-            counts[MessageType.CHECKSUM] += 1
-            reply = host.receive_checksum(conn, seat, match, msg.frame, msg.checksum)
-            if reply is not None:
-                broadcast((ws,), reply)
-        elif type(msg) is Leave:
-            counts[MessageType.LEAVE] += 1
-            host.leave(conn, seat, match)
+        if not dispatch(gw, conn, data):
+            conn.stopped = True
             await gw.close(conn, CloseCode.LEFT)
             return
-        elif type(msg) is ReplayControl:
-            raise ProtocolViolation("not watching a replay", CloseCode.UNEXPECTED_MESSAGE)
-        else:  # a second hello
-            raise ProtocolViolation("hello was already said", CloseCode.UNEXPECTED_MESSAGE)
+
+
+def lean_handler(gw: Gateway, conn: Conn) -> Callable[[bytes], bool]:
+    """The fast path's handler: :func:`dispatch`, with what the async loop does on a
+    violation (log, count, close with its code) scheduled instead of awaited."""
+
+    def handle(data: bytes) -> bool:
+        if conn.stopped:
+            return False
+        try:
+            if dispatch(gw, conn, data):
+                return True
+            gw.close_soon(conn, CloseCode.LEFT)
+        except ProtocolViolation as exc:
+            gw.observer.violation(conn, exc)
+            gw.close_soon(conn, CloseCode(exc.close_code), exc.reason[:120])
+        except Exception:  # as websockets does for a failed handler: log, close 1011
+            log.exception("receive failed", extra={"conn_id": conn.session.conn_id})
+            gw.fail_soon(conn)
+        conn.stopped = True
+        return False
+
+    return handle
+
+
+def dispatch(gw: Gateway, conn: Conn, data: bytes) -> bool:
+    """Account for, decode and act on one binary message; False after ``LEAVE`` (the
+    seat is released; the caller closes with ``LEFT``). Raises ProtocolViolation."""
+    session = conn.session
+    msg = session.receive(data, gw.loop_time())
+    observer = gw.observer
+    observer.in_bytes += len(data)
+    seat, match = conn.seat, conn.match
+    if seat is None or match is None:
+        # The match ended or the seat was taken over and the close (MATCH_ENDED,
+        # KICKED, SERVER_SHUTDOWN) is scheduled: keep reading until it happens.
+        # Returning here would end the handler, and websockets would close with
+        # 1000 before the scheduled close code could be sent.
+        return True
+    counts = observer.in_counts
+    if type(msg) is Input:
+        counts[MessageType.INPUT] += 1
+        conn.last_input_s = session.last_received_s
+        if seat.spectator:
+            send_error(conn, ErrorCode.SPECTATOR_INPUT, "spectators send no input")
+            return True
+        err = match.receive_input(seat, msg.tick, msg.x, msg.y)
+        if err is not None:
+            observer.input_refused(err)
+            send_error(conn, err, f"input for tick {msg.tick} refused")
+    elif type(msg) is FieldInput:
+        counts[MessageType.INPUT] += 1
+        if seat.spectator:
+            send_error(conn, ErrorCode.SPECTATOR_INPUT, "spectators send no input")
+            return True
+        err = match.receive_fields(seat, msg.tick, msg.values)
+        if err is not None:
+            observer.input_refused(err)
+            send_error(conn, err, f"input for tick {msg.tick} refused")
+    elif type(msg) is Ping:
+        counts[MessageType.PING] += 1
+        send_binary(conn.ws, encode(MessageType.PONG, {"t": msg.t, "tick": match.tick_count}))
+    elif type(msg) is Ack:
+        counts[MessageType.ACK] += 1
+        match.receive_ack(seat, msg.tick)
+    elif type(msg) is SnapshotRequest:
+        counts[MessageType.SNAPSHOT_REQUEST] += 1
+        match.request_full(seat)
+    elif type(msg) is Checksum:
+        counts[MessageType.CHECKSUM] += 1
+        reply = gw.host.receive_checksum(conn, seat, match, msg.frame, msg.checksum)
+        if reply is not None:
+            send_binary(conn.ws, reply)
+    elif type(msg) is Leave:
+        counts[MessageType.LEAVE] += 1
+        gw.host.leave(conn, seat, match)
+        return False
+    elif type(msg) is ReplayControl:
+        raise ProtocolViolation("not watching a replay", CloseCode.UNEXPECTED_MESSAGE)
+    else:  # a second hello
+        raise ProtocolViolation("hello was already said", CloseCode.UNEXPECTED_MESSAGE)
+    return True
 
 
 def send_error(conn: Conn, code: ErrorCode, reason: str) -> None:
     """Write a non-fatal ERROR message to ``conn`` (no awaiting)."""
-    broadcast((conn.ws,), error_message(code, reason))
+    send_binary(conn.ws, error_message(code, reason))

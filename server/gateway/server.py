@@ -4,8 +4,11 @@ This package is the only code that imports ``websockets`` (a test enforces it). 
 :class:`Gateway` accepts upgrades (within ``max_connections``, refusing while draining),
 runs one :func:`~server.gateway.connection.serve_connection` per connection, serves the
 :class:`~server.gateway.routes.Routes` table for plain HTTP requests, and is hosting's
-:class:`~server.hosting.transport.Transport`: it writes frames synchronously with
-``websockets.broadcast`` and closes connections with documented codes.
+:class:`~server.hosting.transport.Transport`: it writes frames synchronously, framed once
+per payload and straight to the transport (:mod:`server.gateway.lean`), and closes
+connections with documented codes. Connections are
+:class:`~server.gateway.lean.LeanConnection`: after WELCOME their binary messages skip
+websockets' parser.
 """
 
 from __future__ import annotations
@@ -18,12 +21,12 @@ import secrets
 import socket
 import ssl
 import weakref
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
+from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.protocol import State
@@ -31,8 +34,9 @@ from websockets.protocol import State
 from server.config import ServerConfig
 from server.errors import JoinRejected, ProtocolViolation
 from server.gateway import http
-from server.gateway.bodies import BodyReadingConnection, attach_body
+from server.gateway.bodies import attach_body
 from server.gateway.connection import CLOSE_REASONS, Conn, serve_connection
+from server.gateway.lean import LeanConnection, frame, write_frame
 from server.gateway.matchmake import MatchmakeRoutes
 from server.gateway.matchmake import error as matchmake_error
 from server.gateway.routes import Routes
@@ -75,6 +79,8 @@ class Gateway:
         # or a storm of simultaneous handshakes would all pass the check.
         self._upgrading: weakref.WeakSet[ServerConnection] = weakref.WeakSet()
         self._server: Server | None = None
+        self.loop_time: Callable[[], float] = lambda: asyncio.get_running_loop().time()
+        """The event loop's clock (bound once the server starts: one call per message)."""
         self._bucket_args = (
             (config.rate_messages_per_s, config.rate_burst_messages),
             (config.rate_bytes_per_s, config.rate_burst_bytes),
@@ -125,8 +131,9 @@ class Gateway:
             close_timeout=2.0,
             logger=logging.getLogger("tickwire.websockets"),
             ssl=server_tls_context(self.config),
-            create_connection=BodyReadingConnection,
+            create_connection=LeanConnection,
         )
+        self.loop_time = asyncio.get_running_loop().time
         if self.config.socket_send_buffer_bytes > 0:
             # Accepted sockets inherit the listener's send buffer size.
             for sock in self._server.sockets:
@@ -149,7 +156,9 @@ class Gateway:
 
     def notify_all(self, payload: bytes) -> None:
         """Write one message to every open connection."""
-        broadcast([c.ws for c in self.conns.values()], payload)
+        framed = frame(payload)
+        for c in list(self.conns.values()):
+            write_frame(c.ws, framed)
 
     async def stop(self) -> None:
         """Stop listening, close every connection (SERVER_SHUTDOWN) and wait for them."""
@@ -176,31 +185,42 @@ class Gateway:
         return bool(transport.get_write_buffer_size() < self.config.send_buffer_limit_bytes)
 
     def send_each(self, frames: list[tuple[Any, bytes]]) -> tuple[int, int]:
-        """Write each (conn, frame), skipping closing connections; (frames, bytes) written."""
+        """Write each (conn, frame), skipping closing connections; (frames, bytes) written.
+
+        A payload object that repeats (a match whose clients all see the same bytes) is
+        framed once for all of them."""
         n = 0
         size = 0
-        for conn, frame in frames:
+        last: bytes | None = None
+        framed = b""
+        for conn, payload in frames:
             if conn.closing:
                 continue
-            broadcast((conn.ws,), frame)
+            if payload is not last:
+                last = payload
+                framed = frame(payload)
+            write_frame(conn.ws, framed)
             n += 1
-            size += len(frame)
-            conn.bytes_out += len(frame)
+            size += len(payload)
+            conn.bytes_out += len(payload)
         return n, size
 
     def send_shared(self, conns: list[Any], payload: bytes, limit_bytes: int) -> int:
         """Write one payload to every conn under ``limit_bytes`` unsent; close the others."""
-        live = []
+        framed = frame(payload)  # one frame for everyone: server frames are not masked
+        size = len(payload)
+        sent = 0
         for conn in conns:
             if conn.closing:
                 continue
-            if conn.ws.transport.get_write_buffer_size() > limit_bytes:
+            ws = conn.ws
+            if ws.transport.get_write_buffer_size() > limit_bytes:
                 self.close_soon(conn, CloseCode.TOO_FAR_BEHIND)
                 continue
-            live.append(conn.ws)
-            conn.bytes_out += len(payload)
-        broadcast(live, payload)
-        return len(live)
+            write_frame(ws, framed)
+            conn.bytes_out += size
+            sent += 1
+        return sent
 
     def close_seat(self, seat: Seat, code: CloseCode, reason: str) -> None:
         """Unseat and close every connection seated on ``seat``."""
@@ -223,6 +243,19 @@ class Gateway:
         self.observer.closed(int(code))
         with contextlib.suppress(Exception):
             await conn.ws.close(int(code), reason or CLOSE_REASONS.get(code, code.name.lower()))
+
+    def fail_soon(self, conn: Conn) -> None:
+        """Close with 1011 (internal error), as websockets does when a handler fails."""
+        if conn.closing:
+            return
+        conn.closing = True
+        self.observer.closed(1011)
+
+        async def fail() -> None:
+            with contextlib.suppress(Exception):
+                await conn.ws.close(1011, "internal error")
+
+        self._spawn(fail())
 
     def measure_rtt(self, conn: Conn) -> None:
         """Send one websocket ping to ``conn``; its round trip lands in ``conn.ws.latency``
