@@ -20,7 +20,6 @@ from typing import Any
 from server.audit import AuditFileHandler, install_audit_file, remove_audit_file
 from server.config import ServerConfig
 from server.directory import qualified_match_id
-from server.directory.redis_store import RedisDirectory
 from server.errors import DefinitionError, DefinitionErrors
 from server.gamedef import load_definition
 from server.gamedef.load import override_sync_mode
@@ -39,6 +38,7 @@ from server.net.protocol import MessageType
 from server.ops.degrade import DegradeController
 from server.ops.directory import DirectoryObserver
 from server.ops.events import Event, log_event
+from server.ops.memory import HeapTrimmer
 from server.ops.metrics import Metrics
 from server.ops.observer import Observer
 from server.replay.listing import list_recordings
@@ -115,9 +115,14 @@ class TickwireServer:
             self.gateway, self.host, self.request_drain, lambda: self.audit_handler
         )
         self._matchmaker: asyncio.Task[None] | None = None
+        self.trimmer = HeapTrimmer(config.heap_trim_interval_s)
+        """Returns freed heap memory to the OS now and then (server/ops/memory.py)."""
         self.node: ClusterNode | None = None
         """Set when ``redis_url`` is configured: this process's directory entries."""
         if config.redis_url:
+            # Imported here: redis (~6 MB of RSS) loads only in a clustered server.
+            from server.directory.redis_store import RedisDirectory
+
             node_id = new_node_id(config.node_name)
             for game in self.host.directory.games.values():
                 game.manager.id_prefix = qualified_match_id(node_id, "m")
@@ -272,3 +277,4 @@ class TickwireServer:
             now = loop.time()
             self.gateway.sweep_idle(now)
             self.host.sweep(now)
+            self.trimmer.maybe_trim(now)

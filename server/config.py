@@ -75,6 +75,9 @@ class ServerConfig:
     """After WELCOME, read a game connection's binary frames without websockets' parser
     (server.gateway.lean); False keeps every message on websockets' receive path (for
     comparing the two)."""
+    heap_trim_interval_s: float = 10.0
+    """Return freed heap memory to the OS (glibc ``malloc_trim``) at most this often;
+    0 turns it off (server/ops/memory.py)."""
     max_catchup_ticks: int = 3
     tick_spin_ms: float = 1.0
     """The runner sleeps until this long before a tick's deadline, then yields to the loop

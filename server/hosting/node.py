@@ -24,10 +24,13 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from server.directory import DirectoryUnavailable, MatchRecord, NodeRecord
-from server.directory.redis_store import RedisDirectory, RequestHandler
 from server.match.match import Match, MatchState
+
+if TYPE_CHECKING:  # redis is imported only by servers that are clustered (RSS, start-up)
+    from server.directory.redis_store import RedisDirectory, RequestHandler
 
 
 def new_node_id(name: str) -> str:

@@ -20,17 +20,17 @@ token itself goes into none of them.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import jwt
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
 from server.errors import GameServerError
 from server.identity.claims import ClaimsInvalid, PlayerIdentity, identity_from_claims
+
+# PyJWT and cryptography (~9 MB of RSS, a second of start-up on a loaded machine) are
+# imported on first use: a server without JWT keys never loads them.
 
 MIN_SECRET_BYTES = 32
 """HS256 secrets shorter than this are refused at start (RFC 7518 §3.2: key >= hash size)."""
@@ -85,26 +85,36 @@ class KeyConfigError(GameServerError):
         super().__init__(f"{path}: expected {expected}, got {got}")
 
 
-# PyJWT's exceptions, most specific first (several derive from DecodeError).
-_REASONS: tuple[tuple[type[Exception], RejectReason], ...] = (
-    (jwt.ExpiredSignatureError, RejectReason.EXPIRED),
-    (jwt.ImmatureSignatureError, RejectReason.NOT_YET_VALID),
-    (jwt.InvalidAudienceError, RejectReason.AUDIENCE),
-    (jwt.InvalidIssuerError, RejectReason.ISSUER),
-    (jwt.InvalidAlgorithmError, RejectReason.ALGORITHM),
-    (jwt.InvalidSignatureError, RejectReason.SIGNATURE),
-    (jwt.MissingRequiredClaimError, RejectReason.CLAIMS),
-    (jwt.exceptions.InvalidSubjectError, RejectReason.CLAIMS),
-    (jwt.exceptions.InvalidJTIError, RejectReason.CLAIMS),
-    (jwt.InvalidIssuedAtError, RejectReason.CLAIMS),
-    (jwt.InvalidKeyError, RejectReason.ALGORITHM),
-    (jwt.DecodeError, RejectReason.MALFORMED),
-)
+@functools.cache
+def _jwt() -> Any:
+    import jwt
+
+    return jwt
+
+
+@functools.cache
+def _reasons() -> tuple[tuple[type[Exception], RejectReason], ...]:
+    """PyJWT's exceptions, most specific first (several derive from DecodeError)."""
+    jwt = _jwt()
+    return (
+        (jwt.ExpiredSignatureError, RejectReason.EXPIRED),
+        (jwt.ImmatureSignatureError, RejectReason.NOT_YET_VALID),
+        (jwt.InvalidAudienceError, RejectReason.AUDIENCE),
+        (jwt.InvalidIssuerError, RejectReason.ISSUER),
+        (jwt.InvalidAlgorithmError, RejectReason.ALGORITHM),
+        (jwt.InvalidSignatureError, RejectReason.SIGNATURE),
+        (jwt.MissingRequiredClaimError, RejectReason.CLAIMS),
+        (jwt.exceptions.InvalidSubjectError, RejectReason.CLAIMS),
+        (jwt.exceptions.InvalidJTIError, RejectReason.CLAIMS),
+        (jwt.InvalidIssuedAtError, RejectReason.CLAIMS),
+        (jwt.InvalidKeyError, RejectReason.ALGORITHM),
+        (jwt.DecodeError, RejectReason.MALFORMED),
+    )
 
 
 def reason_of(exc: Exception) -> RejectReason:
     """The reject class of one of PyJWT's exceptions."""
-    for kind, reason in _REASONS:
+    for kind, reason in _reasons():
         if isinstance(exc, kind):
             return reason
     return RejectReason.MALFORMED
@@ -112,6 +122,8 @@ def reason_of(exc: Exception) -> RejectReason:
 
 def algorithms_for_public_key(key: object, path: str) -> tuple[str, ...]:
     """The single algorithm family a public key verifies; KeyConfigError for others."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+
     if isinstance(key, rsa.RSAPublicKey):
         if key.key_size < MIN_RSA_BITS:
             raise KeyConfigError(path, f"an RSA key of >= {MIN_RSA_BITS} bits", str(key.key_size))
@@ -159,6 +171,8 @@ class JwtVerifier:
     @classmethod
     def from_public_key_file(cls, path: str | Path, **options: Any) -> JwtVerifier:
         """RS256, EdDSA or ES256 with the PEM public key in ``path`` (by its key type)."""
+        from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
         p = Path(path)
         try:
             key = load_pem_public_key(p.read_bytes())
@@ -180,6 +194,7 @@ class JwtVerifier:
             )
         if not token.isascii():
             raise TokenRejected(RejectReason.MALFORMED, "the token is not ASCII")
+        jwt = _jwt()
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
