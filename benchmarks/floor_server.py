@@ -8,6 +8,14 @@ message without decoding it. Its CPU per message is what the same websockets lib
 event loop, kernel and machine charge for moving the same traffic with no game in it:
 the floor that ``benchmarks e2e`` divides Tickwire's own cost per message by.
 
+``--stack lean`` (the default, as the server's default ``lean_receive``) moves the bytes
+the way the gateway does: websockets for the handshake and control frames, then
+:class:`~server.gateway.lean.LeanConnection` cutting the clients' frames out of the
+socket's bytes and :func:`~server.gateway.lean.write_frame` writing each client its
+prebuilt frame. ``--stack websockets`` is websockets' own path both ways (``async for``
+over the messages, ``websockets.broadcast`` per client): the floor before the lean path,
+and what the server's ``--no-lean-receive`` is compared with.
+
 It prints ``floor listening on ws://HOST:PORT/ws`` once bound and runs until SIGTERM.
 """
 
@@ -21,7 +29,10 @@ import signal
 import msgpack
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
+from server.gateway.lean import LeanConnection, frame, send_binary, write_frame
 from server.net.protocol import PROTOCOL_VERSION, MessageType
+
+_PING_PREFIX = bytes((0x93, PROTOCOL_VERSION, int(MessageType.PING)))
 
 
 def _frame(tick: int, size: int) -> bytes:
@@ -33,10 +44,21 @@ def _frame(tick: int, size: int) -> bytes:
     return out
 
 
-async def serve_floor(host: str, port: int, frame_bytes: int, tick_rate_hz: int) -> None:
+async def serve_floor(
+    host: str, port: int, frame_bytes: int, tick_rate_hz: int, stack: str = "lean"
+) -> None:
     """Serve until SIGTERM/SIGINT."""
     clients: set[ServerConnection] = set()
     tick = 0
+    lean = stack == "lean"
+
+    def pong(ws: ServerConnection, msg: bytes) -> None:
+        body = msgpack.unpackb(msg)[2]
+        payload = msgpack.packb([PROTOCOL_VERSION, 68, {"t": body["t"], "tick": tick}])
+        if lean:
+            send_binary(ws, payload)
+        else:
+            broadcast((ws,), payload)
 
     async def handler(ws: ServerConnection) -> None:
         await ws.recv()  # hello, not inspected
@@ -62,17 +84,30 @@ async def serve_floor(host: str, port: int, frame_bytes: int, tick_rate_hz: int)
         }
         await ws.send(msgpack.packb([PROTOCOL_VERSION, int(MessageType.WELCOME), welcome]))
         clients.add(ws)
+        if lean:
+            assert isinstance(ws, LeanConnection)
+
+            def on_binary(msg: bytes) -> bool:
+                if msg[:3] == _PING_PREFIX:
+                    pong(ws, msg)
+                return True
+
+            ws.go_lean(on_binary)
         try:
-            async for msg in ws:
-                if msg[:3] == bytes((0x93, PROTOCOL_VERSION, int(MessageType.PING))):
-                    body = msgpack.unpackb(msg)[2]
-                    pong = {"t": body["t"], "tick": tick}
-                    broadcast((ws,), msgpack.packb([PROTOCOL_VERSION, 68, pong]))
+            async for msg in ws:  # lean: only what arrived before go_lean
+                if isinstance(msg, bytes) and msg[:3] == _PING_PREFIX:
+                    pong(ws, msg)
         finally:
             clients.discard(ws)
 
     async with serve(
-        handler, host, port, compression=None, ping_interval=None, max_queue=32
+        handler,
+        host,
+        port,
+        compression=None,
+        ping_interval=None,
+        max_queue=32,
+        create_connection=LeanConnection if lean else ServerConnection,
     ) as server:
         bound = next(iter(server.sockets)).getsockname()
         print(f"floor listening on ws://{bound[0]}:{bound[1]}/ws", flush=True)
@@ -85,9 +120,12 @@ async def serve_floor(host: str, port: int, frame_bytes: int, tick_rate_hz: int)
         while not stop.is_set():
             tick += 1
             # Each client gets its own prebuilt frame object, as state sync does.
-            frame = _frame(tick, frame_bytes)
+            payload = _frame(tick, frame_bytes)
             for ws in list(clients):
-                broadcast((ws,), frame)
+                if lean:
+                    write_frame(ws, frame(payload))
+                else:
+                    broadcast((ws,), payload)
             delay = start + tick * period - loop.time()
             if delay > 0:
                 with contextlib.suppress(TimeoutError):
@@ -101,10 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--frame-bytes", type=int, default=300)
     p.add_argument("--tick-rate", type=int, default=20)
+    p.add_argument("--stack", choices=("lean", "websockets"), default="lean")
     args = p.parse_args(argv)
     import uvloop
 
-    uvloop.run(serve_floor(args.host, args.port, args.frame_bytes, args.tick_rate))
+    uvloop.run(serve_floor(args.host, args.port, args.frame_bytes, args.tick_rate, args.stack))
     return 0
 
 

@@ -217,11 +217,20 @@ class LockstepReplica:
     def export(self) -> dict[str, object]:
         """Checkpoint: the simulation plus ``[seat, entity id, net id]`` per seated player."""
         sim = self.sim
+        items = sorted(self.seat_entity.items())
+        seats = np.fromiter((s for s, _ in items), np.int64, len(items))
+        eids = np.fromiter((e for _, e in items), np.int64, len(items))
+        # Net ids of every seat at once (a thousand players: one gather, not a thousand
+        # lookups); a player queued but not yet spawned has its pending id.
+        slots = sim.world.entities.slots_of(eids)
+        netids = np.zeros(len(items), np.int64)
+        live = slots >= 0
+        netids[live] = sim.world.netids[slots[live]]
+        for k in np.flatnonzero(~live).tolist():
+            netids[k] = sim.netid_of(EntityId(int(eids[k]))) or 0
         return {
             "sim": export_simulation(sim),
-            "seats": [
-                [s, int(e), sim.netid_of(e) or 0] for s, e in sorted(self.seat_entity.items())
-            ],
+            "seats": np.stack([seats, eids, netids], axis=1).tolist(),
         }
 
     def restore(self, checkpoint: dict[str, object]) -> None:

@@ -162,6 +162,8 @@ class Match:
         self.seat_entity = np.full(self.capacity, -1, dtype=np.int64)
         """The entity handle of each seat's player (-1: empty seat or lockstep)."""
         self._rules: dict[str, object] | None = None
+        self._checkpoint: dict[str, Any] | None = None
+        """The last lockstep checkpoint (one export per frame, whoever joins)."""
         self.empty_since_s: float | None = None
         self.label_values: Labels = {}
         """Matchmaking labels (listing, filters): the definition's, create's, the handler's."""
@@ -538,7 +540,15 @@ class Match:
             raise InvalidState("checkpoint of a state-sync match")
         if self._rules is None:
             self._rules = replica_rules(self.sim)
-        return {"frame": self.sim.tick, "state": self.replica.export(), "game": self._rules}
+        cached = self._checkpoint
+        if cached is not None and cached["frame"] == self.sim.tick:
+            return cached  # the clients joining between two frames share one export
+        self._checkpoint = {
+            "frame": self.sim.tick,
+            "state": self.replica.export(),
+            "game": self._rules,
+        }
+        return self._checkpoint
 
     def lockstep_frames_since(self, frame: int) -> list[bytes] | None:
         """Encoded frames after ``frame`` up to now, or None if some are no longer kept."""
