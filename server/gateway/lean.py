@@ -108,12 +108,16 @@ class LeanConnection(BodyReadingConnection):
         self._enter_if_at_boundary()
 
     def _enter_if_at_boundary(self) -> None:
-        protocol = self.protocol
-        if protocol.state is not OPEN or protocol.current_size is not None:
+        protocol: Any = self.protocol
+        try:
+            if protocol.state is not OPEN or protocol.current_size is not None:
+                return
+            if protocol.reader.buffer:
+                return
+            gen: Any = protocol.parser
+        except AttributeError:  # another websockets version's internals: stay on its path
+            self._handler = None
             return
-        if protocol.reader.buffer:
-            return
-        gen: Any = protocol.parser
         while getattr(gen, "gi_yieldfrom", None) is not None:
             gen = gen.gi_yieldfrom
         if getattr(gen, "gi_code", None) is _AT_EOF:

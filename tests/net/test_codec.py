@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable
 
 import msgpack
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from server.errors import (
@@ -16,6 +17,7 @@ from server.errors import (
     UnknownMessageType,
     VersionMismatch,
 )
+from server.net import codec
 from server.net.codec import decode_client_message, encode_client
 from server.net.messages import Hello
 from server.net.protocol import PROTOCOL_VERSION, CloseCode
@@ -139,3 +141,59 @@ def test_codec_raises_only_protocol_violation_for_corrupted_valid_messages(
     for candidate in (bytes(data), bytes(data[: cut % (len(data) + 1)])):
         with contextlib.suppress(ProtocolViolation):
             decode_client_message(candidate)
+
+
+def _outcome(decode: Callable[[bytes], object], data: bytes) -> object:
+    try:
+        return decode(data)
+    except ProtocolViolation as exc:
+        return (type(exc).__name__, str(exc))
+
+
+def _general(data: bytes) -> object:
+    """The general path alone (no INPUT fast path)."""
+    try:
+        envelope = msgpack.unpackb(data)
+    except Exception as exc:
+        raise MalformedMessage(f"not a msgpack message: {type(exc).__name__}") from None
+    return codec._decode_checked(envelope)
+
+
+_sticks = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(min_value=-1.0, max_value=1.0),
+    st.integers(min_value=-3, max_value=3),
+    st.sampled_from([-1.0, 0.0, 1.0, -0.0, 1.0000001, "x", None]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    tick=st.one_of(st.integers(0, 300), st.integers(-5, 2**64 - 1), st.just(2**53 + 1)),
+    x=_sticks,
+    y=_sticks,
+    single=st.booleans(),
+    order=st.permutations(["tick", "x", "y"]),
+    extra=st.sampled_from([None, ("seq", 7), ("view_tick", 3)]),
+    tail=st.sampled_from([b"", b"\x00"]),
+)
+def test_input_fast_path_gives_what_the_msgpack_path_gives(
+    tick: int,
+    x: object,
+    y: object,
+    single: bool,
+    order: list[str],
+    extra: tuple[str, int] | None,
+    tail: bytes,
+) -> None:
+    """The INPUT fast path agrees with the general checks on every encoding: the same
+    Input, or the same error (unusual shapes, extra keys such as ``seq``, fall through)."""
+    values = {"tick": tick, "x": x, "y": y}
+    body = {k: values[k] for k in order}
+    if extra is not None:
+        body[extra[0]] = extra[1]
+    try:
+        data = msgpack.packb([PROTOCOL_VERSION, 2, body], use_single_float=single) + tail
+    except OverflowError:  # a double beyond float32's range
+        assume(False)
+    assert _outcome(decode_client_message, data) == _outcome(_general, data)
