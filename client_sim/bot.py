@@ -26,6 +26,7 @@ import numpy as np
 from client_sim import joining
 from client_sim.mirror import NetMirror
 from client_sim.schema import GameSchema, parse_schema
+from client_sim.smooth import SmoothClient
 from client_sim.wire import HandshakeFailed, WireProtocol, open_connection
 from server.core.simulation import LockstepReplica, Simulation
 from server.gamedef import load_definition
@@ -110,12 +111,16 @@ class Bot:
         definition: GameDefinition | None = None,
         replica: bool = False,
         name: str | None = None,
+        predict: bool = False,
     ) -> None:
         self.index = index
         self.url = url
         self.window = window
         self.definition = definition
         self.wants_replica = replica
+        self.wants_smooth = predict
+        self.smooth: SmoothClient | None = None
+        """Prediction, interpolation and ``seq`` (client_sim.smooth), when asked for."""
         self.name = name or f"bot{index}"
         self.ws: WireProtocol | None = None
         self._welcomed: asyncio.Future[None] | None = None
@@ -205,6 +210,9 @@ class Bot:
             if self.wants_replica and self.definition is not None:
                 defn = override_sync_mode(self.definition, "lockstep")
                 self.replica = LockstepReplica(Simulation(defn))
+        if self.wants_smooth:
+            game = self.definition or shipped_definition(str(body.get("game", "")))
+            self.smooth = SmoothClient.for_welcome(game, body)
         if self._welcomed is not None and not self._welcomed.done():
             self._welcomed.set_result(None)
 
@@ -274,6 +282,8 @@ class Bot:
             except KeyError:
                 stats.mirror_errors += 1
                 self.send(MessageType.SNAPSHOT_REQUEST, {})
+            if self.smooth is not None:
+                self.smooth.on_state(mirror, body, now)
             if in_window:
                 stats.window_events += mirror.events_total - before
             self._frame_arrived(body["t"], now, in_window)

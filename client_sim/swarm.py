@@ -71,6 +71,8 @@ class SwarmConfig:
     """Stop before ``duration_s`` once every bot's connection has ended."""
     join: joining.JoinPlan = field(default_factory=joining.JoinPlan)
     """How the bots choose their match (default: a bare HELLO)."""
+    predict: bool = False
+    """Bots number their inputs, predict and interpolate (client_sim.smooth)."""
 
     @property
     def warmup(self) -> float:
@@ -103,6 +105,7 @@ class Swarm:
                 self.window,
                 definition,
                 replica=config.first_index + i < config.replicas,
+                predict=config.predict,
             )
             for i in range(config.bots)
         ]
@@ -212,7 +215,13 @@ class Swarm:
                     continue
                 count = sends[i] if behaviour is not None else 0
                 if count and (bot.frame >= 0 or not bot.lockstep):  # lockstep: frame known
-                    if bodies is None:
+                    if bot.smooth is not None:  # numbered and predicted, one per tick
+                        body = (
+                            {"x": sticks[i][0], "y": sticks[i][1]} if bodies is None else bodies[i]
+                        )
+                        body["tick"] = bot.input_tick()
+                        bot.send_bytes(bot.smooth.input_payload(body, now))
+                    elif bodies is None:
                         sx, sy = sticks[i]
                         payload = pack(input_type, {"tick": bot.input_tick(), "x": sx, "y": sy})
                     else:

@@ -5,6 +5,8 @@ For a game it needs more than "the nearest entity": the nearest *player* whose
 ``tag.it`` is 1, its own ``tag.it``, its own position. :class:`BotsView` answers those
 questions for a batch of bot indices; per bot it is a handful of numpy calls over the
 entities that bot holds (its area of interest), never a Python loop over entities.
+A bot with a smooth client (:mod:`client_sim.smooth`) sees itself predicted and the
+others interpolated ``interpolation_ms`` behind, as a player would.
 
 Vectors and positions are world units (quantized steps times ``WELCOME.quantize``);
 NaN where the bot does not know the answer (no welcome yet, own entity not held, no
@@ -13,6 +15,7 @@ entity matches).
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,11 +35,9 @@ class BotsView:
         """(len(which), 2): each bot's own entity position."""
         out = np.full((len(which), 2), np.nan)
         for row, i in enumerate(which.tolist()):
-            bot = self.bots[i]
-            me = bot.mirror.position_steps(bot.own_entity)
+            me = _own(self.bots[i])
             if me is not None:
-                step = _step(bot)
-                out[row] = (me[0] * step, me[1] * step)
+                out[row] = me
         return out
 
     def own_value(self, which: NDArray[np.intp], field: str) -> NDArray[np.float64]:
@@ -60,15 +61,15 @@ class BotsView:
         (any when empty) whose ``field`` equals ``equals`` (no filter when ``equals`` is
         None; an entity never sent the field does not match a filter)."""
         out = np.full((len(which), 2), np.nan)
+        now = time.perf_counter()
         for row, i in enumerate(which.tolist()):
             bot = self.bots[i]
             mirror = bot.mirror
-            own = bot.own_entity
-            me = mirror.position_steps(own)
+            me = _own(bot)
             if me is None:
                 continue
-            ids, qx, qy = mirror.positions()
-            keep = ids != own
+            ids, pos = _others(bot, now)
+            keep = np.ones(len(ids), np.bool_)
             if kind:
                 kinds = bot.welcome.get("kinds", [])
                 if kind not in kinds:
@@ -81,13 +82,35 @@ class BotsView:
                 keep &= mirror.has[spec.index, ids] & (mirror.values[spec.index, ids] == equals)
             if not keep.any():
                 continue
-            dx = qx[keep] - me[0]
-            dy = qy[keep] - me[1]
-            k = int(np.argmin(dx * dx + dy * dy))
-            step = _step(bot)
-            out[row] = (dx[k] * step, dy[k] * step)
+            d = pos[keep] - me
+            k = int(np.argmin(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1]))
+            out[row] = d[k]
         return out
 
 
 def _step(bot: Bot) -> float:
     return float(bot.welcome.get("quantize", {}).get("position.x", 1.0))
+
+
+def _own(bot: Bot) -> tuple[float, float] | None:
+    """Where the bot sees itself: predicted (a smooth client), else as last sent."""
+    if bot.smooth is not None:
+        predicted = bot.smooth.own_position()
+        if predicted is not None:
+            return predicted
+    me = bot.mirror.position_steps(bot.own_entity)
+    if me is None:
+        return None
+    step = _step(bot)
+    return me[0] * step, me[1] * step
+
+
+def _others(bot: Bot, now: float) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+    """Every other entity the bot holds, world units: interpolated (a smooth client) or
+    as last sent."""
+    if bot.smooth is not None:
+        return bot.smooth.others(now)
+    ids, qx, qy = bot.mirror.positions()
+    keep = ids != bot.own_entity
+    step = _step(bot)
+    return ids[keep], np.stack([qx[keep], qy[keep]], axis=1) * step

@@ -7,8 +7,9 @@ import { drawFrame } from "./draw.js";
 import { Panel, showResult } from "./hud.js";
 import { attachLockstep } from "./lockstep/view.js";
 import { Mirror } from "./mirror.js";
+import { Predictor, quantiles, quantizeStick, ServerClock } from "./predict.js";
 import { attachReplay, replayId } from "./replay.js";
-import { CLOSE_NAMES, T, VERSION } from "./wire.js";
+import { CLOSE_NAMES, readIds, T, VERSION } from "./wire.js";
 
 const { encode, decode } = globalThis.MessagePack;
 const PING_EVERY_MS = 2000;
@@ -28,10 +29,18 @@ const S = {
   result: null, scoreboard: [], timer: null, ownFields: {}, eventCounts: {}, fieldChanges: 0,
   lastInput: null,
   overlays: { interest: true, grid: false },
+  // Prediction (predict.js): active once WELCOME has interpolation_ms (the server speaks
+  // INPUT.seq); predictedPos is where the own entity is drawn, serverPos where the last
+  // STATE put it; errors in world units.
+  prediction: { active: false, predictedPos: null, serverPos: null, acked: null, pending: 0,
+    error: null, p50: null, p99: null, corrections: 0, correctionsPerS: 0 },
+  renderTick: null,
 };
 globalThis.tickwire = S;
 
 const mirror = new Mirror();
+let predictor = null; // the own entity's prediction (state sync players)
+let clock = null; // the server tick estimated from arrivals; renderTick trails it
 
 const canvas = document.getElementById("arena");
 const ctx = canvas.getContext("2d");
@@ -69,7 +78,12 @@ const lockstep = attachLockstep({
     ws.send(bytes);
   },
 });
-const panel = new Panel(S, mirror, () => lockstep.status());
+const panel = new Panel(S, mirror, () => lockstep.status(), () => {
+  if (!predictor) return;
+  const q = quantiles(predictor.errors);
+  if (q) { S.prediction.p50 = q.p50; S.prediction.p99 = q.p99; }
+  S.prediction.corrections = predictor.corrections;
+});
 
 ws.addEventListener("open", () => {
   S.connected = true;
@@ -126,17 +140,41 @@ function onWelcome(w) {
   document.getElementById("s-match").textContent = w.match_id;
   document.getElementById("s-sync").textContent = `${w.sync} · ${w.tick_rate_hz} Hz ticks`;
   if (w.replay) attachReplay(S, w, send);
+  if (w.sync === "state") clock = new ServerClock(w.tick_rate_hz, w.interpolation_ms ?? 100);
+  if (!w.spectator && w.sync === "state" && w.interpolation_ms !== undefined && w.movement) {
+    predictor = new Predictor(w);
+    S.prediction.active = true;
+  }
   if (!w.spectator) setInterval(sendInput, 1000 / w.tick_rate_hz);
 }
 
 function onState(b) {
   if (!S.welcome) return;
-  mirror.applyState(b, performance.now());
+  const now = performance.now();
+  if (clock) clock.frame(b.t, now);
+  mirror.applyState(b, now);
+  if (predictor && b.a !== undefined) reconcile(b);
   S.tick = b.t;
   S.states += 1;
   panel.states += 1;
   S.entities = mirror.entities.size;
   send(T.ACK, { tick: b.t });
+}
+
+// The own entity's authoritative position in this frame -> replay unacknowledged inputs.
+function reconcile(b) {
+  const own = mirror.entities.get(S.ownEntity);
+  if (!own) return;
+  const qx = Math.round(own.x / mirror.sx), qy = Math.round(own.y / mirror.sy);
+  const jumped = (bin) => bin && readIds(bin, b.w).includes(S.ownEntity);
+  const teleported = Boolean(b.f) || jumped(b.e) || jumped(b.m);
+  // The shooter's dead stand still (health system): no prediction while health.hp is 0.
+  const frozen = own.f["health.hp"] === 0;
+  const error = predictor.reconcile(qx, qy, b.a, b.t, b.at ?? b.t, teleported, frozen);
+  const P = S.prediction;
+  P.serverPos = [own.x, own.y];
+  P.acked = b.a;
+  if (error !== null) P.error = error;
 }
 
 function sendInput() {
@@ -146,6 +184,16 @@ function sendInput() {
   // frame the input is meant for.
   const tick = w.sync === "lockstep" ? Math.max(0, S.lastFrame) + w.input_delay_ticks : S.tick + 1;
   const body = controls.body(tick, S.ownPos);
+  if (predictor) {
+    // Number the input, say what the page shows of the others, and move at once.
+    const seq = predictor.nextSeq();
+    body.seq = seq;
+    if (w.lag_compensation && clock && clock.last !== null) {
+      [body.view_tick, body.view_alpha] = clock.view(performance.now());
+    }
+    const [sx, sy] = controls.schema.filter((f) => f.type === "stick").map((f) => body[f.name]);
+    predictor.input(seq, quantizeStick(sx ?? 0), quantizeStick(sy ?? 0));
+  }
   S.lastInput = body;
   S.inputsSent += 1;
   send(T.INPUT, body);
@@ -153,6 +201,11 @@ function sendInput() {
 
 function draw() {
   requestAnimationFrame(draw);
+  if (clock) S.renderTick = clock.renderTick(performance.now());
+  if (predictor && predictor.based) {
+    S.prediction.predictedPos = predictor.position();
+    S.prediction.pending = predictor.pending.length;
+  }
   const { players, drawn, own } = drawFrame(ctx, S, mirror, gridCellUnits, (sx, sy) => {
     if (S.sync === "lockstep") lockstep.draw(ctx, sx, sy, S.welcome);
   });

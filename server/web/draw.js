@@ -3,7 +3,7 @@
 // field (e.g. score.points) and a highlight field (e.g. tag.it, drawn as a ring).
 import { sample } from "./mirror.js";
 
-const INTERP_DELAY_MS = 100;
+const INTERP_DELAY_MS = 100; // WELCOME.interpolation_ms when the server says
 const KIND_COLORS = ["#5fa8d3", "#f4a259", "#8cb369", "#bc4b51", "#9d79bc", "#f4e285"];
 export const OWN_COLOR = "#ffcc33";
 const HIGHLIGHT_COLOR = "#ff4d6d";
@@ -74,7 +74,7 @@ export function drawFrame(ctx, S, mirror, gridCellUnits, underlay) {
   const styled = Boolean(render.kinds || render.bar || render.label || render.highlight);
   if (S.overlays.grid) drawGrid(ctx, w, sx, sy, gridCellUnits);
   underlay(sx, sy);
-  const t = performance.now() - INTERP_DELAY_MS;
+  const t = performance.now() - (w.interpolation_ms ?? INTERP_DELAY_MS);
   const playerKind = w.kinds.indexOf("player");
   let players = 0, drawn = 0, own = null, ownEntity = null;
   for (const [id, e] of mirror.entities) {
@@ -82,7 +82,12 @@ export function drawFrame(ctx, S, mirror, gridCellUnits, underlay) {
     const isPlayer = e.kind === playerKind;
     if (isPlayer) players += 1;
     drawn += 1;
-    if (id === S.ownEntity) { own = [x, y]; ownEntity = e; continue; }
+    if (id === S.ownEntity) {
+      // Predicted (predict.js) where the page predicts, else interpolated like the rest.
+      own = (S.prediction && S.prediction.predictedPos) || [x, y];
+      ownEntity = e;
+      continue;
+    }
     const style = styleOf(w, e.kind, isPlayer);
     const r = style.units ? Math.max(1.5, style.units * sx) : style.px;
     ctx.fillStyle = style.color;

@@ -75,7 +75,9 @@ function gameInfo(S, mirror) {
   S.ownFields = Object.fromEntries(mine);
   $("s-fields").textContent = mine.length
     ? mine.map(([k, v]) => `${k} ${fmtValue(v)}`).join(" · ") : "–";
-  $("events").replaceChildren(...mirror.feed.slice().reverse().map((ev) => {
+  // Events show on their tick: once the page draws the others at it (S.renderTick).
+  const due = mirror.feed.filter((ev) => S.renderTick === null || ev.tick <= S.renderTick);
+  $("events").replaceChildren(...due.reverse().map((ev) => {
     const li = document.createElement("li");
     const parts = Object.entries(ev.values).map(([k, v]) => `${k} ${v}`);
     li.textContent = `${ev.name}${parts.length ? `: ${parts.join(", ")}` : ""}`;
@@ -115,10 +117,12 @@ export function showResult(S, r) {
 }
 
 export class Panel {
-  constructor(S, mirror, lockstepStatus) {
+  constructor(S, mirror, lockstepStatus, refreshPrediction = () => {}) {
     this.S = S;
     this.mirror = mirror;
     this.lockstepStatus = lockstepStatus;
+    this.refreshPrediction = refreshPrediction;
+    this.corrections = 0;
     this.bytesIn = 0;
     this.bytesOut = 0;
     this.states = 0;
@@ -129,7 +133,11 @@ export class Panel {
     const S = this.S, mirror = this.mirror;
     const now = performance.now();
     const dt = (now - this.windowStart) / 1000;
+    this.refreshPrediction();
+    const P = S.prediction;
     if (dt >= 1) {
+      P.correctionsPerS = (P.corrections - this.corrections) / dt;
+      this.corrections = P.corrections;
       S.snapshotsPerS = this.states / dt;
       S.bytesInPerS = this.bytesIn / dt;
       S.bytesOutPerS = this.bytesOut / dt;
@@ -140,6 +148,10 @@ export class Panel {
     $("s-rate").textContent = S.welcome
       ? `${S.snapshotsPerS.toFixed(1)} (nominal ${S.welcome.snapshot_rate_hz})` : "–";
     $("s-rtt").textContent = S.rttMs === null ? "–" : `${S.rttMs.toFixed(1)} ms`;
+    const u = (v) => (v === null ? "–" : v.toFixed(2));
+    $("s-predict").textContent = !P.active ? "off"
+      : `error ${u(P.error)} u (p50 ${u(P.p50)}, p99 ${u(P.p99)}) · ` +
+        `${P.correctionsPerS.toFixed(1)} corrections/s · ${P.pending} pending`;
     $("s-bytes").textContent = `${fmtBytes(S.bytesInPerS)} / ${fmtBytes(S.bytesOutPerS)}`;
     $("s-count").textContent = `${S.players} / ${mirror.entities.size}`;
     $("s-you").textContent = S.spectator ? "spectator"

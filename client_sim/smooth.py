@@ -1,0 +1,137 @@
+"""A bot's smooth-client layer: sequence numbers, prediction, interpolation, view time.
+
+One :class:`SmoothClient` per bot that asked for it (``SwarmConfig.predict``), switched
+on by a ``WELCOME`` that carries ``interpolation_ms`` (a server that understands
+``INPUT.seq``; an older server gets the bot's plain inputs). Then:
+
+- every input sent gets the next ``seq`` and is predicted
+  (:class:`client_sim.predict.Predictor`); in a game with ``WELCOME.lag_compensation``
+  it also carries ``view_tick``/``view_alpha``, the render tick of the other entities;
+- every ``STATE`` frame is kept for interpolation (:class:`client_sim.interpolate.
+  Interpolator`) and, when it has ``a``, reconciles the prediction;
+- :meth:`own_position` and :meth:`others` are what the bot *sees*: itself predicted,
+  the others ``interpolation_ms`` behind (world units), which ``client_sim.view`` hands
+  to the behaviours instead of the raw mirror.
+
+A game whose pipeline has the ``health`` system and replicates ``health.hp``: while the
+own ``hp`` is 0 the entity is dead and stands still (the system zeroes its velocity), so
+the prediction holds it where the server has it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import msgpack
+import numpy as np
+from numpy.typing import NDArray
+
+from client_sim.interpolate import Interpolator
+from client_sim.predict import Predictor
+from server.gamedef.schema import GameDefinition
+from server.net.protocol import PROTOCOL_VERSION, MessageType
+
+if TYPE_CHECKING:
+    from client_sim.mirror import NetMirror
+
+_INPUT = int(MessageType.INPUT)
+_ID_DTYPE: dict[int, np.dtype[Any]] = {2: np.dtype("<u2"), 4: np.dtype("<u4")}
+DEFAULT_INTERPOLATION_MS = 100
+
+
+def frozen_field(definition: GameDefinition) -> str | None:
+    """``"health.hp"`` when the game's dead stand still and the client is sent its hp."""
+    has_health = any(step.system == "health" for step in definition.pipeline)
+    replicated = {f.key for f in definition.sync.replicate}
+    return "health.hp" if has_health and "health.hp" in replicated else None
+
+
+class SmoothClient:
+    """Prediction and interpolation for one bot (see the module doc)."""
+
+    def __init__(self, definition: GameDefinition, welcome: dict[str, Any]) -> None:
+        step = float(welcome.get("quantize", {}).get("position.x", 1 / 16))
+        self.step = step
+        self.entity = int(welcome.get("entity", -1))
+        self.predictor = Predictor(definition, step)
+        self.interp = Interpolator(
+            int(welcome["tick_rate_hz"]),
+            float(welcome.get("interpolation_ms", DEFAULT_INTERPOLATION_MS)),
+            step,
+        )
+        self.view_time = "lag_compensation" in welcome
+        """Send ``view_tick``/``view_alpha`` (the game rewinds for hit tests)."""
+        self.frozen_by = frozen_field(definition)
+        self.frames_with_ack = 0
+        self.inputs_sent = 0
+
+    @classmethod
+    def for_welcome(
+        cls, definition: GameDefinition | None, welcome: dict[str, Any]
+    ) -> SmoothClient | None:
+        """A smooth client when the server speaks ``seq`` and the bot plays an entity."""
+        if definition is None or "interpolation_ms" not in welcome:
+            return None
+        if welcome.get("sync") != "state" or int(welcome.get("entity", -1)) < 0:
+            return None
+        return cls(definition, welcome)
+
+    # -- receiving ------------------------------------------------------------------
+
+    def on_state(self, mirror: NetMirror, body: dict[str, Any], now_s: float) -> None:
+        """After ``mirror.apply(body)``: keep the frame; reconcile when it has ``a``."""
+        self.interp.push(mirror, now_s)
+        acked = body.get("a")
+        if acked is None:
+            return
+        steps = mirror.position_steps(self.entity)
+        if steps is None:
+            return
+        self.frames_with_ack += 1
+        dt = _ID_DTYPE[body["w"]]
+        teleported = bool(body["f"]) or any(
+            body[key] and self.entity in np.frombuffer(body[key], dt) for key in ("e", "m")
+        )
+        frozen = False
+        if self.frozen_by is not None:
+            frozen = mirror.value(self.entity, self.frozen_by) == 0.0
+        self.predictor.reconcile(
+            steps, int(acked), int(body["t"]), body.get("at"), teleported, frozen
+        )
+
+    # -- sending --------------------------------------------------------------------
+
+    def input_payload(self, body: dict[str, Any], now_s: float | None = None) -> bytes:
+        """``body`` with ``seq`` (and the view time) added, encoded; predicted at once.
+
+        The prediction uses the values the server will decode: the body is packed with
+        float32 numbers, as every bot message, and read back."""
+        out = dict(body)
+        out["seq"] = self.predictor.next_seq()
+        if self.view_time:
+            view_tick, alpha = self.interp.view(time.perf_counter() if now_s is None else now_s)
+            out["view_tick"] = view_tick
+            out["view_alpha"] = alpha
+        payload: bytes = msgpack.packb(
+            [PROTOCOL_VERSION, _INPUT, out], use_bin_type=True, use_single_float=True
+        )
+        sent = msgpack.unpackb(payload)[2]
+        self.predictor.input(out["seq"], self.predictor.mover.quantize(sent))
+        self.inputs_sent += 1
+        return payload
+
+    # -- what the bot sees ---------------------------------------------------------
+
+    def own_position(self) -> tuple[float, float] | None:
+        """The predicted own position (world units), None before the first ``a``."""
+        if not self.predictor.based:
+            return None
+        return self.predictor.position_units
+
+    def others(self, now_s: float) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+        """``(net ids, (n, 2) world units)`` of everything held but the own entity, at
+        the render tick (``interpolation_ms`` behind the server)."""
+        ids, pos = self.interp.positions(self.interp.render_tick(now_s))
+        keep = ids != self.entity
+        return ids[keep], pos[keep]

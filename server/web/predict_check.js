@@ -1,0 +1,54 @@
+// node server/web/predict_check.js CASES.json: run predict.js on recorded cases and say
+// whether it agrees with the server (tests/client_sim/test_predict_js.py writes them).
+//   movement: {welcome, start: [x, y], sticks: [[qx, qy], ...], want: [[x, y], ...]}
+//   reconcile: {welcome, log: [[0, qx, qy, a, t, at, error] | [1, seq, qx, qy], ...],
+//               corrections: int}   (a frame's error: python's, a number or null)
+// Prints "ok NAME" or "FAIL NAME: ..." per case; exit 0 when every case agrees.
+import { readFileSync } from "node:fs";
+import { Movement, Predictor } from "./predict.js";
+
+function movement(c) {
+  const m = new Movement(c.welcome);
+  const s = { x: c.start[0], y: c.start[1], vx: 0, vy: 0 };
+  for (let i = 0; i < c.sticks.length; i++) {
+    m.step(s, c.sticks[i][0], c.sticks[i][1]);
+    const [wx, wy] = c.want[i];
+    if (s.x !== wx || s.y !== wy) return `tick ${i + 1}: (${s.x}, ${s.y}), server (${wx}, ${wy})`;
+  }
+  return null;
+}
+
+function reconcile(c) {
+  const p = new Predictor(c.welcome);
+  for (const row of c.log) {
+    if (row[0] === 1) {
+      p.seq = row[1];
+      p.input(row[1], row[2], row[3]);
+      continue;
+    }
+    const [, qx, qy, a, t, at, want] = row;
+    const got = p.reconcile(qx, qy, a < 0 ? null : a, t, at < 0 ? t : at, false, false);
+    const same = want === null ? got === null : got !== null && Math.abs(got - want) < 1e-9;
+    if (!same) return `frame of tick ${t}: error ${got}, python ${want}`;
+  }
+  if (p.corrections !== c.corrections) {
+    return `corrections ${p.corrections}, python ${c.corrections}`;
+  }
+  return null;
+}
+
+const path = process.argv[2];
+if (!path) {
+  console.error("usage: node predict_check.js CASES.json");
+  process.exit(2);
+}
+let failed = 0;
+for (const c of JSON.parse(readFileSync(path, "utf8"))) {
+  const why = c.kind === "movement" ? movement(c) : reconcile(c);
+  if (why === null) console.log(`ok ${c.name}`);
+  else {
+    failed += 1;
+    console.log(`FAIL ${c.name}: ${why}`);
+  }
+}
+process.exit(failed ? 1 : 0);
