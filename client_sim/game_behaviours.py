@@ -146,6 +146,48 @@ def shooter_aim(crowd: Crowd, params: Params) -> None:
 
 
 @behaviour(
+    "shooter_tap",
+    player_kind="player",
+    aim_input="aim",
+    buttons_input="buttons",
+    fire_button="fire",
+    fire_range_units=100.0,
+    tap_every_ticks=20.0,
+    hold_ticks=3.0,
+    keep_distance_units=50.0,
+    wall_margin_units=30.0,
+    turns_per_s=0.5,
+    speed=1.0,
+)
+def shooter_tap(crowd: Crowd, params: Params) -> None:
+    """The latency benchmark's shooter: moves as ``shooter_aim`` (deciding every tick)
+    and aims every tick at the nearest enemy *as the bot sees it* (with a smooth client:
+    from its predicted position at the interpolated enemy); every ``tap_every_ticks``
+    ticks it holds ``fire_button`` for ``hold_ticks`` inputs when an enemy is within
+    ``fire_range_units`` -- one shot, as the weapon's cooldown is longer than the hold
+    (held over several inputs so that none is lost when the server takes only the newest
+    of two that arrive in one tick). ``crowd.memory["shots"]`` counts the taps per bot;
+    a harness sets ``crowd.memory["hold_fire"]`` to stop new taps (so that every shot's
+    result has arrived when it counts)."""
+    shooter_aim(crowd, {**params, "retarget_every_ticks": 1.0})
+    buttons = crowd.inputs.get(str(params["buttons_input"]))
+    shots = crowd.memory.setdefault("shots", np.zeros(crowd.n, np.int64))
+    if buttons is None or crowd.view is None:
+        return
+    every, hold = max(1, int(params["tap_every_ticks"])), max(1, int(params["hold_ticks"]))
+    phase = (crowd.timer + crowd.tick) % every
+    everyone = np.arange(crowd.n)
+    vec = crowd.view.nearest(everyone, str(params["player_kind"]))
+    in_range = np.hypot(vec[:, 0], vec[:, 1]) < params["fire_range_units"]  # NaN: False
+    tapping = crowd.memory.setdefault("tapping", np.zeros(crowd.n, np.bool_))
+    start = (phase == 0) & in_range & ("hold_fire" not in crowd.memory)
+    tapping[phase == 0] = start[phase == 0]
+    tapping &= phase < hold
+    shots += start
+    buttons[:] = np.where(tapping, crowd.button(str(params["fire_button"])), 0)
+
+
+@behaviour(
     "rts_zone",
     target_x_input="target_x",
     target_y_input="target_y",

@@ -21,6 +21,7 @@ the prediction holds it where the server has it.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import msgpack
@@ -60,11 +61,14 @@ class SmoothClient:
             float(welcome.get("interpolation_ms", DEFAULT_INTERPOLATION_MS)),
             step,
         )
-        self.view_time = "lag_compensation" in welcome
+        self.view_time = welcome.get("lag_compensation") is not None
         """Send ``view_tick``/``view_alpha`` (the game rewinds for hit tests)."""
         self.frozen_by = frozen_field(definition)
         self.frames_with_ack = 0
         self.inputs_sent = 0
+        self.own_events: Counter[str] = Counter()
+        """Events received whose ``by`` is the own entity, by name (e.g. ``hit``: the
+        shots of this bot that hit)."""
 
     @classmethod
     def for_welcome(
@@ -82,6 +86,10 @@ class SmoothClient:
     def on_state(self, mirror: NetMirror, body: dict[str, Any], now_s: float) -> None:
         """After ``mirror.apply(body)``: keep the frame; reconcile when it has ``a``."""
         self.interp.push(mirror, now_s)
+        for name, fields in mirror.events:
+            by = fields.get("by")
+            if by is not None:
+                self.own_events[name] += int(np.count_nonzero(by == self.entity))
         acked = body.get("a")
         if acked is None:
             return

@@ -7,7 +7,7 @@ import { drawFrame } from "./draw.js";
 import { Panel, showResult } from "./hud.js";
 import { attachLockstep } from "./lockstep/view.js";
 import { Mirror } from "./mirror.js";
-import { Predictor, quantiles, quantizeStick, ServerClock } from "./predict.js";
+import { Predictor, quantiles, quantizeStick, ServerClock } from "./smooth/predict.js";
 import { attachReplay, replayId } from "./replay.js";
 import { CLOSE_NAMES, readIds, T, VERSION } from "./wire.js";
 

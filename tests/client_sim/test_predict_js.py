@@ -1,4 +1,4 @@
-"""The browser's prediction (server/web/predict.js) against the server, run by node.
+"""The browser's prediction (server/web/smooth/predict.js) against the server, run by node.
 
 The movement cases are the real core stepping the shooter and the arena; the
 reconciliation case is the Python reference's run over a delayed link with late inputs
@@ -9,29 +9,18 @@ frame and count the same corrections.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 
 from server.gamedef import GameDefinition, load_definition
 from server.hosting.welcome import movement
 from tests.client_sim.test_predict import ServerSide, play
 
 ROOT = Path(__file__).resolve().parents[2]
-CHECK_JS = ROOT / "server" / "web" / "predict_check.js"
-
-
-@pytest.fixture(scope="session")
-def node() -> str:
-    """The node binary (v18+); the suite needs it for the browser code's tests."""
-    path = shutil.which("node")
-    if path is None:
-        pytest.fail("node is missing: install Node.js 18+ (apt-get install -y nodejs)")
-    return path
+CHECK_JS = ROOT / "server" / "web" / "smooth" / "check.js"
 
 
 def _welcome(defn: GameDefinition) -> dict[str, Any]:

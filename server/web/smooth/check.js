@@ -1,4 +1,4 @@
-// node server/web/predict_check.js CASES.json: run predict.js on recorded cases and say
+// node server/web/smooth/check.js CASES.json: run predict.js on recorded cases and say
 // whether it agrees with the server (tests/client_sim/test_predict_js.py writes them).
 //   movement: {welcome, start: [x, y], sticks: [[qx, qy], ...], want: [[x, y], ...]}
 //   reconcile: {welcome, log: [[0, qx, qy, a, t, at, error] | [1, seq, qx, qy], ...],
@@ -39,7 +39,7 @@ function reconcile(c) {
 
 const path = process.argv[2];
 if (!path) {
-  console.error("usage: node predict_check.js CASES.json");
+  console.error("usage: node check.js CASES.json");
   process.exit(2);
 }
 let failed = 0;
