@@ -312,6 +312,8 @@ class Bot:
                 self.replica.restore(body["state"])
         elif mtype == _ERROR:
             stats.errors[body["code"]] += 1
+            if self.smooth is not None:
+                self.smooth.on_error(body)
         elif mtype == _DESYNC:
             stats.desyncs += 1
         elif mtype == _SHUTDOWN:

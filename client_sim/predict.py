@@ -23,6 +23,10 @@ the own entity as the new base and replays the inputs after ``a`` on top of it
 - *corrections*: reconciliations that moved the predicted present by more than one
   position step (``WELCOME.quantize``) on an axis: quantization alone never counts.
 
+An input the server drops unapplied (``ERROR INPUT_SUPERSEDED`` with its ``seq``: its
+input buffer was full) is taken out of the pending inputs by :meth:`Predictor.drop`, and
+the ones after it are predicted again without it, as the server will apply them.
+
 Sequence numbers are uint32 and wrap (``2**32 - 1`` then 0); :func:`seq_newer` is the
 serial comparison of RFC 1982 the server uses. Positions are int subunits
 (``subunits_per_unit`` per world unit); a ``STATE`` position is quantized steps, turned
@@ -53,8 +57,11 @@ PREDICTED_SYSTEMS = frozenset({"apply_inputs", "move", "bounce_at_edges"})
 SEQ_MOD = 1 << 32
 SEQ_HALF = 1 << 31
 
-MAX_PENDING = 256
-"""Unacknowledged inputs kept at most (8.5 s at 30 Hz); older ones are forgotten."""
+MAX_PENDING = 64
+"""Unacknowledged inputs kept at most (2 s at 30 Hz); older ones are forgotten."""
+MAX_EXTRA_TICKS = 4
+"""A frame whose input has been held longer than this (``t - at``) gives no error sample:
+the server took the entity's position itself, long after the client's prediction."""
 
 
 def seq_next(seq: int) -> int:
@@ -161,6 +168,8 @@ class PredictionStats:
     (a respawn, a teleport) or the entity stands still because it is dead."""
     replayed: int = 0
     """Inputs replayed in total (the cost of reconciliation)."""
+    dropped: int = 0
+    """Pending inputs the server said it dropped (``INPUT_SUPERSEDED``)."""
 
 
 class Predictor:
@@ -181,6 +190,8 @@ class Predictor:
         self.stats = PredictionStats()
         self.frozen = False
         """True while the own entity cannot move (dead): prediction holds it still."""
+        self.base: tuple[int, int] = (0, 0)
+        """The position the pending inputs are replayed from (the last frame's)."""
 
     def steps_to_subunits(self, qx: int, qy: int) -> tuple[int, int]:
         """A ``STATE`` position (quantized steps) in subunits."""
@@ -211,6 +222,23 @@ class Predictor:
             self.pending.popleft()
         return predicted
 
+    def drop(self, seq: int) -> bool:
+        """The server dropped input ``seq`` unapplied (``ERROR INPUT_SUPERSEDED``): take it
+        out and re-predict the inputs after it from the one before. False if not pending."""
+        index = next((i for i, e in enumerate(self.pending) if e.seq == seq), None)
+        if index is None:
+            return False
+        del self.pending[index]
+        self.stats.dropped += 1
+        if not self.based or self.frozen:
+            return True
+        mover = self.mover
+        mover.set_state(self.pending[index - 1].predicted if index else self.base, (0, 0))
+        for i in range(index, len(self.pending)):
+            entry = self.pending[i]
+            entry.predicted = mover.step(entry.values)
+        return True
+
     def reconcile(
         self,
         steps: tuple[int, int],
@@ -232,7 +260,7 @@ class Predictor:
         stats = self.stats
         stats.reconciliations += 1
         mover = self.mover
-        before = mover.position
+        before, before_v = mover.position, mover.velocity
         had_base = self.based
         acked_entry: _Pending | None = None
         if acked is not None:
@@ -244,12 +272,17 @@ class Predictor:
         server = self.steps_to_subunits(*steps)
         base = server
         error: float | None = None
-        if acked_entry is not None and had_base and not (teleported or frozen or self.frozen):
+        extra = tick - (applied_at if applied_at is not None else tick)
+        if (
+            acked_entry is not None
+            and had_base
+            and extra <= MAX_EXTRA_TICKS
+            and not (teleported or frozen or self.frozen)
+        ):
             # Where the client said it would be after `acked`, kept `tick - at` more
             # ticks on that input (the server repeats an input until the next arrives).
             mover.set_state(acked_entry.predicted, mover.velocity)
-            extra = tick - (applied_at if applied_at is not None else tick)
-            for _ in range(max(0, min(extra, 2 * mover.ctx.tick_rate_hz))):
+            for _ in range(max(0, extra)):
                 mover.step(acked_entry.values)
             px, py = mover.position
             qx, qy = self.quantized(px, py)
@@ -257,10 +290,16 @@ class Predictor:
             stats.errors.append(error)
             if (qx, qy) == steps:
                 base = (px, py)
+                if extra <= 0:
+                    # Exactly as predicted: the pending inputs' chain stands, no replay.
+                    mover.set_state(before, before_v)
+                    self.base = base
+                    return error
         elif had_base and (teleported or frozen or self.frozen):
             stats.teleports += 1
         self.frozen = frozen
         mover.set_state(base, mover.velocity)
+        self.base = base
         self.based = True
         if frozen:
             for entry in self.pending:

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 _INPUT = int(MessageType.INPUT)
 _ID_DTYPE: dict[int, np.dtype[Any]] = {2: np.dtype("<u2"), 4: np.dtype("<u4")}
 DEFAULT_INTERPOLATION_MS = 100
+INPUT_SUPERSEDED = 7
+"""``ErrorCode.INPUT_SUPERSEDED`` (docs/protocol.md, ``ERROR``)."""
 
 
 def frozen_field(definition: GameDefinition) -> str | None:
@@ -107,6 +109,11 @@ class SmoothClient:
         self.predictor.reconcile(
             steps, int(acked), int(body["t"]), body.get("at"), teleported, frozen
         )
+
+    def on_error(self, body: dict[str, Any]) -> None:
+        """``ERROR INPUT_SUPERSEDED`` names an input the server dropped: re-predict."""
+        if body.get("code") == INPUT_SUPERSEDED and isinstance(body.get("seq"), int):
+            self.predictor.drop(int(body["seq"]))
 
     # -- sending --------------------------------------------------------------------
 

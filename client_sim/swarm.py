@@ -215,12 +215,12 @@ class Swarm:
                     continue
                 count = sends[i] if behaviour is not None else 0
                 if count and (bot.frame >= 0 or not bot.lockstep):  # lockstep: frame known
-                    if bot.smooth is not None:  # numbered and predicted, one per tick
+                    if bot.smooth is not None:  # numbered and predicted: one per tick
                         body = (
                             {"x": sticks[i][0], "y": sticks[i][1]} if bodies is None else bodies[i]
                         )
                         body["tick"] = bot.input_tick()
-                        bot.send_bytes(bot.smooth.input_payload(body, now))
+                        payload, count = bot.smooth.input_payload(body, now), 1
                     elif bodies is None:
                         sx, sy = sticks[i]
                         payload = pack(input_type, {"tick": bot.input_tick(), "x": sx, "y": sy})

@@ -13,6 +13,7 @@ import { CLOSE_NAMES, readIds, T, VERSION } from "./wire.js";
 
 const { encode, decode } = globalThis.MessagePack;
 const PING_EVERY_MS = 2000;
+const INPUT_SUPERSEDED = 7; // ERROR code: an input of ours was dropped unapplied
 
 const params = new URLSearchParams(location.search);
 const replay = replayId(params);
@@ -108,7 +109,10 @@ ws.addEventListener("message", (ev) => {
     case T.CHECKPOINT:
       S.checkpointFrame = body.frame; S.lastFrame = body.frame; lockstep.checkpoint(body); break;
     case T.PONG: S.rttMs = performance.now() - body.t; break;
-    case T.ERROR: S.errors.push(body); S.errors.splice(0, S.errors.length - 5); break;
+    case T.ERROR:
+      S.errors.push(body); S.errors.splice(0, S.errors.length - 5);
+      if (predictor && body.code === INPUT_SUPERSEDED) predictor.drop(body.seq);
+      break;
     case T.DESYNC: S.desyncs.push(body); lockstep.desync(body); break;
     case T.SHUTDOWN: S.shutdown = body; break;
     case T.NOTICE: S.notice = body; break;

@@ -212,3 +212,20 @@ def test_interpolation_trails_the_server_and_blends_between_frames() -> None:
     due = interp.due_events(r)
     assert [(t, name) for t, name, _ in due] == [(6, "hit")]
     assert interp.due_events(r) == []
+
+
+def test_a_dropped_input_is_predicted_out_of_the_chain(shooter: GameDefinition) -> None:
+    """After ERROR INPUT_SUPERSEDED for one pending input the prediction is the chain of
+    the others, as the server applies them."""
+    predictor = Predictor(shooter, 1 / 16)
+    predictor.reconcile((1600, 1600), None, 10, None)  # the base: (100, 100) units
+    sticks = [(127, 0), (0, 127), (-127, 0), (0, -60)]
+    for k, (x, y) in enumerate(sticks):
+        predictor.input(k, (x, y, 0, 0))
+    assert predictor.drop(1)
+    assert not predictor.drop(1), "not pending any more"
+    mover = OwnMover(shooter)
+    mover.set_state((1600 * 16, 1600 * 16), (0, 0))
+    want = [mover.step((x, y, 0, 0)) for x, y in (sticks[0], *sticks[2:])]
+    assert [e.predicted for e in predictor.pending] == want
+    assert predictor.mover.position == want[-1]

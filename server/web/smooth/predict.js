@@ -11,6 +11,8 @@
 import { floorDiv } from "../lockstep/systems.js";
 
 export const SEQ_MOD = 2 ** 32;
+const MAX_PENDING = 64; // unacknowledged inputs kept (2 s at 30 Hz)
+const MAX_EXTRA_TICKS = 4; // as client_sim/predict.py
 
 /** RFC 1982: seq is newer than `than` iff (seq - than) mod 2^32 is in 1 .. 2^31 - 1. */
 export function seqNewer(seq, than) {
@@ -61,6 +63,7 @@ export class Predictor {
     this.stepSub = this.stepUnits * this.move.spu;
     this.toSteps = 1 / (this.move.spu * this.stepUnits); // as the server multiplies
     this.state = { x: 0, y: 0, vx: 0, vy: 0 };
+    this.base = { x: 0, y: 0 }; // the last frame's position, where replays start
     this.pending = []; // {seq, qx, qy, x, y}: unacknowledged inputs and where each led
     this.seq = SEQ_MOD - 1;
     this.based = false;
@@ -79,7 +82,24 @@ export class Predictor {
   input(seq, qx, qy) {
     if (this.based && !this.frozen) this.move.step(this.state, qx, qy);
     this.pending.push({ seq, qx, qy, x: this.state.x, y: this.state.y });
-    if (this.pending.length > 256) this.pending.shift();
+    if (this.pending.length > MAX_PENDING) this.pending.shift();
+  }
+
+  /** ERROR INPUT_SUPERSEDED named input `seq`: the server dropped it unapplied. Take it
+   * out and predict the inputs after it again from the one before. */
+  drop(seq) {
+    const i = this.pending.findIndex((p) => p.seq === seq);
+    if (i < 0) return false;
+    this.pending.splice(i, 1);
+    if (!this.based || this.frozen) return true;
+    const from = i ? this.pending[i - 1] : this.base;
+    this.state = { x: from.x, y: from.y, vx: 0, vy: 0 };
+    for (const p of this.pending.slice(i)) {
+      this.move.step(this.state, p.qx, p.qy);
+      p.x = this.state.x;
+      p.y = this.state.y;
+    }
+    return true;
   }
 
   /** Round half to even, as numpy's rint on the server. */
@@ -105,10 +125,10 @@ export class Predictor {
     }
     let base = [Math.round(qx * this.stepSub), Math.round(qy * this.stepSub)];
     let error = null;
-    if (acked && this.based && !teleported && !frozen && !this.frozen) {
+    // No error sample for an input the server held over more than MAX_EXTRA_TICKS.
+    if (acked && this.based && t - at <= MAX_EXTRA_TICKS && !teleported && !frozen && !this.frozen) {
       const s = { x: acked.x, y: acked.y, vx: 0, vy: 0 };
-      const extra = Math.min(Math.max(0, t - at), 2 * this.move.rate);
-      for (let i = 0; i < extra; i++) this.move.step(s, acked.qx, acked.qy);
+      for (let i = 0; i < t - at; i++) this.move.step(s, acked.qx, acked.qy);
       const [px, py] = this.quantized(s.x, s.y);
       error = Math.hypot(px - qx, py - qy) * this.stepUnits;
       this.errors.push(error);
@@ -120,6 +140,7 @@ export class Predictor {
     this.based = true;
     this.state.x = base[0];
     this.state.y = base[1];
+    this.base = { x: base[0], y: base[1] };
     for (const p of this.pending) {
       if (!frozen) this.move.step(this.state, p.qx, p.qy);
       p.x = this.state.x;
