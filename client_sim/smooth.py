@@ -8,7 +8,8 @@ on by a ``WELCOME`` that carries ``interpolation_ms`` (a server that understands
   (:class:`client_sim.predict.Predictor`); in a game with ``WELCOME.lag_compensation``
   it also carries ``view_tick``/``view_alpha``, the render tick of the other entities;
 - every ``STATE`` frame is kept for interpolation (:class:`client_sim.interpolate.
-  Interpolator`) and, when it has ``a``, reconciles the prediction;
+  Interpolator`); the newest with ``a`` reconciles the prediction when the bot next uses
+  it (:meth:`SmoothClient.reconcile`);
 - :meth:`own_position` and :meth:`others` are what the bot *sees*: itself predicted,
   the others ``interpolation_ms`` behind (world units), which ``client_sim.view`` hands
   to the behaviours instead of the raw mirror.
@@ -68,6 +69,9 @@ class SmoothClient:
         self.frozen_by = frozen_field(definition)
         self.frames_with_ack = 0
         self.inputs_sent = 0
+        self._latest: tuple[tuple[int, int], int, int, int | None, bool, bool] | None = None
+        self.frames_skipped = 0
+        """Frames with ``a`` that a newer one replaced before they were reconciled."""
         self.own_events: Counter[str] = Counter()
         """Events received whose ``by`` is the own entity, by name (e.g. ``hit``: the
         shots of this bot that hit)."""
@@ -86,7 +90,8 @@ class SmoothClient:
     # -- receiving ------------------------------------------------------------------
 
     def on_state(self, mirror: NetMirror, body: dict[str, Any], now_s: float) -> None:
-        """After ``mirror.apply(body)``: keep the frame; reconcile when it has ``a``."""
+        """After ``mirror.apply(body)``: keep the frame; one with ``a`` is the newest to
+        reconcile with."""
         self.interp.push(mirror, now_s)
         for name, fields in mirror.events:
             by = fields.get("by")
@@ -106,9 +111,22 @@ class SmoothClient:
         frozen = False
         if self.frozen_by is not None:
             frozen = mirror.value(self.entity, self.frozen_by) == 0.0
-        self.predictor.reconcile(
-            steps, int(acked), int(body["t"]), body.get("at"), teleported, frozen
-        )
+        if self._latest is not None:
+            teleported = teleported or self._latest[4]  # a jump in a frame not yet used
+            self.frames_skipped += 1
+        self._latest = (steps, int(acked), int(body["t"]), body.get("at"), teleported, frozen)
+
+    def reconcile(self) -> None:
+        """Reconcile with the newest frame that has ``a``, if not done yet.
+
+        Lazy: called before the prediction is used (an input is sent, the bot looks at
+        itself), so frames that arrive together cost one reconciliation, not one each --
+        a bot process that fell behind does not fall further behind replaying frames it
+        will never use. The error figure is taken on the frames reconciled."""
+        latest = self._latest
+        if latest is not None:
+            self._latest = None
+            self.predictor.reconcile(*latest)
 
     def on_error(self, body: dict[str, Any]) -> None:
         """``ERROR INPUT_SUPERSEDED`` names an input the server dropped: re-predict."""
@@ -122,6 +140,7 @@ class SmoothClient:
 
         The prediction uses the values the server will decode: the body is packed with
         float32 numbers, as every bot message, and read back."""
+        self.reconcile()
         out = dict(body)
         out["seq"] = self.predictor.next_seq()
         if self.view_time:
@@ -140,6 +159,7 @@ class SmoothClient:
 
     def own_position(self) -> tuple[float, float] | None:
         """The predicted own position (world units), None before the first ``a``."""
+        self.reconcile()
         if not self.predictor.based:
             return None
         return self.predictor.position_units
