@@ -8,7 +8,7 @@
 //   v = floor(q * S / 127)        S = trunc(speed_units_per_s * subunits_per_unit)
 //   p = p + floor(v / tick_rate_hz)
 //   p < 0: p = min(-p, L), v = |v|;  p > L: p = max(2L - p, 0), v = -|v|   L = trunc(width * spu)
-import { floorDiv } from "../lockstep/systems.js";
+import { floorDiv } from "../lockstep/arith.js";
 
 export const SEQ_MOD = 2 ** 32;
 const MAX_PENDING = 64; // unacknowledged inputs kept (2 s at 30 Hz)
