@@ -7,7 +7,8 @@ round gives every seated player one input stamped for the next tick and ticks ev
 match, as the server's scheduler does, minus the sockets: the state frames are built and
 encoded but not sent. Two ways side by side: per match, and batched (one step of all
 matches, :mod:`server.core.batch`). Reports the amortised cost per match-tick (round
-time / N) in µs, p50/p99 over rounds and the mean, and the simulation step's part.
+time / N) in µs, p50/p99 over rounds and the mean, and the simulation step's part; also
+in CPU time of the process (less disturbed when the core is shared).
 Bar (issue 15): <= 40 µs, batched.
 """
 
@@ -56,26 +57,33 @@ def measure(matches: list[Match], args: argparse.Namespace, batched: bool) -> di
     seats = [[s for s in m.seats if s is not None] for m in matches]
     rounds: list[float] = []
     steps: list[float] = []
+    cpu: list[float] = []
+    step_cpu: list[float] = []
     frames = 0
     for k in range(args.warmup + args.ticks):
         t0 = time.perf_counter()
+        c0 = time.process_time()
         for m, seated in zip(matches, seats, strict=True):
             nxt = m.tick_count + 1
             for seat, (x, y) in zip(seated, sticks[k], strict=False):
                 m.receive_input(seat, nxt, x, y)
         inputs = [m.take_inputs() for m in matches]
         t1 = time.perf_counter()
+        c1 = time.process_time()
         if batched:
             results = step_batch([m.sim for m in matches], inputs)
         else:
             results = [m.sim.step(batch) for m, batch in zip(matches, inputs, strict=True)]
         t2 = time.perf_counter()
+        c2 = time.process_time()
         for m, batch, result in zip(matches, inputs, results, strict=True):
             assert not isinstance(result, SystemFailed)
             frames += len(m.finish_tick(batch, result).frames)
         if k >= args.warmup:
             rounds.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
             steps.append(t2 - t1)
+            step_cpu.append(c2 - c1)
     per_match_us = [1e6 * r / n for r in rounds]
     step_us = [1e6 * r / n for r in steps]
     return {
@@ -84,6 +92,9 @@ def measure(matches: list[Match], args: argparse.Namespace, batched: bool) -> di
         "us_per_match_tick_p99": round(percentile(per_match_us, 99), 1),
         "us_per_match_tick_mean": round(sum(per_match_us) / len(per_match_us), 1),
         "step_us_per_match_tick_p50": round(percentile(step_us, 50), 1),
+        # CPU time of this process (time.process_time): less disturbed by a shared core.
+        "cpu_us_per_match_tick_p50": round(percentile([1e6 * c / n for c in cpu], 50), 1),
+        "step_cpu_us_per_match_tick_p50": round(percentile([1e6 * c / n for c in step_cpu], 50), 1),
         "round_ms_p50": round(percentile([r * 1000 for r in rounds], 50), 3),
         "frames_per_round": frames / (args.warmup + args.ticks),
     }
@@ -114,13 +125,19 @@ def run(args: argparse.Namespace) -> int:
             f"{row['mode']}: {row['us_per_match_tick_p50']} us per match-tick p50 "
             f"(p99 {row['us_per_match_tick_p99']}, mean {row['us_per_match_tick_mean']}; "
             f"step {row['step_us_per_match_tick_p50']}, frames the rest); "
-            f"one round of all matches {row['round_ms_p50']} ms",
+            f"one round of all matches {row['round_ms_p50']} ms; CPU time "
+            f"{row['cpu_us_per_match_tick_p50']} us (step {row['step_cpu_us_per_match_tick_p50']})",
             flush=True,
         )
     alone, row = rows
     ok = row["us_per_match_tick_p50"] <= BAR_US_PER_MATCH_TICK
     whole = alone["us_per_match_tick_p50"] / max(row["us_per_match_tick_p50"], 1e-9)
     step = alone["step_us_per_match_tick_p50"] / max(row["step_us_per_match_tick_p50"], 1e-9)
+    cpu_whole = alone["cpu_us_per_match_tick_p50"] / max(row["cpu_us_per_match_tick_p50"], 1e-9)
+    cpu_step = alone["step_cpu_us_per_match_tick_p50"] / max(
+        row["step_cpu_us_per_match_tick_p50"], 1e-9
+    )
+    print(f"CPU time, batched vs per match: the tick x{cpu_whole:.1f}, the step x{cpu_step:.1f}")
     print(
         f"bar: amortised cost per match-tick <= {BAR_US_PER_MATCH_TICK} us (batched): "
         f"{row['us_per_match_tick_p50']} us -> {'PASS' if ok else 'FAIL'} "

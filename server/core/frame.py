@@ -172,7 +172,8 @@ class FrameProcessor:
             rng=self.rng,
             index=self.index if with_index and self._index_built else None,
         )
-        self._record(result, self.commands.apply())
+        if len(self.commands):
+            self._record(result, self.commands.apply())
         world = self.world
         if inputs is not None and self._has_input:
             slots = world.entities.slots_of(inputs.entities)

@@ -63,6 +63,10 @@ class World:
         """Every component column key, in declaration order (then bookkeeping columns)."""
         return tuple(self._columns)
 
+    def component_columns(self, component: str) -> list[str]:
+        """The column keys of ``component``'s fields (``["position.x", "position.y"]``)."""
+        return [f"{component}.{f}" for f, _ in self._components[component].fields]
+
     def col(self, key: str) -> NDArray[Any]:
         """The live view ``column[:count]`` of ``"component.field"`` (writable)."""
         return self._columns[key][: self.count]

@@ -87,6 +87,8 @@ def test_tick_many_matches_reports_the_amortised_cost_per_match_tick(tmp_path: P
     for row in (alone, batched):
         assert row["matches"] == 3
         assert row["us_per_match_tick_p50"] >= row["step_us_per_match_tick_p50"] > 0
+        assert row["cpu_us_per_match_tick_p50"] >= row["step_cpu_us_per_match_tick_p50"] >= 0
         assert row["frames_per_round"] == 3 * 8
     assert "per match-tick" in stdout
     assert "faster than per match" in stdout
+    assert "CPU time, batched vs per match" in stdout

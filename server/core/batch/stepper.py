@@ -17,7 +17,8 @@ columns the systems write are copied back into each match's world. Each match's 
 spatial index is marked stale and rebuilt only if something queries it.
 
 Which definitions batch (:func:`can_batch`): every system declares ``batch_writes``
-(today the arena's four: ``apply_inputs``, ``move``, ``bounce_at_edges``, ``collide``)
+(today the arena's four: ``apply_inputs``, ``move``, ``bounce_at_edges``, ``collide``;
+the stack holds the fields of the components the systems require, and ``has``)
 and no system after ``validate`` writes positions. Any other definition steps per match
 (the host does that by itself). A batched system must not queue commands, emit events or
 end the match; if it does, or if any system raises, the stack is discarded (no match's
@@ -69,6 +70,17 @@ def can_batch(definition: GameDefinition) -> bool:
     return True
 
 
+def read_columns(pipeline: Pipeline, world: World) -> tuple[str, ...]:
+    """What a batch stacks: the fields of every component a system requires, and ``has``."""
+    out: list[str] = ["has"]
+    for s in pipeline.systems():
+        for comp in s.spec.requires:
+            for key in world.component_columns(comp):
+                if key not in out:
+                    out.append(key)
+    return tuple(out)
+
+
 def written_columns(pipeline: Pipeline) -> tuple[str, ...]:
     """The columns the pipeline's systems write: what a batch copies back per match."""
     out: list[str] = []
@@ -80,13 +92,13 @@ def written_columns(pipeline: Pipeline) -> tuple[str, ...]:
 
 
 class StackedWorld(World):
-    """The live columns of several worlds of one definition, concatenated (a copy).
+    """Columns ``keys`` of several worlds of one definition, concatenated (a copy).
 
     Reading API as :class:`World` (``col``, ``mask``, ``count``, ``has_component``);
     structural changes and entity handles are not available on a stack.
     """
 
-    def __init__(self, worlds: Sequence[World]) -> None:
+    def __init__(self, worlds: Sequence[World], keys: Sequence[str]) -> None:
         first = worlds[0]
         # The schema (component bits, archetypes) is the definition's, shared by all.
         self._components = first._components
@@ -96,11 +108,7 @@ class StackedWorld(World):
         self.offsets = np.concatenate(([0], np.cumsum(self.counts)))
         self.count = int(self.offsets[-1])
         self._capacity = self.count
-        self._columns = {
-            key: np.concatenate([w.col(key) for w in worlds])
-            for key in first.column_names
-            if key != "entity"  # handles are per match: meaningless on a stack
-        }
+        self._columns = {key: np.concatenate([w.col(key) for w in worlds]) for key in keys}
         self._next_netid = 0
 
     def write_back(self, worlds: Sequence[World], keys: Sequence[str]) -> None:
@@ -178,7 +186,7 @@ def _run_stacked(
     pipeline: Pipeline, definition: GameDefinition, worlds: Sequence[World], timer: Timer
 ) -> tuple[dict[str, float], dict[str, float], dict[str, float], float]:
     """Stack, run the pipeline once, write back. Raises before any world is written."""
-    stack = StackedWorld(worlds)
+    stack = StackedWorld(worlds, read_columns(pipeline, worlds[0]))
     commands = CommandBuffer(stack)
     ctx = TickContext(
         tick=0,

@@ -141,7 +141,8 @@ class SystemSpec:
     batch_writes: tuple[str, ...] | None = None
     """The columns the system writes, if it can run once over a stack of matches.
 
-    None: it cannot (the default). A batchable system reads only world columns,
+    None: it cannot (the default). A batchable system reads only the columns of the
+    components it ``requires`` (and masks),
     ``ctx.definition``, ``ctx.tick_rate_hz`` and ``ctx.index.candidate_pairs``, computes
     each row from its own row and from pairs the index returns, and reports only
     ``ctx.stats``: no ``ctx.tick``, ``ctx.rng``, ``ctx.commands``, ``emit``, ``end`` or
