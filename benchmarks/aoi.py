@@ -204,7 +204,9 @@ def main(args: argparse.Namespace) -> int:
         full = np.full(args.clients, first, dtype=bool)
 
         t0 = time.perf_counter()
-        fa = batched.build(sim.tick, index, netids, kinds, packed, handles, seats, px, py, full)
+        fa = batched.build(
+            sim.tick, index, netids, kinds, packed, handles, seats, px, py, full, (xs, ys)
+        )
         t1 = time.perf_counter()
         fb = plain.build(sim.tick, index, netids, kinds, packed, xs, ys, px, py, first)
         t2 = time.perf_counter()

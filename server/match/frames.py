@@ -39,6 +39,11 @@ def build_state_frames(match: Match, out: TickOutput, writable: Callable[[Any], 
         world.col("entity") & 0xFFFF_FFFF,
     )
     field_values = match.fields.values(world) if len(match.fields) else None
+    # Visibility is decided on the positions of this snapshot (those the frame encodes).
+    entity_xy = (
+        world.col("position.x").astype(np.float64) / match.subunits_per_unit,
+        world.col("position.y").astype(np.float64) / match.subunits_per_unit,
+    )
     events = match.events if match.send_events else None
     seats_list: list[int] = []
     conns: list[Seat] = []
@@ -65,12 +70,6 @@ def build_state_frames(match: Match, out: TickOutput, writable: Callable[[Any], 
         px = world.col("position.x")[slots].astype(np.float64) / match.subunits_per_unit
         py = world.col("position.y")[slots].astype(np.float64) / match.subunits_per_unit
         full = np.fromiter((s.needs_full for s in seat_objs), dtype=bool, count=len(seats))
-        entity_xy = None
-        if match.interest.far_every > 1:
-            entity_xy = (
-                world.col("position.x").astype(np.float64) / match.subunits_per_unit,
-                world.col("position.y").astype(np.float64) / match.subunits_per_unit,
-            )
         frames = match.interest.build(
             match.sim.tick,
             *shared,
@@ -100,7 +99,7 @@ def build_state_frames(match: Match, out: TickOutput, writable: Callable[[Any], 
                 cx,
                 cy,
                 full,
-                None,
+                entity_xy,
                 field_values,
                 None,
                 [spectator_events.take(s.seat) for s in specs] if spectator_events else None,

@@ -1,0 +1,313 @@
+"""Implicit baselines: seats that took the last build hold exactly what it showed them.
+
+Over a websocket a frame handed to the transport arrives in order or the connection
+dies, so a seat built at the previous build (without overload relief) holds exactly
+the entities that were within the radius of its viewer *then*, at the positions of
+*then*. That needs no per-pair memory: :class:`LastBuild` keeps, by handle, the
+positions, quantized positions and net ids of the last build, and by seat its viewer.
+Entered / changed / left of such a "steady" seat are decided by geometry:
+
+- **Shared per entity, once per build**: did it exist at the last build (same net id
+  on its handle), did it move at most ``D`` world units (else it is a *jumper*), has
+  its quantized position changed, and its step delta or absolute position. Those rows
+  are laid out once in cell order (:class:`~server.core.sync.cells.CellBins`).
+- **Deep cells** (every point within ``r - M`` of the viewer, ``M = D + viewer moved +
+  eps``): every non-jumper in them was visible at the last build and is visible now,
+  so the seat's changed rows there are the shared runs, gathered as whole ranges; no
+  test per pair.
+- **Rim cells** (touching ``r + M`` but not deep): per pair, visible now and visible
+  then, from the positions.
+- **Jumpers** (new, reused handles, teleports) and **deaths**: a brute-force check
+  against every steady seat (few rows by construction; the caller falls back to the
+  explicit path when there are too many).
+- **Whole views**: a seat whose radius covers every entity now and every entity of the
+  last build sees the same rows as every other such seat: the match's delta, encoded
+  once (:func:`server.core.sync.encode.share`).
+
+Exact: each decision uses the same ``dx*dx + dy*dy <= r*r`` test on the same floats as
+the build that sent the baseline, so the frames are those of the explicit path (order
+inside a key aside); the property tests in ``tests/core/test_interest_cells.py`` hold
+it to a brute-force mirror.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from server.core.sync.cells import CellBins, eps_units, expand, per_group, positions
+from server.core.sync.encode import Part, bounds, changes_only
+
+I64 = NDArray[np.int64]
+F64 = NDArray[np.float64]
+U32 = NDArray[np.uint32]
+BRUTE_LIMIT = 4_000_000
+"""Most (seat x jumper-or-death) checks a build does before it falls back."""
+
+
+@dataclass(slots=True)
+class LastBuild:
+    """The inputs of the last build, by handle (``netid`` 0: no entity) and by seat."""
+
+    x: F64
+    y: F64
+    q: U32
+    netid: U32
+    vx: F64
+    vy: F64
+    box: tuple[float, float, float, float] | None
+    """Bounding box ``(x0, y0, x1, y1)`` of the entities' positions (world units);
+    None when there were none."""
+
+
+@dataclass(slots=True)
+class SteadyOut:
+    """Rows of the steady seats: per-seat parts for some, the shared delta for ``whole``."""
+
+    whole: NDArray[np.bool_]
+    parts: list[Part]
+    """``[deep, edge]`` for the seats not ``whole`` (in order)."""
+    shared: Part
+    """The delta every ``whole`` seat gets (one seat's worth)."""
+    pairs: int
+    counts: tuple[int, int, int]
+    """Entered, changed, left rows over all steady seats."""
+
+
+def _corner_d2(box: tuple[float, float, float, float] | None, vx: F64, vy: F64) -> F64:
+    """Squared distance from each viewer to the farthest corner of ``box`` (0: no box)."""
+    if box is None:
+        return np.zeros(len(vx))
+    x0, y0, x1, y1 = box
+    fx = np.maximum(np.abs(vx - x0), np.abs(vx - x1))
+    fy = np.maximum(np.abs(vy - y0), np.abs(vy - y1))
+    out: F64 = fx * fx + fy * fy
+    return out
+
+
+def steady_rows(
+    last: LastBuild,
+    bins_of: Callable[[], CellBins],
+    cell: float,
+    radius: float,
+    netids: U32,
+    kinds: NDArray[np.uint8],
+    q: U32,
+    handles: I64,
+    xs: F64,
+    ys: F64,
+    vx: F64,
+    vy: F64,
+    pvx: F64,
+    pvy: F64,
+    box: tuple[float, float, float, float] | None,
+) -> SteadyOut | None:
+    """Rows for steady seats viewing from ``(vx, vy)`` (last build: ``(pvx, pvy)``).
+
+    ``box`` is the bounding box of ``(xs, ys)``; ``bins_of()`` bins them into cells of
+    about ``cell`` units (called only when some seat's view is not whole). None: too
+    many jumpers or deaths for the brute-force check; the caller takes the explicit
+    path instead.
+    """
+    r2 = radius * radius
+    eps = eps_units(box)
+    cols = len(last.netid)
+    hc = np.minimum(handles, cols - 1)
+    same = (handles < cols) & (last.netid[hc] == netids)
+    pq = last.q[hc]
+    changed = same & (q != pq)
+    dqx = (q & 0xFFFF).astype(np.int32) - (pq & 0xFFFF).astype(np.int32)
+    dqy = (q >> 16).astype(np.int32) - (pq >> 16).astype(np.int32)
+    near = (np.abs(dqx) <= 127) & (np.abs(dqy) <= 127)
+    cur_netid = np.zeros(max(cols, int(handles.max(initial=-1)) + 1), dtype=np.uint32)
+    cur_netid[handles] = netids
+    dead = np.flatnonzero((last.netid != 0) & (last.netid != cur_netid[:cols]))
+
+    # Whole views: everything now within r of v, everything then within r of v'.
+    lim = (radius - eps) ** 2
+    whole = (_corner_d2(box, vx, vy) <= lim) & (_corner_d2(last.box, pvx, pvy) <= lim)
+    shared = _shared_delta(netids, kinds, q, same, changed, near, dqx, dqy, last.netid[dead])
+    sel = np.flatnonzero(~whole)
+    n = len(sel)
+    if n == 0:
+        k = len(vx)
+        counts_w = (k * len(shared.e_ids), k * (len(shared.c_ids) + len(shared.m_ids)))
+        return SteadyOut(whole, [], shared, k * len(xs), (*counts_w, k * len(shared.l_ids)))
+    px, py = last.x[hc], last.y[hc]
+    disp2 = np.where(same, (xs - px) ** 2 + (ys - py) ** 2, np.inf)
+    moved2 = disp2[same & (disp2 <= cell * cell)]
+    d_max = float(np.sqrt(moved2.max())) if len(moved2) else 0.0
+    jumper = disp2 > d_max * d_max
+    jumpers = np.flatnonzero(jumper)
+    if n * (len(jumpers) + len(dead)) > BRUTE_LIMIT:
+        return None
+    n_whole = len(vx) - n
+    counts = [n_whole * len(shared.e_ids), n_whole * (len(shared.c_ids) + len(shared.m_ids))]
+    counts.append(n_whole * len(shared.l_ids))
+    pairs = n_whole * len(xs)
+    bins = bins_of()
+    sx, sy, spx, spy = vx[sel], vy[sel], pvx[sel], pvy[sel]
+    margin = d_max + np.sqrt((sx - spx) ** 2 + (sy - spy) ** 2) + eps
+    run_q, lo, hi, dlo, dhi = bins.ranges(sx, sy, radius + margin, radius - margin)
+
+    # Deep: shared runs of non-jumpers' changes, gathered as whole ranges.
+    order = bins.order
+    deep_ok = ~jumper[order]
+    pc_ok = np.r_[0, np.cumsum(deep_ok)]
+    pairs += int((pc_ok[dhi] - pc_ok[dlo]).sum())
+    steps_all = np.empty((len(q), 2), dtype=np.int8)
+    steps_all[:, 0] = dqx
+    steps_all[:, 1] = dqy
+    step_u2 = steps_all.view("<u2").reshape(-1)
+    deep_cols = []
+    for mask, val in ((changed & near & ~jumper, step_u2), (changed & ~near & ~jumper, q)):
+        ms = mask[order]
+        pc = np.r_[0, np.cumsum(ms)]
+        compact = order[ms]
+        a, b = pc[dlo], pc[dhi]
+        pos = positions(a, b)
+        deep_cols.append((netids[compact][pos], val[compact][pos], per_group(run_q, b - a, n)))
+    (cn_ids, cn_val, cn_b), (cf_ids, cf_val, cf_b) = deep_cols
+    steps = cn_val.view(np.int8).reshape(-1, 2)
+    deep = changes_only(cn_ids, steps, cn_b, cf_ids, cf_val, cf_b)
+
+    # Rim: both sides of each deep run, pair by pair (jumpers are checked below).
+    starts = np.stack([lo, dhi], axis=1).reshape(-1)
+    ends = np.stack([dlo, hi], axis=1).reshape(-1)
+    run, pos = expand(starts, ends)
+    rq = run_q[run // 2]
+    rs = order[pos]
+    keep = ~jumper[rs]
+    rq, rs = rq[keep], rs[keep]
+    now = d2(xs[rs], ys[rs], sx[rq], sy[rq]) <= r2
+    then = d2(px[rs], py[rs], spx[rq], spy[rq]) <= r2
+
+    # Jumpers and deaths: every non-whole steady seat against each (few by design).
+    jn = d2(xs[jumpers][None, :], ys[jumpers][None, :], sx[:, None], sy[:, None]) <= r2
+    jt = d2(px[jumpers][None, :], py[jumpers][None, :], spx[:, None], spy[:, None]) <= r2
+    jt &= same[jumpers][None, :]
+    js, jj = np.nonzero(jn | jt)
+    e_q = np.concatenate([rq, js])
+    e_s = np.concatenate([rs, jumpers[jj]])
+    e_now = np.concatenate([now, jn[js, jj]])
+    e_then = np.concatenate([then, jt[js, jj]])
+    dd = d2(last.x[dead][None, :], last.y[dead][None, :], spx[:, None], spy[:, None])
+    ds, dk = np.nonzero(dd <= r2)
+    edge = _edge_part(
+        e_q, e_s, e_now, e_then, ds, last.netid[dead[dk]], n, netids, kinds, q, changed, near,
+        dqx, dqy,
+    )  # fmt: skip
+    pairs += int(e_now.sum())
+    counts[0] += len(edge.e_ids)
+    counts[1] += len(edge.c_ids) + len(edge.m_ids) + len(deep.c_ids) + len(deep.m_ids)
+    counts[2] += len(edge.l_ids)
+    return SteadyOut(whole, [deep, edge], shared, pairs, (counts[0], counts[1], counts[2]))
+
+
+def _shared_delta(
+    netids: U32,
+    kinds: NDArray[np.uint8],
+    q: U32,
+    same: NDArray[np.bool_],
+    changed: NDArray[np.bool_],
+    near: NDArray[np.bool_],
+    dqx: NDArray[np.int32],
+    dqy: NDArray[np.int32],
+    dead_ids: U32,
+) -> Part:
+    """What a seat that sees everything, now and at the last build, gets (one seat)."""
+    new = ~same
+    cn = changed & near
+    cf = changed & ~near
+    steps = np.empty((int(cn.sum()), 2), dtype=np.int8)
+    steps[:, 0] = dqx[cn]
+    steps[:, 1] = dqy[cn]
+
+    def one(k: int) -> I64:
+        return np.array([0, k], dtype=np.int64)
+
+    return Part(
+        netids[new], kinds[new], q[new], one(int(new.sum())),
+        netids[cn], steps, one(len(steps)),
+        netids[cf], q[cf], one(int(cf.sum())),
+        dead_ids, one(len(dead_ids)),
+    )  # fmt: skip
+
+
+def _edge_part(
+    pq: I64,
+    ps: I64,
+    now: NDArray[np.bool_],
+    then: NDArray[np.bool_],
+    dead_seat: I64,
+    dead_ids: U32,
+    n: int,
+    netids: U32,
+    kinds: NDArray[np.uint8],
+    q: U32,
+    changed: NDArray[np.bool_],
+    near: NDArray[np.bool_],
+    dqx: NDArray[np.int32],
+    dqy: NDArray[np.int32],
+) -> Part:
+    """Per-pair rows of the rim, jumpers and deaths, grouped by seat."""
+    key = pq.astype(np.uint16) if n < 65536 else pq
+    order = np.argsort(key, kind="stable")
+    pq, ps, now, then = pq[order], ps[order], now[order], then[order]
+    ent = now & ~then
+    ch = now & then & changed[ps]
+    cn = ch & near[ps]
+    cf = ch & ~near[ps]
+    gone = then & ~now
+    l_seat = np.concatenate([pq[gone], dead_seat])
+    l_ids = np.concatenate([netids[ps[gone]], dead_ids])
+    lk = l_seat.astype(np.uint16) if n < 65536 else l_seat
+    lo = np.argsort(lk, kind="stable")
+    es, cs, fs = ps[ent], ps[cn], ps[cf]
+    steps = np.empty((len(cs), 2), dtype=np.int8)
+    steps[:, 0] = dqx[cs]
+    steps[:, 1] = dqy[cs]
+    return Part(
+        netids[es], kinds[es], q[es], bounds(pq[ent], n),
+        netids[cs], steps, bounds(pq[cn], n),
+        netids[fs], q[fs], bounds(pq[cf], n),
+        l_ids[lo], bounds(l_seat[lo], n),
+    )  # fmt: skip
+
+
+def last_build(
+    handles: I64, netids: U32, q: U32, xs: F64, ys: F64, rows: int, seats: I64, vx: F64, vy: F64,
+    prev: LastBuild | None,
+) -> LastBuild:  # fmt: skip
+    """Record this build's inputs (by handle; viewers of ``seats`` by seat)."""
+    cols = max(1, int(handles.max(initial=-1)) + 1)
+    bx = np.zeros(cols)
+    by = np.zeros(cols)
+    bq = np.zeros(cols, dtype=np.uint32)
+    bn = np.zeros(cols, dtype=np.uint32)
+    bx[handles], by[handles], bq[handles], bn[handles] = xs, ys, q, netids
+    pvx = np.zeros(rows)
+    pvy = np.zeros(rows)
+    if prev is not None:
+        k = min(rows, len(prev.vx))
+        pvx[:k], pvy[:k] = prev.vx[:k], prev.vy[:k]
+    pvx[seats], pvy[seats] = vx, vy
+    return LastBuild(bx, by, bq, bn, pvx, pvy, bounding_box(xs, ys))
+
+
+def bounding_box(xs: F64, ys: F64) -> tuple[float, float, float, float] | None:
+    """``(x0, y0, x1, y1)`` of the points (None when there are none)."""
+    if len(xs) == 0:
+        return None
+    return (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
+
+
+def d2(ax: F64, ay: F64, bx: F64, by: F64) -> F64:
+    """Squared distances, computed as every visibility test here computes them."""
+    dx = ax - bx
+    dy = ay - by
+    out: F64 = dx * dx + dy * dy
+    return out
