@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from server.core.spatial import make_index
+from server.core.sync.encode import add_keys
 from server.core.sync.state import InterestSync
 from server.testing import StateMirror
 
@@ -185,3 +186,32 @@ def test_cell_path_costs_the_same_bytes_as_the_pair_path() -> None:
             sizes[0] += sum(map(len, a))
             sizes[1] += sum(map(len, b))
     assert sizes[0] == sizes[1]
+
+
+def test_per_client_keys_follow_the_shared_delta() -> None:
+    """A seat with trailing keys (events, acks) gets them; the others share one object."""
+    n = 30
+    rng = np.random.default_rng(5)
+    sync = InterestSync(radius_units=500.0)
+    netids = np.arange(1, n + 1, dtype=np.uint32)
+    kinds = np.zeros(n, dtype=np.uint8)
+    handles = np.arange(n, dtype=np.int64)
+    seats = np.arange(4, dtype=np.int64)
+    index = make_index("brute", W, W, 10.0)
+    xs = rng.uniform(0, W, n)
+    ys = rng.uniform(0, W, n)
+    frames: list[bytes] = []
+    for t in range(1, 4):
+        xs = np.clip(xs + 0.5, 0, W)
+        q = _q(xs, ys)
+        acks = [(2, b"\xa1a\x07\xa2at" + bytes([t])) if s == 2 else (0, b"") for s in range(4)]
+        tails = add_keys([(0, b"")] * 4, acks)
+        frames = sync.build(
+            t, index, netids, kinds, q, handles, seats, xs[:4], ys[:4], np.full(4, t == 1),
+            (xs, ys), None, None, tails,
+        )  # fmt: skip
+    bodies = [msgpack.unpackb(f, raw=False)[2] for f in frames]
+    assert bodies[2]["a"] == 7
+    assert bodies[2]["at"] == 3
+    assert frames[0] is frames[1] is frames[3]
+    assert {k: v for k, v in bodies[2].items() if k not in ("a", "at")} == bodies[0]

@@ -158,7 +158,9 @@ def encode(
     """One frame per seat of ``parts`` (all parts cover the same seats, in order)."""
     n = len(full)
     p = merge(parts)
-    head_of = frame_heads(tick, width).get
+    hs = frame_heads(tick, width)
+    top = max(nk, default=0) + 1
+    heads = [[hs.get(False, k) for k in range(top)], [hs.get(True, k) for k in range(top)]]
     id_dtype = "<u2" if width == 2 else "<u4"
     e_ids = p.e_ids.astype(id_dtype).tobytes()
     e_kind = p.e_kind.tobytes()
@@ -193,7 +195,7 @@ def encode(
         out.append(
             b"".join(
                 (
-                    head_of(full[i], nk[i]),
+                    heads[full[i]][nk[i]],
                     bin8[b - a] if b - a < 256 else big(b - a),
                     e_ids[a:b],
                     k_k,
@@ -222,6 +224,20 @@ def encode(
             )
         )
     return out
+
+
+def add_keys(
+    tails: Sequence[tuple[int, bytes]] | None, extra: Sequence[tuple[int, bytes]]
+) -> list[tuple[int, bytes]]:
+    """Per seat, ``extra`` keys appended after ``tails`` (the per-client trailing keys).
+
+    The one hook for keys that only some clients' frames carry (events ``v``/``o``,
+    input acks ``a``/``at``): each is ``(key count, encoded key/value pairs)``; a seat
+    with any such key gets its own frame, the others keep the shared bytes.
+    """
+    if tails is None:
+        return list(extra)
+    return [(k + k2, b + b2) for (k, b), (k2, b2) in zip(tails, extra, strict=True)]
 
 
 def share(

@@ -39,13 +39,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from server.core.sync.cells import CellBins, eps_units, expand, per_group, positions
-from server.core.sync.encode import Part, bounds, changes_only
+from server.core.sync.encode import Part, bounds, changes_only, empty_bounds
 
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
 U32 = NDArray[np.uint32]
 BRUTE_LIMIT = 4_000_000
 """Most (seat x jumper-or-death) checks a build does before it falls back."""
+MAX_FAST_JUMPERS = 64
+"""Most entities made jumpers for moving faster than the rest (see :func:`_move_bound`)."""
+_NONE_E = (np.zeros(0, np.uint32), np.zeros(0, np.uint8), np.zeros(0, np.uint32))
+_NONE_C = (np.zeros(0, np.uint32), np.zeros((0, 2), np.int8))
+_NONE_M = (np.zeros(0, np.uint32), np.zeros(0, np.uint32))
 
 
 @dataclass(slots=True)
@@ -69,7 +74,7 @@ class SteadyOut:
 
     whole: NDArray[np.bool_]
     parts: list[Part]
-    """``[deep, edge]`` for the seats not ``whole`` (in order)."""
+    """``[deep, rim, jumpers, deaths]`` for the seats not ``whole`` (in order)."""
     shared: Part
     """The delta every ``whole`` seat gets (one seat's worth)."""
     pairs: int
@@ -138,8 +143,7 @@ def steady_rows(
         return SteadyOut(whole, [], shared, k * len(xs), (*counts_w, k * len(shared.l_ids)))
     px, py = last.x[hc], last.y[hc]
     disp2 = np.where(same, (xs - px) ** 2 + (ys - py) ** 2, np.inf)
-    moved2 = disp2[same & (disp2 <= cell * cell)]
-    d_max = float(np.sqrt(moved2.max())) if len(moved2) else 0.0
+    d_max = _move_bound(disp2[same], cell)
     jumper = disp2 > d_max * d_max
     jumpers = np.flatnonzero(jumper)
     if n * (len(jumpers) + len(dead)) > BRUTE_LIMIT:
@@ -190,21 +194,22 @@ def steady_rows(
     jt = d2(px[jumpers][None, :], py[jumpers][None, :], spx[:, None], spy[:, None]) <= r2
     jt &= same[jumpers][None, :]
     js, jj = np.nonzero(jn | jt)
-    e_q = np.concatenate([rq, js])
-    e_s = np.concatenate([rs, jumpers[jj]])
-    e_now = np.concatenate([now, jn[js, jj]])
-    e_then = np.concatenate([then, jt[js, jj]])
     dd = d2(last.x[dead][None, :], last.y[dead][None, :], spx[:, None], spy[:, None])
     ds, dk = np.nonzero(dd <= r2)
-    edge = _edge_part(
-        e_q, e_s, e_now, e_then, ds, last.netid[dead[dk]], n, netids, kinds, q, changed, near,
-        dqx, dqy,
-    )  # fmt: skip
-    pairs += int(e_now.sum())
-    counts[0] += len(edge.e_ids)
-    counts[1] += len(edge.c_ids) + len(edge.m_ids) + len(deep.c_ids) + len(deep.m_ids)
-    counts[2] += len(edge.l_ids)
-    return SteadyOut(whole, [deep, edge], shared, pairs, (counts[0], counts[1], counts[2]))
+    cols_ = (netids, kinds, q, changed, near, dqx, dqy)
+    rim = _pair_part(rq, rs, now, then, n, *cols_)
+    jump = _pair_part(js, jumpers[jj], jn[js, jj], jt[js, jj], n, *cols_)
+    z = empty_bounds(n)
+    gone = Part(*_NONE_E, z, *_NONE_C, z, *_NONE_M, z, last.netid[dead[dk]], bounds(ds, n))
+    pairs += int(now.sum()) + int(jn.sum())
+    for p in (rim, jump, gone):
+        counts[0] += len(p.e_ids)
+        counts[1] += len(p.c_ids) + len(p.m_ids)
+        counts[2] += len(p.l_ids)
+    counts[1] += len(deep.c_ids) + len(deep.m_ids)
+    return SteadyOut(
+        whole, [deep, rim, jump, gone], shared, pairs, (counts[0], counts[1], counts[2])
+    )
 
 
 def _shared_delta(
@@ -237,13 +242,11 @@ def _shared_delta(
     )  # fmt: skip
 
 
-def _edge_part(
+def _pair_part(
     pq: I64,
     ps: I64,
     now: NDArray[np.bool_],
     then: NDArray[np.bool_],
-    dead_seat: I64,
-    dead_ids: U32,
     n: int,
     netids: U32,
     kinds: NDArray[np.uint8],
@@ -253,20 +256,13 @@ def _edge_part(
     dqx: NDArray[np.int32],
     dqy: NDArray[np.int32],
 ) -> Part:
-    """Per-pair rows of the rim, jumpers and deaths, grouped by seat."""
-    key = pq.astype(np.uint16) if n < 65536 else pq
-    order = np.argsort(key, kind="stable")
-    pq, ps, now, then = pq[order], ps[order], now[order], then[order]
+    """Rows of (seat ``pq``, slot ``ps``) pairs grouped by seat, visible ``now``/``then``."""
     ent = now & ~then
     ch = now & then & changed[ps]
     cn = ch & near[ps]
     cf = ch & ~near[ps]
     gone = then & ~now
-    l_seat = np.concatenate([pq[gone], dead_seat])
-    l_ids = np.concatenate([netids[ps[gone]], dead_ids])
-    lk = l_seat.astype(np.uint16) if n < 65536 else l_seat
-    lo = np.argsort(lk, kind="stable")
-    es, cs, fs = ps[ent], ps[cn], ps[cf]
+    es, cs, fs, ls = ps[ent], ps[cn], ps[cf], ps[gone]
     steps = np.empty((len(cs), 2), dtype=np.int8)
     steps[:, 0] = dqx[cs]
     steps[:, 1] = dqy[cs]
@@ -274,8 +270,23 @@ def _edge_part(
         netids[es], kinds[es], q[es], bounds(pq[ent], n),
         netids[cs], steps, bounds(pq[cn], n),
         netids[fs], q[fs], bounds(pq[cf], n),
-        l_ids[lo], bounds(l_seat[lo], n),
+        netids[ls], bounds(pq[gone], n),
     )  # fmt: skip
+
+
+def _move_bound(moved2: F64, cell: float) -> float:
+    """How far (world units) a non-jumper may have moved since the last build.
+
+    At most ``cell``, and small enough that only the few fastest movers (at most
+    :data:`MAX_FAST_JUMPERS`, or 1 %) count as jumpers: one pushed entity must not
+    widen every seat's rim.
+    """
+    m = len(moved2)
+    if m == 0:
+        return 0.0
+    k = min(MAX_FAST_JUMPERS, m // 100)
+    bound2 = float(np.partition(moved2, m - 1 - k)[m - 1 - k]) if k else float(moved2.max())
+    return float(np.sqrt(min(bound2, cell * cell)))
 
 
 def last_build(
