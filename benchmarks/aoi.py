@@ -5,8 +5,12 @@ In process, no network. Builds the arena's simulation with M NPCs and N player e
 each client's state frame two ways from the same inputs:
 
 - **batched**: :class:`server.core.sync.state.InterestSync` exactly as
-  ``Match._build_state_frames`` drives it (one radius query for all viewers, entered /
-  changed / left for all clients in whole arrays, frames sliced from shared buffers);
+  :func:`server.match.frames.build_state_frames` drives it (entities binned into cells
+  once, shared runs for the cells inside each circle, per-pair work only on the rim,
+  frames sliced from shared buffers);
+- **pairs** (the batched path before interest by cell, timed too): the same class
+  without positions, so every seat keeps its explicit ``[seat, handle]`` baseline and
+  one radius query gives all visible pairs;
 - **per client**: for each client, its own visibility query (``--naive numpy``, the
   default and the faster of the two here: a distance filter over all entities;
   ``--naive index``: the spatial index's ``query_radius`` for one point), a diff
@@ -169,11 +173,13 @@ def main(args: argparse.Namespace) -> int:
     scale = float(defn.world.subunits_per_unit)
     radius = defn.sync.interest_radius_units
     batched = InterestSync(radius)
+    pair_path = InterestSync(radius)
     plain = PerClientSync(radius, args.clients, args.naive)
     seats = np.arange(args.clients, dtype=np.int64)
     rng = np.random.default_rng(7)
     t_batched: list[float] = []
     t_plain: list[float] = []
+    t_pairs: list[float] = []
     pairs = 0
     frame_bytes = [0, 0]
     total = args.warmup + args.ticks
@@ -210,11 +216,14 @@ def main(args: argparse.Namespace) -> int:
         t1 = time.perf_counter()
         fb = plain.build(sim.tick, index, netids, kinds, packed, xs, ys, px, py, first)
         t2 = time.perf_counter()
+        pair_path.build(sim.tick, index, netids, kinds, packed, handles, seats, px, py, full)
+        t3 = time.perf_counter()
         if first or k == total - 1:
             check_same(fa, fb, sim.tick)
         if k >= args.warmup:
             t_batched.append(t1 - t0)
             t_plain.append(t2 - t1)
+            t_pairs.append(t3 - t2)
             pairs += batched.last_stats.pairs
             frame_bytes[0] += sum(map(len, fa))
             frame_bytes[1] += sum(map(len, fb))
@@ -237,6 +246,7 @@ def main(args: argparse.Namespace) -> int:
         "batched_us_per_client_p50": us(t_batched, 50),
         "batched_us_per_client_p99": us(t_batched, 99),
         "batched_us_per_client_mean": round(1e6 * sum(t_batched) / len(t_batched) / n, 3),
+        "pairs_us_per_client_p50": us(t_pairs, 50),
         "per_client_us_per_client_p50": us(t_plain, 50),
         "per_client_us_per_client_p99": us(t_plain, 99),
         "per_client_us_per_client_mean": round(1e6 * sum(t_plain) / len(t_plain) / n, 3),
@@ -250,6 +260,8 @@ def main(args: argparse.Namespace) -> int:
     print(
         f"batched     {row['batched_us_per_client_p50']:8.2f} us per client per tick (p50), "
         f"p99 {row['batched_us_per_client_p99']:.2f}\n"
+        f"pair path   {row['pairs_us_per_client_p50']:8.2f} us per client per tick (p50) "
+        "(before interest by cell)\n"
         f"per client  {row['per_client_us_per_client_p50']:8.2f} us per client per tick (p50), "
         f"p99 {row['per_client_us_per_client_p99']:.2f}\n"
         f"speed-up    {row['speedup_p50']:.1f}x  "

@@ -249,7 +249,9 @@ class InterestSync:
             )
         radius = self.radius_units
         far_skip = self.far_every > 1 and entity_xy is not None and tick % self.far_every != 0
-        eligible = entity_xy is not None and not field_values and not far_skip
+        # Relief holds changes back, so baselines differ from the last build: explicit
+        # for as long as relief is on (one switch, not one every other build).
+        eligible = entity_xy is not None and not field_values and self.far_every == 1
         if eligible and small and entity_xy is not None:
             # Few visible pairs: the pair path's few numpy calls per build beat the cell
             # path's fixed cost, unless every view is the whole match (encoded once).
