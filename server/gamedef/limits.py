@@ -65,7 +65,7 @@ STEP_KEYS: Final = (("phase", "system"), ("params", "after"))
 SPATIAL_KEYS: Final = ((), ("index", "cell_size_units", "quadtree_leaf_capacity"))
 SYNC_KEYS: Final = (
     ("mode", "snapshot_rate_hz", "interest_radius_units"),
-    ("quantize", "replicate", "event_backlog"),
+    ("quantize", "replicate", "event_backlog", "budget_bytes_per_s", "budget_falloff_units"),
 )
 LOCKSTEP_KEYS: Final = (
     (),

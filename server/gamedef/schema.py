@@ -234,6 +234,10 @@ class SyncDef:
     """``[sync.replicate]``: fields sent on enter and on change (index = wire index)."""
     event_backlog: int = 256
     """Events kept per seat that could not be sent yet (dropped, slow); oldest dropped."""
+    budget_bytes_per_s: float = 0.0
+    """State sync: each client's byte budget (0: none); see server/core/sync/budget.py."""
+    budget_falloff_units: float = 50.0
+    """Distance at which an entity's priority under a budget has halved (world units)."""
 
 
 @dataclass(frozen=True, slots=True)

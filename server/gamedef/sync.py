@@ -105,7 +105,16 @@ def sync(
         default=256,
         why="events kept per seat while it cannot be sent to",
     )
-    return SyncDef(cast(SyncMode, mode), rate, radius, tuple(quantize.items()), replicate, backlog)
+    budget = c.float_(
+        t, "sync", "budget_bytes_per_s", lo=0.0, default=0.0, why="bytes per second per client"
+    )
+    falloff = c.float_(
+        t, "sync", "budget_falloff_units", lo=0.0, lo_open=True, default=50.0, why="world units"
+    )
+    return SyncDef(
+        cast(SyncMode, mode), rate, radius, tuple(quantize.items()), replicate, backlog,
+        budget, falloff,
+    )  # fmt: skip
 
 
 def replicated_fields(

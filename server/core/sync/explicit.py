@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from server.core.sync.budget import Budget, hold_back
 from server.core.sync.encode import Part, bounds
 from server.core.sync.msgbytes import FieldRows
 
@@ -42,6 +43,8 @@ class ExplicitBaselines:
         self.sent_q = np.zeros((0, 0), dtype=np.uint32)
         """Last quantized position sent per [seat, handle]; ``UNKNOWN`` if not sent."""
         self._scratch = np.zeros((0, 0), dtype=bool)
+        self.sent_tick = np.zeros((0, 0), dtype=np.int64)
+        """With a byte budget: the tick each [seat, handle] position was last sent."""
         self.handle_netid = np.zeros(0, dtype=np.uint32)
         """The netid each handle had at the last build (to notice reuse and deaths)."""
         self._pending_seat = _EMPTY_I64
@@ -61,6 +64,10 @@ class ExplicitBaselines:
             c = max(cols, 2 * self.cols)
         sent = np.full((r, c), UNKNOWN, dtype=np.uint32)
         sent[: self.rows, : self.cols] = self.sent_q
+        if self.sent_tick.size:
+            ticks = np.zeros((r, c), dtype=np.int64)
+            ticks[: self.rows, : self.cols] = self.sent_tick
+            self.sent_tick = ticks
         for i, old in enumerate(self.field_sent):
             grown = np.zeros((r, c), dtype=old.dtype)
             grown[: self.rows, : self.cols] = old
@@ -121,12 +128,14 @@ class ExplicitBaselines:
         far_skip: NDArray[np.bool_] | None,
         field_values: Sequence[tuple[NDArray[Any], NDArray[np.bool_]]] | None,
         owner_seat: I64 | None,
+        budget: Budget | None = None,
     ) -> tuple[Part, list[FieldRows] | None, int]:
         """The rows for ``seats`` (ascending) from their visible pairs ``(qi, slots)``.
 
         ``qi`` indexes ``seats`` (grouped, ascending). ``far_skip`` (per pair, or None)
-        marks changes held back this build (the seat keeps what it has). The baselines
-        advance. Returns the part, the replicated-field rows and the pair count.
+        marks changes held back this build (the seat keeps what it has); so does
+        ``budget`` (:mod:`server.core.sync.budget`) for rows beyond a seat's bytes. The
+        baselines advance. Returns the part, the replicated-field rows and the pair count.
         """
         n = len(seats)
         cols = self.cols
@@ -143,6 +152,8 @@ class ExplicitBaselines:
             skip = np.flatnonzero(changed & far_skip)
             sent_flat[flat[skip]] = old_q[skip]  # the client keeps what it has
             changed[skip] = False
+        if budget is not None:
+            self._budget(budget, changed, entered, flat, qi, old_q, new_q, netids, n)
         r_cols = None
         if field_values:
             r_cols = self._field_rows(field_values, owner_seat, flat, entered, slots, qi, n, netids)
@@ -203,6 +214,29 @@ class ExplicitBaselines:
             left_id, bounds(pos_of[left_seat], n),
         )  # fmt: skip
         return part, r_cols, len(flat)
+
+    def _budget(
+        self,
+        budget: Budget,
+        changed: NDArray[np.bool_],
+        entered: NDArray[np.bool_],
+        flat: I64,
+        qi: I64,
+        old_q: NDArray[np.uint32],
+        new_q: NDArray[np.uint32],
+        netids: NDArray[np.uint32],
+        n: int,
+    ) -> None:
+        """Hold back the changed rows beyond each seat's budget; stamp what is sent."""
+        if self.sent_tick.shape != self.sent_q.shape:
+            self.sent_tick = np.full(self.sent_q.shape, budget.tick, dtype=np.int64)
+        tick_flat = self.sent_tick.reshape(-1)
+        age = budget.tick - tick_flat[flat]
+        width = 2 if int(netids.max(initial=0)) < 65536 else 4
+        hold = hold_back(budget, changed, entered, qi, old_q, new_q, age, width, n)
+        self.sent_q.reshape(-1)[flat[hold]] = old_q[hold]  # the client keeps what it has
+        changed[hold] = False
+        tick_flat[flat[changed | entered]] = budget.tick
 
     def _field_rows(
         self,

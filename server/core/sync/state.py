@@ -38,6 +38,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from server.core.spatial import SpatialIndex
+from server.core.sync.budget import BudgetConfig
 from server.core.sync.cells import CellBins
 from server.core.sync.encode import PROTOCOL_VERSION, STATE_MESSAGE_TYPE, Part, encode, share
 from server.core.sync.explicit import UNKNOWN, ExplicitBaselines
@@ -108,6 +109,9 @@ class InterestSync:
         covers the whole world from anywhere in it. Decided on the last build's pairs
         per seat, with hysteresis (cells from ``small_pairs``, pairs below half)."""
         self._cells_mode = False
+        self.budget = BudgetConfig()
+        """Per-client byte budget with priority (:mod:`server.core.sync.budget`); off
+        while ``budget.bytes_per_frame`` is 0. On, every seat takes the explicit path."""
         self.far_every = 1
         """Overload relief: when > 1, entities in the outer half of the radius get a
         changed-update only on every ``far_every``-th build (entered and left are never
@@ -251,7 +255,9 @@ class InterestSync:
         far_skip = self.far_every > 1 and entity_xy is not None and tick % self.far_every != 0
         # Relief holds changes back, so baselines differ from the last build: explicit
         # for as long as relief is on (one switch, not one every other build).
+        budget_on = self.budget.bytes_per_frame > 0
         eligible = entity_xy is not None and not field_values and self.far_every == 1
+        eligible = eligible and not budget_on
         if eligible and small and entity_xy is not None:
             # Few visible pairs: the pair path's few numpy calls per build beat the cell
             # path's fixed cost, unless every view is the whole match (encoded once).
@@ -302,12 +308,14 @@ class InterestSync:
             else:
                 qi, slots = index.query_radius(lx, ly, radius, ordered=False)
             skip = None
-            if far_skip and entity_xy is not None:
-                ex_, ey_ = entity_xy
-                skip = d2(ex_[slots], ey_[slots], lx[qi], ly[qi]) > (radius * 0.5) ** 2
+            dist = None
+            if entity_xy is not None and (far_skip or budget_on):
+                dist = d2(entity_xy[0][slots], entity_xy[1][slots], lx[qi], ly[qi])
+                skip = dist > (radius * 0.5) ** 2 if far_skip else None
+            budget = self.budget.for_build(tick, lseats, kinds[slots], dist) if budget_on else None
             parts_ex, r_cols, stats.pairs = ex.delta(
                 lseats, qi, slots, netids, kinds, packed_q, handles, skip,
-                field_values, owner_seat,
+                field_values, owner_seat, budget,
             )  # fmt: skip
         all_parts = [p for p in (parts_ex,) if p is not None]
         if out_steady is not None:
@@ -324,6 +332,8 @@ class InterestSync:
                 stats.field_rows = sum(len(ids) for ids, _, _ in r_cols)
                 stats.field_bytes = sum(len(ids) * width + v.nbytes for ids, v, _ in r_cols)
             got = encode(tick, width, [parts_ex], full[lp].tolist(), nk, tail)
+            if budget_on:
+                self.budget.spent(lseats, [len(f) for f in got])
             for i, f in zip(lp.tolist(), got, strict=True):
                 frames[i] = f
         if out_steady is not None:

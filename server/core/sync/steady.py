@@ -127,6 +127,9 @@ def steady_rows(
     dqx = (q & 0xFFFF).astype(np.int32) - (pq & 0xFFFF).astype(np.int32)
     dqy = (q >> 16).astype(np.int32) - (pq >> 16).astype(np.int32)
     near = (np.abs(dqx) <= 127) & (np.abs(dqy) <= 127)
+    steps_all = np.empty((len(q), 2), dtype=np.int8)  # valid where near
+    steps_all[:, 0] = dqx
+    steps_all[:, 1] = dqy
     cur_netid = np.zeros(max(cols, int(handles.max(initial=-1)) + 1), dtype=np.uint32)
     cur_netid[handles] = netids
     dead = np.flatnonzero((last.netid != 0) & (last.netid != cur_netid[:cols]))
@@ -134,7 +137,7 @@ def steady_rows(
     # Whole views: everything now within r of v, everything then within r of v'.
     lim = (radius - eps) ** 2
     whole = (_corner_d2(box, vx, vy) <= lim) & (_corner_d2(last.box, pvx, pvy) <= lim)
-    shared = _shared_delta(netids, kinds, q, same, changed, near, dqx, dqy, last.netid[dead])
+    shared = _shared_delta(netids, kinds, q, same, changed, near, steps_all, last.netid[dead])
     sel = np.flatnonzero(~whole)
     n = len(sel)
     if n == 0:
@@ -162,9 +165,6 @@ def steady_rows(
     deep_ok = ~jumper[order]
     pc_ok = np.r_[0, np.cumsum(deep_ok)]
     pairs += int((pc_ok[dhi] - pc_ok[dlo]).sum())
-    steps_all = np.empty((len(q), 2), dtype=np.int8)
-    steps_all[:, 0] = dqx
-    steps_all[:, 1] = dqy
     step_u2 = steps_all.view("<u2").reshape(-1)
     deep_cols = []
     for mask, val in ((changed & near & ~jumper, step_u2), (changed & ~near & ~jumper, q)):
@@ -196,7 +196,7 @@ def steady_rows(
     js, jj = np.nonzero(jn | jt)
     dd = d2(last.x[dead][None, :], last.y[dead][None, :], spx[:, None], spy[:, None])
     ds, dk = np.nonzero(dd <= r2)
-    cols_ = (netids, kinds, q, changed, near, dqx, dqy)
+    cols_ = (netids, kinds, q, changed, near, steps_all)
     rim = _pair_part(rq, rs, now, then, n, *cols_)
     jump = _pair_part(js, jumpers[jj], jn[js, jj], jt[js, jj], n, *cols_)
     z = empty_bounds(n)
@@ -219,17 +219,14 @@ def _shared_delta(
     same: NDArray[np.bool_],
     changed: NDArray[np.bool_],
     near: NDArray[np.bool_],
-    dqx: NDArray[np.int32],
-    dqy: NDArray[np.int32],
+    steps_all: NDArray[np.int8],
     dead_ids: U32,
 ) -> Part:
     """What a seat that sees everything, now and at the last build, gets (one seat)."""
     new = ~same
     cn = changed & near
     cf = changed & ~near
-    steps = np.empty((int(cn.sum()), 2), dtype=np.int8)
-    steps[:, 0] = dqx[cn]
-    steps[:, 1] = dqy[cn]
+    steps = steps_all[cn]
 
     def one(k: int) -> I64:
         return np.array([0, k], dtype=np.int64)
@@ -253,8 +250,7 @@ def _pair_part(
     q: U32,
     changed: NDArray[np.bool_],
     near: NDArray[np.bool_],
-    dqx: NDArray[np.int32],
-    dqy: NDArray[np.int32],
+    steps_all: NDArray[np.int8],
 ) -> Part:
     """Rows of (seat ``pq``, slot ``ps``) pairs grouped by seat, visible ``now``/``then``."""
     ent = now & ~then
@@ -263,9 +259,7 @@ def _pair_part(
     cf = ch & ~near[ps]
     gone = then & ~now
     es, cs, fs, ls = ps[ent], ps[cn], ps[cf], ps[gone]
-    steps = np.empty((len(cs), 2), dtype=np.int8)
-    steps[:, 0] = dqx[cs]
-    steps[:, 1] = dqy[cs]
+    steps = steps_all[cs]
     return Part(
         netids[es], kinds[es], q[es], bounds(pq[ent], n),
         netids[cs], steps, bounds(pq[cn], n),

@@ -1,0 +1,74 @@
+"""Per-client byte budgets: bytes stay within the budget, nothing starves, deltas stay exact."""
+
+from __future__ import annotations
+
+import msgpack
+import numpy as np
+
+from server.core.spatial import make_index
+from server.core.sync.state import InterestSync
+from server.testing import StateMirror
+
+W = 100.0
+
+
+def _q(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    out: np.ndarray = np.rint(xs * 16).astype(np.uint32) | (
+        np.rint(ys * 16).astype(np.uint32) << np.uint32(16)
+    )
+    return out
+
+
+def _run(share: float, ticks: int = 40) -> tuple[list[int], list[int], int]:
+    """Frame sizes of seat 0, its worst staleness (ticks), and mirrors checked each frame."""
+    rng = np.random.default_rng(9)
+    n = 120
+    sync = InterestSync(radius_units=200.0)
+    sync.budget.bytes_per_frame = share
+    sync.budget.max_stale_ticks = 8
+    sync.budget.falloff_units = 30.0
+    netids = np.arange(1, n + 1, dtype=np.uint32)
+    kinds = np.zeros(n, dtype=np.uint8)
+    handles = np.arange(n, dtype=np.int64)
+    xs = rng.uniform(0, W, n)
+    ys = rng.uniform(0, W, n)
+    seats = np.arange(3, dtype=np.int64)
+    mirrors = [StateMirror() for _ in range(3)]
+    index = make_index("grid", W, W, 10.0)
+    sizes: list[int] = []
+    last_exact = np.zeros((3, n), dtype=np.int64)
+    worst = 0
+    for t in range(1, ticks + 1):
+        xs = np.clip(xs + rng.normal(0, 0.5, n), 0, W)
+        ys = np.clip(ys + rng.normal(0, 0.5, n), 0, W)
+        q = _q(xs, ys)
+        index.rebuild(np.arange(n, dtype=np.int64), xs, ys)
+        full = np.full(3, t == 1)
+        args = (t, index, netids, kinds, q, handles, seats, xs[:3], ys[:3], full)
+        frames = sync.build(*args, (xs, ys))
+        for s, f in enumerate(frames):
+            mirrors[s].apply(msgpack.unpackb(f, raw=False)[2])
+            assert set(mirrors[s].entities) == set(netids.tolist())  # entered/left never wait
+            held = np.array([mirrors[s].entities[int(i)][1:] for i in netids])
+            exact = (held[:, 0] == (q & 0xFFFF)) & (held[:, 1] == (q >> 16))
+            assert exact[s]  # the seat's own entity (at distance 0) goes first
+            last_exact[s, exact] = t
+            worst = max(worst, int((t - last_exact[s]).max()))
+        sizes.append(len(frames[0]))
+    return sizes, [worst], n
+
+
+def test_budget_bounds_bytes_and_staleness() -> None:
+    share = 160.0
+    sizes, (worst,), _ = _run(share)
+    steady = sizes[1:]  # the first frame is the full snapshot
+    assert sum(steady) <= share * len(steady) + 2 * share
+    assert worst <= 8  # max_stale_ticks: nothing in view waits longer
+    unbudgeted, _, _ = _run(0.0)
+    assert sum(unbudgeted[1:]) > 2 * sum(steady)  # the budget really bit
+
+
+def test_generous_budget_changes_nothing() -> None:
+    with_budget, _, _ = _run(1e9, ticks=10)
+    without, _, _ = _run(0.0, ticks=10)
+    assert with_budget == without
