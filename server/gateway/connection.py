@@ -120,9 +120,18 @@ async def serve_connection(gw: Gateway, conn: Conn) -> None:
         return
     assert conn.seat is not None
     assert conn.match is not None
-    for message in gw.host.welcome(conn.seat, conn.match, bool(hello.resume), hello.last_frame):
-        await ws.send(message)
+    await send_welcome(
+        ws, gw.host.welcome(conn.seat, conn.match, bool(hello.resume), hello.last_frame)
+    )
     await receive_loop(gw, conn)
+
+
+async def send_welcome(ws: ServerConnection, messages: list[bytes]) -> None:
+    """Send the welcome messages. A function of its own so that no local of the
+    connection's long-lived coroutine keeps the last one: a lockstep ``CHECKPOINT``
+    (~110 KB at 1000 entities) held per connection was ~50 KB of RSS per client."""
+    for message in messages:
+        await ws.send(message)
 
 
 async def receive_loop(gw: Gateway, conn: Conn) -> None:
