@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from server.audit import AuditFileHandler, install_audit_file, remove_audit_file
+from server.cluster.routing import ClusterRouter
 from server.config import ServerConfig
 from server.directory import qualified_match_id
 from server.errors import DefinitionError, DefinitionErrors
@@ -30,7 +31,7 @@ from server.gateway.http import json_response
 from server.gateway.server import Gateway
 from server.hosting.host import Host
 from server.hosting.manager import MatchManager
-from server.hosting.node import ClusterNode, ProcessLoad, new_node_id
+from server.hosting.node import ClusterNode, ProcessLoad, directory_records, new_node_id
 from server.hosting.runner import MatchRunner
 from server.match.match import Match
 from server.net.codec import encode
@@ -126,6 +127,7 @@ class TickwireServer:
             node_id = new_node_id(config.node_name)
             for game in self.host.directory.games.values():
                 game.manager.id_prefix = qualified_match_id(node_id, "m")
+            self.host.queue.id_prefix = qualified_match_id(node_id, "")
             self.node = ClusterNode(
                 RedisDirectory(
                     config.redis_url, cluster=config.cluster_name, ttl_s=config.directory_ttl_s
@@ -133,7 +135,9 @@ class TickwireServer:
                 node_id,
                 public_url="",
                 http_url="",
-                matches=lambda: list(self.host.directory.matches()),
+                matches=lambda: directory_records(
+                    node_id, self.host.directory, asyncio.get_running_loop().time()
+                ),
                 load=ProcessLoad(),
                 heartbeat_interval_s=config.heartbeat_interval_s,
                 on_change=DirectoryObserver(self.metrics, node_id),
@@ -210,10 +214,9 @@ class TickwireServer:
             async def answer_peer(op: str, body: dict[str, Any]) -> dict[str, Any]:
                 if op != "reserve":
                     return {"status": 400, "body": {"error": {"code": "unknown_op", "message": op}}}
-                return matchmake.reserve_for_peer(
-                    str(body.get("kind")), body.get("body"), str(body.get("address", "peer"))
-                )
+                return await matchmake.answer_peer(body)
 
+            self.gateway.router = ClusterRouter(self.node, self.host.directory)
             self.node.serve(answer_peer)
         loop = asyncio.get_running_loop()
         self._sweeper = loop.create_task(self._sweep(), name="sweeper")

@@ -41,6 +41,7 @@ class NodeRecord:
 
     ``node_id`` is unique per process start (a name plus an incarnation suffix), so a
     restarted node never reuses an old id and old match ids never route to it.
+    ``players`` counts seated players and seats held by pending reservations.
     ``load`` is the node's own estimate of how busy it is, 0..1 of one core
     (tick work seconds per second plus a per-player share); placement picks the lowest.
     """
@@ -87,6 +88,16 @@ class MatchRecord:
     private: bool = False
     locked: bool = False
     labels: dict[str, Any] = field(default_factory=dict)
+    reserved: int = 0
+    """Seats held by pending reservations (they count against the room)."""
+    info: dict[str, Any] = field(default_factory=dict)
+    """The rest of the match's ``GET /matches`` row (mode, spectators, tick rates, tick,
+    entities) as its node last saw it: shown in cluster listings, never used to route."""
+
+    @property
+    def room(self) -> int:
+        """Free seats: capacity minus players minus pending reservations."""
+        return self.capacity - self.players - self.reserved
 
     @property
     def open(self) -> bool:
@@ -95,7 +106,7 @@ class MatchRecord:
             self.state in ("waiting", "running")
             and not self.private
             and not self.locked
-            and self.players < self.capacity
+            and self.room > 0
         )
 
     def to_json(self) -> str:
@@ -107,6 +118,7 @@ class MatchRecord:
         """Parse a match entry; unknown keys are ignored."""
         data = _load(text)
         labels = data.get("labels", {})
+        info = data.get("info", {})
         return cls(
             match_id=str(data["match_id"]),
             node_id=str(data["node_id"]),
@@ -117,6 +129,8 @@ class MatchRecord:
             private=bool(data.get("private", False)),
             locked=bool(data.get("locked", False)),
             labels=dict(labels) if isinstance(labels, dict) else {},
+            reserved=int(data.get("reserved", 0)),
+            info=dict(info) if isinstance(info, dict) else {},
         )
 
 

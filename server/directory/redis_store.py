@@ -136,9 +136,14 @@ class RedisDirectory:
             await self._run("forget dead", self._redis.zrem(self._key("nodes"), *dead))
         return live
 
-    async def list_matches(self, game: str | None = None) -> list[MatchRecord]:
-        """Entries of live nodes only (optionally of one game), ordered by node then id."""
-        nodes = await self.live_nodes()
+    async def list_matches(
+        self, game: str | None = None, *, nodes: Sequence[NodeRecord] | None = None
+    ) -> list[MatchRecord]:
+        """Entries of live nodes only (optionally of one game), ordered by node then id.
+
+        ``nodes``: the live nodes just read by the caller (saves reading them again)."""
+        if nodes is None:
+            nodes = await self.live_nodes()
         if not nodes:
             return []
         pipe = self._redis.pipeline(transaction=False)
@@ -210,6 +215,7 @@ class RedisDirectory:
         ``{"error": {"code": "internal", "message": ...}}`` for the requester."""
         inbox = self._key("inbox", node_id)
         down = False
+        answering: set[asyncio.Task[None]] = set()
         while True:
             try:
                 got = await self._blocking.blpop([inbox], timeout=1)
@@ -233,16 +239,27 @@ class RedisDirectory:
             except (ValueError, KeyError, TypeError):
                 log.warning("malformed directory request dropped")
                 continue
-            try:
-                reply = await handler(op, body if isinstance(body, dict) else {})
-            except Exception as exc:
-                log.exception("directory request %s failed", op)
-                reply = {"error": {"code": "internal", "message": str(exc)}}
-            try:
-                pipe = self._redis.pipeline(transaction=True)
-                pipe.rpush(reply_key, json.dumps(reply))
-                pipe.pexpire(reply_key, 5000)
-                self.ops += 2
-                await pipe.execute()
-            except (RedisError, OSError) as exc:
-                log.warning("reply to %s lost: %s", op, exc)
+            # Each request is answered in a task of its own: a long-polling queue request
+            # must not hold up the seat reservations queued behind it.
+            task = asyncio.get_running_loop().create_task(
+                self._answer(handler, op, body if isinstance(body, dict) else {}, reply_key)
+            )
+            answering.add(task)
+            task.add_done_callback(answering.discard)
+
+    async def _answer(
+        self, handler: RequestHandler, op: str, body: dict[str, Any], reply_key: str
+    ) -> None:
+        try:
+            reply = await handler(op, body)
+        except Exception as exc:
+            log.exception("directory request %s failed", op)
+            reply = {"error": {"code": "internal", "message": str(exc)}}
+        try:
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.rpush(reply_key, json.dumps(reply))
+            pipe.pexpire(reply_key, 5000)
+            self.ops += 2
+            await pipe.execute()
+        except (RedisError, OSError) as exc:
+            log.warning("reply to %s lost: %s", op, exc)

@@ -18,22 +18,26 @@ Errors are ``{"error": {"code", "message"}}`` with 400 (bad body), 401 (auth), 4
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
-from server.directory import DirectoryUnavailable, node_of_match
+from server.cluster.listing import listing_rows
+from server.directory import DirectoryUnavailable
 from server.errors import JoinRejected, MatchFull, MatchNotFound
 from server.gateway import http
 from server.gateway.bodies import body_too_large, remote_address, request_body
 from server.hosting.directory import CodeAttemptsLimited
 from server.identity.admission import Banned
 from server.identity.verify import TokenRejected
-from server.matchmaking.errors import MatchmakingError
+from server.matchmaking.errors import BadListingQuery, MatchmakingError
+from server.matchmaking.listing import parse_listing_query
 from server.matchmaking.ratelimit import AddressLimiter
 from server.matchmaking.requests import KINDS, parse_body
 from server.ops.events import Event, log_event
@@ -91,13 +95,13 @@ class MatchmakeRoutes:
             else None
         )
         try:
+            routed = await self._routed(kind, body, token, address, request)
+            if routed is not None:
+                return routed
             if kind == "queue":
                 return await self._queue(body, token, now, address)
             if kind == "unqueue":
                 return self._unqueue(body)
-            forwarded = await self._forward(kind, body, address)
-            if forwarded is not None:
-                return forwarded
             return self._reserve(kind, body, now, address, request)
         except MatchmakingError as exc:
             observer.matchmake_refused(address, kind, exc.code)
@@ -117,39 +121,106 @@ class MatchmakeRoutes:
             return error(403, "banned", f"banned: {exc.ban.reason}"[:120])
         return None
 
-    async def _forward(self, kind: str, body: Any, address: str) -> Response | None:
-        """In a cluster, a request for a match held by another node is answered by that
-        node over the directory (its reservation, its ``ws_url``); None: answer here."""
-        cluster = getattr(self.gateway, "cluster", None)
-        if cluster is None or not isinstance(body, dict):
+    async def _routed(
+        self, kind: str, body: Any, token: Any, address: str, request: Request | None
+    ) -> Response | None:
+        """In a cluster, the answer of the node(s) the router picks (docs/operations.md,
+        "Cluster"): this node's own for a route to itself, else the peer's over the
+        directory. None: not clustered, answer here as a single node does."""
+        router = getattr(self.gateway, "router", None)
+        if router is None:
             return None
-        match_id = body.get("match_id")
-        target = node_of_match(match_id) if isinstance(match_id, str) else None
-        if target is None or target == cluster.node_id:
-            return None
+        now = asyncio.get_running_loop().time()
         try:
-            reply = await cluster.directory.request(
-                target, "reserve", {"kind": kind, "body": body, "address": address}
-            )
+            routes = await router.routes(kind, body, now)
+        except DirectoryUnavailable as exc:
+            return error(503, "directory_unavailable", str(exc))
+        if routes is None:
+            return None
+        answer: Response | None = None
+        for route in routes:
+            if route.node_id == router.node.node_id:
+                answer = await self.answer(route.kind, route.body, token, address, route.code)
+            else:
+                answer = await self._ask_peer(route, token, address)
+            if answer.status_code == 200:
+                router.placed(route, now)
+                return answer
+            if answer.status_code not in (403, 404, 409):
+                return answer
+        return answer
+
+    async def _ask_peer(self, route: Any, token: Any, address: str) -> Response:
+        cluster = self.gateway.cluster
+        timeout = 2.0 + (self.poll_s if route.kind == "queue" else 0.0)
+        message = {
+            "kind": route.kind,
+            "body": route.body,
+            "address": address,
+            "code": route.code,
+            "token": token,
+        }
+        try:
+            reply = await cluster.directory.request(route.node_id, "reserve", message, timeout)
         except DirectoryUnavailable as exc:
             return error(503, "directory_unavailable", str(exc))
         status = reply.get("status", 502)
         answer = reply.get("body")
         if not isinstance(status, int) or not isinstance(answer, dict):
-            return error(502, "bad_peer_reply", f"node {target} sent a malformed reply")
+            return error(502, "bad_peer_reply", f"node {route.node_id} sent a malformed reply")
         return http.json_response(status, answer)
 
-    def reserve_for_peer(self, kind: str, body: Any, address: str) -> dict[str, Any]:
-        """Answer a reservation another node forwarded here: ``{status, body}``."""
+    async def answer(
+        self, kind: str, body: Any, token: Any, address: str, code: str | None = None
+    ) -> Response:
+        """Answer one request here (never forwarding): a reservation, a queue status, or
+        an error response. ``code``: the join code a private create must take."""
         now = asyncio.get_running_loop().time()
         try:
-            response = self._reserve(kind, body, now, address, None)
+            if kind == "queue":
+                return await self._queue(body, token, now, address)
+            if kind == "unqueue":
+                return self._unqueue(body)
+            return self._reserve(kind, body, now, address, None, code)
         except MatchmakingError as exc:
-            return {
-                "status": exc.status,
-                "body": {"error": {"code": exc.code, "message": exc.message}},
-            }
+            self.gateway.observer.matchmake_refused(address, kind, exc.code)
+            return error(exc.status, exc.code, exc.message)
+
+    async def answer_peer(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Answer a request another node forwarded here: ``{status, body}``."""
+        code = message.get("code")
+        response = await self.answer(
+            str(message.get("kind")),
+            message.get("body"),
+            message.get("token"),
+            str(message.get("address", "peer")),
+            code if isinstance(code, str) else None,
+        )
         return {"status": response.status_code, "body": json.loads(response.body or b"{}")}
+
+    async def cluster_listing(self, request: Request) -> Response:
+        """``GET /matches`` of a clustered node: the whole cluster, from the directory
+        (:mod:`server.cluster.listing`); 503 ``directory_unavailable`` when unreadable."""
+        gateway = self.gateway
+        try:
+            query = parse_listing_query(urlsplit(request.path).query)
+            if query.game is not None:
+                gateway.host.directory.game(query.game)  # 404 for a game no node runs
+        except BadListingQuery as exc:
+            gateway.observer.matchmake_refused("?", "matches", exc.code)
+            return error(400, exc.code, exc.message)
+        except JoinRejected as exc:
+            return error(404, "unknown_game", exc.reason)
+        directory = gateway.cluster.directory
+        try:
+            nodes = await directory.live_nodes()
+            records = await directory.list_matches(query.game, nodes=nodes)
+        except DirectoryUnavailable as exc:
+            return error(503, "directory_unavailable", str(exc))
+        listing = listing_rows(records, nodes, query)
+        if http.wants_json(request.path, request.headers.get("Accept", "")):
+            return http.json_response(200, listing)
+        return http.matches_page(listing["matches"])
 
     def _ws_url(self, request: Request | None) -> str:
         cluster = getattr(self.gateway, "cluster", None)
@@ -161,10 +232,18 @@ class MatchmakeRoutes:
         return f"ws://{self.gateway.config.host}:{self.gateway.port}/ws"
 
     def _reserve(
-        self, kind: str, body: Any, now: float, address: str, request: Request | None
+        self,
+        kind: str,
+        body: Any,
+        now: float,
+        address: str,
+        request: Request | None,
+        code: str | None = None,
     ) -> Response:
         host = self.gateway.host
         req = parse_body(kind, body)
+        if code is not None and req.create is not None and req.create.private:
+            req = dataclasses.replace(req, create=dataclasses.replace(req.create, code=code))
         refusal = self._identity_refusal(req.token, address, kind)
         if refusal is not None:
             return refusal
@@ -220,7 +299,7 @@ class MatchmakeRoutes:
         if status is None:
             return error(404, "unknown_ticket", "no such ticket (expired or never queued)")
         if status.get("status") == "matched":
-            status = {**status, "ws_url": f"ws://{self.gateway.config.host}:{self.gateway.port}/ws"}
+            status = {**status, "ws_url": self._ws_url(None)}
         return http.json_response(200, status)
 
     def _unqueue(self, body: Any) -> Response:

@@ -113,6 +113,8 @@ class Gateway:
         self.matchmake = MatchmakeRoutes(self)
         self.cluster: Any = None
         """The node's :class:`~server.hosting.node.ClusterNode` when clustered (set by app)."""
+        self.router: Any = None
+        """The node's :class:`~server.cluster.routing.ClusterRouter` when clustered."""
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -289,6 +291,8 @@ class Gateway:
         path = request.path.split("?", 1)[0]
         if path.startswith("/matchmake/"):
             return self.matchmake.handle(connection, request)
+        if path == "/matches" and self.router is not None and request.method == "GET":
+            return self.matchmake.cluster_listing(request)  # the whole cluster's matches
         upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
         if upgrade and path in ("/ws", "/"):
             upgrading = sum(1 for c in self._upgrading if c.state is not State.CLOSED)

@@ -185,6 +185,8 @@ class Directory:
         """A new match of ``game`` with the game's labels overlaid by the spec's."""
         if not game.manager.accepting_matches:
             raise JoinRejected("server is not starting new matches")
+        if spec.code is not None and spec.code in self.codes:
+            raise JoinRejected("that join code is taken: try again")
         labels = merge_labels(game.labels, spec.labels)
         definition = game.definition
         if spec.max_players is not None:
@@ -198,7 +200,7 @@ class Directory:
         match.empty_since_s = time.perf_counter()  # retired if nobody ever comes
         if spec.private:
             match.private = True
-            match.join_code = new_code(self.codes)
+            match.join_code = spec.code or new_code(self.codes)
             self.codes[match.join_code] = match
         return match
 

@@ -31,6 +31,7 @@ from server.match.match import Match, MatchState
 
 if TYPE_CHECKING:  # redis is imported only by servers that are clustered (RSS, start-up)
     from server.directory.redis_store import RedisDirectory, RequestHandler
+    from server.hosting.directory import Directory
 
 
 def new_node_id(name: str) -> str:
@@ -55,8 +56,12 @@ class ProcessLoad:
         return used
 
 
-def match_record(node_id: str, match: Match) -> MatchRecord:
-    """The directory entry of one live match."""
+def match_record(
+    node_id: str, match: Match, *, locked: bool = False, reserved: int = 0
+) -> MatchRecord:
+    """The directory entry of one live match (``reserved``: seats held by reservations)."""
+    row = match.labels()
+    info = {k: row[k] for k in _INFO_KEYS if k in row}
     return MatchRecord(
         match_id=match.match_id,
         node_id=node_id,
@@ -64,10 +69,30 @@ def match_record(node_id: str, match: Match) -> MatchRecord:
         players=match.players,
         capacity=match.capacity,
         state=str(match.state),
-        private=bool(getattr(match, "private", False)),
-        locked=bool(getattr(match, "locked", False)),
-        labels=dict(getattr(match, "custom_labels", {}) or {}),
+        private=bool(match.private),
+        locked=locked,
+        labels=dict(match.label_values),
+        reserved=reserved,
+        info=info,
     )
+
+
+_INFO_KEYS = ("mode", "spectators", "tick_rate_hz", "snapshot_rate_hz", "tick", "entities")
+
+
+def directory_records(node_id: str, directory: Directory, now_s: float) -> list[MatchRecord]:
+    """Every live match of the host's games as directory entries (labels, locks, seats
+    held by pending reservations included)."""
+    return [
+        match_record(
+            node_id,
+            m,
+            locked=m.match_id in directory.locked,
+            reserved=directory.reservations.held(m.match_id, now_s),
+        )
+        for m in directory.matches()
+        if m.state is not MatchState.ENDED
+    ]
 
 
 @dataclass(slots=True)
@@ -90,7 +115,7 @@ class ClusterNode:
         node_id: str,
         public_url: str,
         http_url: str,
-        matches: Callable[[], list[Match]],
+        matches: Callable[[], list[MatchRecord]],
         load: Callable[[], float],
         *,
         heartbeat_interval_s: float = 2.0,
@@ -105,25 +130,26 @@ class ClusterNode:
         self.health = DirectoryHealth()
         self._matches = matches
         self._load = load
-        self._interval_s = heartbeat_interval_s
+        self.interval_s = heartbeat_interval_s
+        """Seconds between heartbeats."""
         self._on_change = on_change
         self._task: asyncio.Task[None] | None = None
         self._serving: asyncio.Task[None] | None = None
 
     def record(self) -> tuple[NodeRecord, list[MatchRecord]]:
         """This node and its live matches, as the directory stores them."""
-        live = [m for m in self._matches() if m.state is not MatchState.ENDED]
+        live = self._matches()
         node = NodeRecord(
             node_id=self.node_id,
             public_url=self.public_url,
             http_url=self.http_url,
             started_at_s=self.started_at_s,
             load=round(self._load(), 4),
-            players=sum(m.players for m in live),
+            players=sum(m.players + m.reserved for m in live),
             matches=len(live),
             draining=self.draining,
         )
-        return node, [match_record(self.node_id, m) for m in live]
+        return node, live
 
     async def heartbeat_once(self) -> bool:
         """One heartbeat; True if the directory took it."""
@@ -146,7 +172,7 @@ class ClusterNode:
     async def _run(self) -> None:
         while not self.draining:
             await self.heartbeat_once()
-            await asyncio.sleep(self._interval_s)
+            await asyncio.sleep(self.interval_s)
 
     def start(self) -> None:
         """Start heartbeating (the first heartbeat goes out at once)."""

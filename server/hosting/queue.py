@@ -44,6 +44,8 @@ class QueueService:
         self._result_expiry: dict[str, float] = {}
         self._events: dict[str, asyncio.Event] = {}
         self.formed_total = 0
+        self.id_prefix = ""
+        """Put before every ticket id (a cluster node's ``<node id>~``, so polls route)."""
 
     def submit(self, body: Any, now_s: float, address: str) -> Ticket:
         """Validate and queue a ticket (raises MatchmakingError subclasses)."""
@@ -59,6 +61,8 @@ class QueueService:
             raise BadTicket(
                 f"max_players {ticket.max_players} is over the game's {game.definition.max_players}"
             )
+        if self.id_prefix:
+            ticket.ticket_id = self.id_prefix + ticket.ticket_id
         mm.add(ticket)
         self._events[ticket.ticket_id] = asyncio.Event()
         return ticket

@@ -60,6 +60,9 @@ class CreateSpec:
     private: bool = False
     labels: Labels = field(default_factory=dict)
     max_players: int | None = None
+    code: str | None = None
+    """A private match's join code chosen before creation (a cluster placed the match on
+    the node its code hashes to); never read from a client's body."""
 
 
 @dataclass(frozen=True, slots=True)

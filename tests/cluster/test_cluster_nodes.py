@@ -4,96 +4,26 @@ drain, and the --workers supervisor."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from health import wait_healthy
+from nodeproc import FAST, ROOT, Node, free_ports, http_json, post_json, wait_for
 
 from server.directory.redis_store import RedisDirectory
 from server.net.messages import Hello
 from server.net.protocol import MessageType
 from server.testing import TestClient
 
-ROOT = Path(__file__).resolve().parents[2]
-FAST = ["--directory-ttl-s", "1.5", "--heartbeat-interval-s", "0.25"]
-
-
-def free_ports(n: int) -> int:
-    """A base port with ``n`` consecutive free ports after it."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base: int = s.getsockname()[1]
-        if base + n > 65000:
-            continue
-        ok = True
-        for p in range(base, base + n):
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", p))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return base
-    raise RuntimeError("no free port range")
-
-
-def http_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=2) as r:
-        return json.loads(r.read())
-
-
-class Node:
-    """``python -m server`` in a subprocess, with its log in a file."""
-
-    def __init__(self, args: list[str], log: Path) -> None:
-        self.log = log
-        self._out = log.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server", "--log-format", "json", *args],
-            cwd=ROOT,
-            stdout=self._out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self._out.close()
-
-
-@pytest.fixture
-def nodes(tmp_path: Path) -> Iterator[list[Node]]:
-    started: list[Node] = []
-    yield started
-    for n in started:
-        n.stop()
-
 
 async def matches_in(directory: RedisDirectory) -> list[str]:
     return [m.match_id for m in await directory.list_matches()]
-
-
-async def wait_for(pred: Any, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if await pred():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def test_node_registers_its_matches_and_vanishes_within_the_ttl_after_sigkill(
@@ -113,7 +43,9 @@ async def test_node_registers_its_matches_and_vanishes_within_the_ttl_after_sigk
         ids = await matches_in(d)
         assert {i.split("-")[0] for i in ids} == {"k0", "k1"}
         local = await asyncio.to_thread(http_json, f"http://127.0.0.1:{base}/matches")
-        assert all(m["match_id"].startswith("k0-") for m in local["matches"])
+        # /matches on one node lists the whole cluster, each row naming its node.
+        assert {m["node"].split("-")[0] for m in local["matches"]} == {"k0", "k1"}
+        assert all(m["match_id"].startswith(m["node"] + "~") for m in local["matches"])
         nodes[0].proc.send_signal(signal.SIGKILL)
         killed = time.monotonic()
         await wait_for(lambda: _count(d, 1), 5, "the killed node's matches to vanish")
@@ -231,18 +163,6 @@ def _worker_pids(log: Path) -> dict[int, int]:
     return pids
 
 
-def _post(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    req = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=5) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        with e:
-            return e.code, json.loads(e.read())
-
-
 async def test_a_reservation_asked_of_any_node_is_made_by_the_node_holding_the_match(
     redis_server: Any, nodes: list[Node], tmp_path: Path
 ) -> None:
@@ -255,10 +175,10 @@ async def test_a_reservation_asked_of_any_node_is_made_by_the_node_holding_the_m
     for i in range(2):
         await asyncio.to_thread(wait_healthy, base + i)
     listing = await asyncio.to_thread(http_json, f"http://127.0.0.1:{base + 1}/matches")
-    b_match = listing["matches"][0]["match_id"]
+    b_match = next(m["match_id"] for m in listing["matches"] if m["node"].startswith("r1-"))
     assert b_match.startswith("r1-")
     status, answer = await asyncio.to_thread(
-        _post, f"http://127.0.0.1:{base}/matchmake/join-by-id", {"match_id": b_match}
+        post_json, f"http://127.0.0.1:{base}/matchmake/join-by-id", {"match_id": b_match}
     )
     assert status == 200, answer
     assert answer["match_id"] == b_match
@@ -268,6 +188,6 @@ async def test_a_reservation_asked_of_any_node_is_made_by_the_node_holding_the_m
         welcome = await c.expect(MessageType.WELCOME)
         assert welcome["match_id"] == b_match
     status, answer = await asyncio.to_thread(
-        _post, f"http://127.0.0.1:{base}/matchmake/join-by-id", {"match_id": "r1-ffff~m9"}
+        post_json, f"http://127.0.0.1:{base}/matchmake/join-by-id", {"match_id": "r1-ffff~m9"}
     )
-    assert status in (404, 503), answer
+    assert (status, answer["error"]["code"]) == (404, "node_gone"), answer
