@@ -76,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--rejoin", action="store_true", help="join a new match when one ends (MATCH_ENDED)"
     )
     p.add_argument(
+        "--rematchmake",
+        action="store_true",
+        help="when a node goes away (drop, SERVER_SHUTDOWN, NODE_GONE): resume once, then "
+        "matchmake again through --url (use with --via-http or --queue)",
+    )
+    p.add_argument(
         "--until-ended",
         action="store_true",
         help="stop as soon as every bot's connection has ended (e.g. the match ended)",
@@ -143,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         replicas=args.replicas,
         seed=args.seed,
         rejoin=args.rejoin,
+        rematchmake=args.rematchmake,
         until_ended=args.until_ended,
         join=plan,
     )

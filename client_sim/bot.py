@@ -98,6 +98,10 @@ class BotStats:
     """Every ``RESULT`` body received (one per match played to its end)."""
     matches: int = 0
     """Matches joined (more than one when the bot rejoins after ``MATCH_ENDED``)."""
+    rematchmakes: int = 0
+    """Times the bot's node was gone and it matchmade again (``rematchmake``)."""
+    resumes: int = 0
+    """Lost connections resumed at the same node (``rematchmake``)."""
 
 
 class Bot:
@@ -143,11 +147,15 @@ class Bot:
         """How this bot chooses its match (``--match-id``, ``--create``, ``--via-http``...)."""
         self.shared = joining.Shared()
         """What the swarm's creating bot learnt (its match id and code)."""
+        self.ws_url = url
+        """Where the bot's match is (the matchmaking answer's ``ws_url``, else ``url``)."""
 
     # -- connection -------------------------------------------------------------------
 
-    async def connect(self, open_timeout_s: float = 10.0) -> bool:
-        """Open the websocket, say hello, read the welcome. False (and ``failure``) if not."""
+    async def connect(self, open_timeout_s: float = 10.0, resume: str | None = None) -> bool:
+        """Open the websocket, say hello, read the welcome. False (and ``failure``) if not.
+
+        ``resume``: a resume token, said at the last ``ws_url`` instead of matchmaking."""
         loop = asyncio.get_running_loop()
         self._welcomed = loop.create_future()
         if self.welcome:  # a rejoin after MATCH_ENDED: a fresh view of a new match
@@ -162,14 +170,18 @@ class Bot:
             self.closed_by_us = False
             self._offset_s = float("inf")
         try:
-            extra = await joining.hello_fields(
-                self.plan, self.url, self.index, self.index == 0, self.shared, open_timeout_s
-            )
+            if resume is not None:
+                extra: dict[str, Any] = {"resume": resume, "ws_url": self.ws_url}
+            else:
+                extra = await joining.hello_fields(
+                    self.plan, self.url, self.index, self.index == 0, self.shared, open_timeout_s
+                )
         except (joining.JoinFailed, OSError, TimeoutError) as exc:
             self.stats.failure = f"matchmaking: {exc or type(exc).__name__}"
             return False
+        self.ws_url = extra.pop("ws_url", None) or self.url
         try:
-            self.ws = await open_connection(self.url, self.on_message, open_timeout_s)
+            self.ws = await open_connection(self.ws_url, self.on_message, open_timeout_s)
             self.ws.send(pack(MessageType.HELLO, {"version": PROTOCOL_VERSION, **extra}))
             done, _ = await asyncio.wait(
                 (self._welcomed, self.ws.closed),

@@ -2,16 +2,18 @@
 
 A :class:`JoinPlan` (from ``--game``, ``--match-id``, ``--create [--private]``,
 ``--code``, ``--filters``, ``--via-http``, ``--queue``) turns into the extra ``HELLO``
-fields of each bot. With ``--create`` the swarm's first bot creates the match and every
-other bot joins it (by its code when private, by id otherwise) once it is welcomed. With
-``--via-http`` the same choice goes through ``POST /matchmake/<kind>`` and the bot says
-``HELLO {reservation}``; with ``--queue`` each bot queues a ticket and long-polls
-``POST /matchmake/queue`` until it is matched (docs/protocol.md, "HTTP endpoints").
+fields of each bot (and, after an HTTP step, ``ws_url``: the node to connect to, which in
+a cluster need not be the one asked). With ``--create`` the swarm's first bot creates the
+match and every other bot joins it (by its code when private, by id otherwise) once it is
+welcomed. With ``--via-http`` the same choice goes through ``POST /matchmake/<kind>`` and
+the bot says ``HELLO {reservation}``; with ``--queue`` each bot queues a ticket and long-
+polls ``POST /matchmake/queue`` until it is matched (docs/protocol.md, "HTTP endpoints").
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import random
 from dataclasses import dataclass, field
@@ -136,7 +138,7 @@ async def hello_fields(
             answer = await post_json(url, "/matchmake/queue", {"ticket": answer["ticket"]})
         if answer.get("status") != "matched":
             raise JoinFailed(200, str(answer.get("status")))
-        return {"reservation": answer["reservation"]}
+        return {"reservation": answer["reservation"], "ws_url": answer.get("ws_url")}
     if plan.via_http:
         kind = http_kind(fields)
         body = dict(fields)
@@ -144,8 +146,14 @@ async def hello_fields(
             body.pop("create")
             body["private"] = plan.private
         answer = await post_json(url, f"/matchmake/{kind}", body, timeout_s)
-        return {"reservation": answer["reservation"]}
+        return {"reservation": answer["reservation"], "ws_url": answer.get("ws_url")}
     return fields
+
+
+def again(plan: JoinPlan) -> JoinPlan:
+    """The plan of a bot whose node is gone: the same game, filters and HTTP/queue route,
+    without the old match (its id, code or creation): join-or-create from scratch."""
+    return dataclasses.replace(plan, match_id=None, code=None, create=False, private=False)
 
 
 def created(shared: Shared, welcome: dict[str, Any]) -> None:

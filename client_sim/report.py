@@ -125,6 +125,7 @@ def game_counters(bots: list[dict[str, Any]]) -> dict[str, Any]:
         "events_per_s": round(sum(b.get("events_per_s", 0.0) for b in connected), 1),
         "events_lost": sum(b.get("events_lost", 0) for b in bots),
         "matches_joined": sum(b.get("matches", 0) for b in bots),
+        "rematchmakes": sum(b.get("rematchmakes", 0) for b in bots),
         "results": results,
         "bots_with_result": sum(1 for b in bots if b.get("results")),
         "result_reasons": dict(reasons),

@@ -9,11 +9,12 @@ all bots at once and writes each bot's input straight to its socket (no awaiting
 task per send), pings each bot once a second (staggered), and reports progress once a
 second through a callback.
 
-Games: the first ``WELCOME`` gives the tick rate, the game's input schema (the bots
-send every declared input field; the arena's ``{tick, x, y}`` keeps its own fast path)
-and, when no behaviour was asked for, the game's default bot (``WELCOME.bot``). A bot
-whose match ended (``RESULT``, then close ``MATCH_ENDED``) joins again when ``rejoin``
-is set; ``until_ended`` stops the run once every bot's connection has ended.
+Games: the first ``WELCOME`` gives the tick rate, the game's input schema (the bots send
+every declared input field; the arena's ``{tick, x, y}`` keeps its own fast path) and,
+when no behaviour was asked for, the game's default bot (``WELCOME.bot``). A bot whose
+match ended (``RESULT``, then close ``MATCH_ENDED``) joins again when ``rejoin`` is set;
+one whose node went away matchmakes again when ``rematchmake`` is set; ``until_ended``
+stops the run once every bot's connection has ended.
 """
 
 from __future__ import annotations
@@ -37,6 +38,16 @@ from server.gamedef.schema import GameDefinition
 from server.net.protocol import CloseCode, MessageType
 
 _MATCH_ENDED = int(CloseCode.MATCH_ENDED)
+_LOST = (None, 1006, 1011)
+"""A connection that dropped without a close from the server: worth one resume attempt."""
+_NODE_CLOSES = (int(CloseCode.SERVER_SHUTDOWN), int(CloseCode.NODE_GONE))
+
+
+def _node_lost(bot: Bot) -> bool:
+    """The bot's node went away under it (dropped, drained, gone), not its match."""
+    return bot.stats.close_code in _LOST or bot.stats.close_code in _NODE_CLOSES
+
+
 Progress = dict[str, Any]
 """One progress sample: see :meth:`Swarm.progress_sample` for the keys."""
 
@@ -67,6 +78,10 @@ class SwarmConfig:
     connect_concurrency: int = 64
     rejoin: bool = False
     """Join again after the match ended (``MATCH_ENDED``), e.g. for the demo."""
+    rematchmake: bool = False
+    """When the bot's node goes away (connection dropped, ``SERVER_SHUTDOWN``,
+    ``NODE_GONE``): try one resume at the same node, then matchmake again from scratch
+    through ``url`` (docs/protocol.md, "Node loss"); with ``join.via_http`` or a queue."""
     until_ended: bool = False
     """Stop before ``duration_s`` once every bot's connection has ended."""
     join: joining.JoinPlan = field(default_factory=joining.JoinPlan)
@@ -158,16 +173,35 @@ class Swarm:
             if delay > 0:
                 await asyncio.sleep(delay)
             self.started += 1
+            resume: str | None = None
+            tries = 0
             try:
                 while True:
                     async with gate:
                         try:
-                            if not await bot.connect(cfg.open_timeout_s):
-                                return
+                            ok = await bot.connect(cfg.open_timeout_s, resume)
                         except Exception as exc:  # reported, never silently lost
                             bot.stats.failure = f"{type(exc).__name__}: {exc}"
                             return
+                    if not ok:
+                        if not (cfg.rematchmake and bot.stats.rematchmakes) or tries >= 20:
+                            return
+                        # The node is gone (NODE_GONE, RESUME_EXPIRED, refused, 503):
+                        # matchmake again from scratch, a little later.
+                        resume, tries = None, tries + 1
+                        await asyncio.sleep(0.5 if tries > 1 else 0.0)
+                        continue
+                    if resume is not None:
+                        bot.stats.resumes += 1
+                    bot.stats.failure, resume, tries = None, None, 0
                     await bot.run()
+                    if cfg.rematchmake and not bot.closed_by_us and _node_lost(bot):
+                        bot.stats.rematchmakes += 1
+                        bot.plan = joining.again(bot.plan)
+                        token = bot.welcome.get("resume_token")
+                        lost = bot.stats.close_code in _LOST
+                        resume = str(token) if token and lost else None
+                        continue
                     if not (cfg.rejoin and bot.stats.close_code == _MATCH_ENDED):
                         return
             finally:
@@ -369,6 +403,8 @@ class Swarm:
                     "replica": bot.replica is not None,
                     "entities": bot.mirror.entity_count(),
                     "matches": s.matches,
+                    "rematchmakes": s.rematchmakes,
+                    "resumes": s.resumes,
                     "results": s.results,
                     "events": dict(bot.event_counts),
                     "events_lost": bot.events_lost,

@@ -128,6 +128,7 @@ class TickwireServer:
             for game in self.host.directory.games.values():
                 game.manager.id_prefix = qualified_match_id(node_id, "m")
             self.host.queue.id_prefix = qualified_match_id(node_id, "")
+            self.host.node_id = node_id
             self.node = ClusterNode(
                 RedisDirectory(
                     config.redis_url, cluster=config.cluster_name, ttl_s=config.directory_ttl_s

@@ -67,6 +67,7 @@ CLOSE_REASONS: dict[CloseCode, str] = {
     CloseCode.RESERVATION_FORGED: "reservation invalid",
     CloseCode.RESERVATION_EXPIRED: "reservation expired",
     CloseCode.RESERVATION_USED: "reservation already used",
+    CloseCode.NODE_GONE: "the node that held this match is gone: matchmake again",
 }
 """The close reason sent with each code when the caller gives none."""
 

@@ -138,11 +138,17 @@ class MatchmakeRoutes:
         if routes is None:
             return None
         answer: Response | None = None
+        unreachable: set[str] = set()
         for route in routes:
+            if route.node_id in unreachable:
+                continue
             if route.node_id == router.node.node_id:
                 answer = await self.answer(route.kind, route.body, token, address, route.code)
             else:
                 answer = await self._ask_peer(route, token, address)
+                if answer.status_code == 503:  # dead or stuck: try the next node, if any
+                    unreachable.add(route.node_id)
+                    continue
             if answer.status_code == 200:
                 router.placed(route, now)
                 return answer

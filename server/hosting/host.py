@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from server.config import ServerConfig
 from server.core.clock import DueTick
+from server.directory.records import node_of_match
 from server.errors import JoinRejected, MatchFull, MatchNotFound, SystemFailed
 from server.gamedef.schema import GameDefinition
 from server.hosting.directory import CodeAttemptsLimited, Directory
@@ -111,6 +112,8 @@ class Host:
         self.signer = TokenSigner()
         self.degrade = DegradeController()
         self.draining = False
+        self.node_id: str | None = None
+        """This process's node id in a cluster (set by the app), else None."""
         """True once a drain started: no new joins, no new matches."""
         self._player_ids = itertools.count(1)
         self._used_nonces: set[str] = set()
@@ -384,6 +387,10 @@ class Host:
     def _resume(
         self, conn: Peer, token: str, now_s: float, identity: PlayerIdentity
     ) -> CloseCode | None:
+        claimed = TokenSigner.peek(token)
+        owner = node_of_match(claimed.match_id) if claimed is not None else None
+        if self.node_id is not None and owner is not None and owner != self.node_id:
+            return CloseCode.NODE_GONE  # another (dead, restarted) node's seat: matchmake
         claim = self.signer.verify(token, self._bound_sub(identity))
         if claim is None:
             return CloseCode.RESUME_FORGED

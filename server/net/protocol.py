@@ -87,6 +87,7 @@ class CloseCode(IntEnum):
     RESERVATION_EXPIRED = 4023
     RESERVATION_USED = 4024
     BANNED = 4025
+    NODE_GONE = 4026
 
 
 class ErrorCode(IntEnum):
