@@ -15,8 +15,13 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 # make demo GAME=shooter (or tag, rts, arena, or a definition's path)
+# make demo WORKERS=2: a cluster (Redis, 2 nodes, an nginx front, bots on every node)
 demo: $(STAMP)
+ifdef WORKERS
+	$(PY) -m server.cluster.demo --workers $(WORKERS) $(if $(GAME),--game $(GAME))
+else
 	$(PY) -m server.demo $(if $(GAME),--game $(GAME))
+endif
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -207,7 +207,7 @@ class TickwireServer:
             game.manager.create().label_values.update(game.labels)
         if self.node is not None:
             self.node.public_url = self.config.public_url or self.url
-            self.node.http_url = self.http_url
+            self.node.http_url = self.config.public_http_url or self.http_url
             self.node.start()
             self.gateway.cluster = self.node
             matchmake = self.gateway.matchmake

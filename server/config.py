@@ -123,6 +123,9 @@ class ServerConfig:
     every start (``--workers`` names its workers ``w0``, ``w1`` ...)."""
     public_url: str | None = None
     """The websocket URL clients are sent to for this node (default from host and port)."""
+    public_http_url: str | None = None
+    """The HTTP base URL other hosts reach this node at (Prometheus discovery from the
+    directory; default from host and port, wrong when bound to 0.0.0.0 in a container)."""
     redis_url: str | None = None
     """The cluster directory (``redis://host:port/db``). Unset: a single node, no Redis."""
     cluster_name: str = "tickwire"

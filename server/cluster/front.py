@@ -21,8 +21,16 @@ front routes by name. Workers behind it should advertise themselves with
 from __future__ import annotations
 
 import argparse
+import datetime
+import ipaddress
 import re
 import sys
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
@@ -31,16 +39,27 @@ def nginx_config(
     nodes: dict[str, tuple[str, int]],
     *,
     listen_port: int,
-    cert: str,
-    key: str,
+    cert: str | None,
+    key: str | None,
     runtime_dir: str = "/tmp",
     listen_host: str = "127.0.0.1",
     daemon: bool = False,
 ) -> str:
     """A complete nginx.conf (see the module docstring); ``runtime_dir`` holds the pid
-    file and temp paths, so an unprivileged nginx can run it with ``-c``."""
+    file and temp paths, so an unprivileged nginx can run it with ``-c``. ``cert`` and
+    ``key`` None: plain HTTP on ``listen_port`` (``make demo WORKERS=2`` on loopback)."""
     if not nodes:
         raise ValueError("at least one node is needed")
+    if (cert is None) != (key is None):
+        raise ValueError("give both a certificate and its key, or neither (plain HTTP)")
+    if cert is not None:
+        tls = f"""        listen {listen_host}:{listen_port} ssl;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1.2 TLSv1.3;"""
+    else:
+        tls = f"        listen {listen_host}:{listen_port};"
+    proto = "https" if cert is not None else "http"
     for name in nodes:
         if not NAME.match(name):
             raise ValueError(f"node name {name!r}: letters, digits, '-' and '_' only")
@@ -72,16 +91,13 @@ http {{
 {any_node}
     }}
     server {{
-        listen {listen_host}:{listen_port} ssl;
-        ssl_certificate {cert};
-        ssl_certificate_key {key};
-        ssl_protocols TLSv1.2 TLSv1.3;
+{tls}
         proxy_http_version 1.1;
         proxy_set_header Upgrade $http_upgrade;
         proxy_set_header Connection $connection_upgrade;
         proxy_set_header Host $host;
         proxy_set_header X-Forwarded-For $remote_addr;
-        proxy_set_header X-Forwarded-Proto https;
+        proxy_set_header X-Forwarded-Proto {proto};
         proxy_read_timeout 3600s;
         proxy_send_timeout 3600s;
         proxy_buffering off;
@@ -96,6 +112,42 @@ http {{
     }}
 }}
 """
+
+
+def write_self_signed(cert: Path, key: Path, names: list[str], days: int = 365) -> None:
+    """A self-signed P-256 certificate for ``names`` (DNS names or IP addresses) and its
+    key (mode 0600): for a compose stack or a demo, never for the public internet."""
+    private = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    alt: list[x509.GeneralName] = []
+    for n in names:
+        try:
+            alt.append(x509.IPAddress(ipaddress.ip_address(n)))
+        except ValueError:
+            alt.append(x509.DNSName(n))
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(private, hashes.SHA256())
+    )
+    key.parent.mkdir(parents=True, exist_ok=True)
+    key.touch(mode=0o600)
+    key.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
 
 
 def parse_nodes(text: str) -> dict[str, tuple[str, int]]:
@@ -116,10 +168,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--nodes", required=True, help="name=host:port,… of every node")
     p.add_argument("--listen", type=int, default=443, help="TLS port of the front")
     p.add_argument("--listen-host", default="0.0.0.0", help="interface of the front")
-    p.add_argument("--cert", required=True, help="PEM certificate chain")
-    p.add_argument("--key", required=True, help="PEM private key")
+    p.add_argument("--cert", default=None, help="PEM certificate chain")
+    p.add_argument("--key", default=None, help="PEM private key")
+    p.add_argument(
+        "--no-tls", action="store_true", help="plain HTTP (loopback demos only; no --cert)"
+    )
     p.add_argument("--runtime-dir", default="/tmp", help="pid file and temp paths")
+    p.add_argument(
+        "--self-signed",
+        default=None,
+        metavar="NAMES",
+        help="when --cert/--key do not exist yet, write a self-signed pair for these "
+        "comma-separated DNS names / IPs first (compose stacks, demos)",
+    )
+    p.add_argument("--out", default=None, help="write the configuration here, not to stdout")
     a = p.parse_args(argv)
+    if a.cert is None and not a.no_tls:
+        print("error: --cert and --key are required (or --no-tls)", file=sys.stderr)
+        return 2
+    if a.self_signed and a.cert and a.key and not Path(a.cert).exists():
+        write_self_signed(Path(a.cert), Path(a.key), a.self_signed.split(","))
     try:
         text = nginx_config(
             parse_nodes(a.nodes),
@@ -132,7 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    sys.stdout.write(text)
+    if a.out:
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text(text)
+    else:
+        sys.stdout.write(text)
     return 0
 
 

@@ -48,7 +48,9 @@ class Worker:
 
 def worker_argv(argv: Sequence[str], index: int, port: int) -> list[str]:
     """The worker's command line: the supervisor's flags without ``--workers`` and with
-    this worker's ``--port`` and ``--node-name``."""
+    this worker's ``--port`` and ``--node-name``; ``{name}`` and ``{port}`` in a
+    ``--public-url`` become the worker's (``--public-url wss://front/n/{name}/ws``)."""
+    argv = [_per_worker(a, index, port) for a in argv]
     out: list[str] = []
     skip = False
     for arg in argv:
@@ -64,6 +66,12 @@ def worker_argv(argv: Sequence[str], index: int, port: int) -> list[str]:
     return [
         sys.executable, "-m", "server", *out, "--port", str(port), "--node-name", f"w{index}",
     ]  # fmt: skip
+
+
+def _per_worker(arg: str, index: int, port: int) -> str:
+    if "{name}" in arg or "{port}" in arg:
+        return arg.replace("{name}", f"w{index}").replace("{port}", str(port))
+    return arg
 
 
 def resolve_workers(value: str) -> int:
