@@ -106,7 +106,14 @@ class ClusterRouter:
                 return None
             named = await self._named(target, f"match {req.match_id[:64]}")
             return None if named is None else [Route(named.node_id, kind, body)]
-        nodes = await self._live()
+        quick_join = req.create is None and req.code is None and not req.spectate
+        records: list[MatchRecord] = []
+        if quick_join:  # one Lua call: the live nodes and the game's open-match index
+            if not self.node.health.up:
+                await self._live()  # raises: the link is down
+            nodes, records = await self.node.directory.open_snapshot(self._game(req))
+        else:
+            nodes = await self._live()
         if not nodes:
             raise DirectoryUnavailable("no live node in the directory")
         if req.code is not None:
@@ -126,7 +133,9 @@ class ClusterRouter:
         if req.create is not None:
             return [creating]
         out: list[Route] = []
-        best = self._fullest(await self.node.directory.list_matches(self._game(req)), req)
+        if not quick_join:  # a spectator may watch a full match: not in the open index
+            records = await self.node.directory.list_matches(self._game(req), nodes=nodes)
+        best = self._fullest(records, req)
         if best is not None:
             quick = {k: body[k] for k in FORWARDED_KEYS if k in body}
             out.append(Route(best.node_id, "join-by-id", {**quick, "match_id": best.match_id}))

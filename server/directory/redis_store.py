@@ -11,8 +11,14 @@ Keys, for cluster name ``C`` (all values JSON):
                                 removed by whoever notices
 ``tw:C:matches:<node>``         hash match id -> :class:`MatchRecord`; rewritten whole by
                                 each heartbeat (one ``MULTI``), ``PX ttl`` like the node key
-``tw:C:inbox:<node>``           list of requests for the node (``BLPOP`` by the node)
-``tw:C:reply:<request id>``     list holding the one reply; expires after the timeout
+``tw:C:open:<node>``            the node's *open index*: only its open matches, fields
+                                ``<game>\x1f<match id>`` (join-or-create reads these, in
+                                one Lua call: :mod:`server.directory.scripts`); same TTL
+``tw:C:inbox:<node>``           list of requests for the node (``BLMPOP``, up to 64 at once)
+``tw:C:replies:<instance>``     pub/sub channel of one directory object: replies to its
+                                requests (:mod:`server.directory.replies`)
+``tw:C:reply:<request id>``     list holding one reply (``replies="list"``: the older way,
+                                one ``BLPOP`` per request; the benchmark's "before")
 ==============================  ===========================================================
 
 A listing reads the live node keys first and keeps only entries of live nodes, so a node
@@ -25,6 +31,7 @@ callers answer 503 and running matches never notice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
@@ -36,6 +43,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from server.directory.records import DirectoryUnavailable, MatchRecord, NodeRecord, node_of_match
+from server.directory.replies import ReplyListener
+from server.directory.scripts import OPEN_FIELD_SEPARATOR, OPEN_SNAPSHOT
 
 log = logging.getLogger("tickwire.directory")
 
@@ -53,14 +62,27 @@ class RedisDirectory:
         cluster: str = "tickwire",
         ttl_s: float = 10.0,
         op_timeout_s: float = 1.0,
+        replies: str = "pubsub",
+        max_connections: int = 32,
     ) -> None:
+        if replies not in ("pubsub", "list"):
+            raise ValueError(f"replies: 'pubsub' or 'list', not {replies!r}")
         self.url = url
+        self.replies = replies
         self.ttl_ms = int(ttl_s * 1000)
         self._prefix = f"tw:{cluster}:"
         self._op_timeout_s = op_timeout_s
-        self._redis = aioredis.Redis.from_url(
-            url, socket_timeout=op_timeout_s, socket_connect_timeout=op_timeout_s
+        # At most ``max_connections`` (32), shared by every command of this node: a burst
+        # (100 replies at once) queues for a connection instead of opening a hundred at
+        # once (which time out on a loaded host).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=op_timeout_s,
+            socket_timeout=op_timeout_s,
+            socket_connect_timeout=op_timeout_s,
         )
+        self._redis = aioredis.Redis.from_pool(pool)  # closes the pool with itself
         # Blocking pops hold a connection for up to a second: a pool of their own, with
         # a socket timeout longer than the block so a quiet inbox is not an error.
         self._blocking = aioredis.Redis.from_url(
@@ -68,12 +90,15 @@ class RedisDirectory:
         )
         self.ops = 0
         """Redis commands sent by this object (for the directory-cost benchmark)."""
+        self._listener = ReplyListener(self._blocking, self._key("replies", secrets.token_hex(6)))
+        self._snapshot = self._redis.register_script(OPEN_SNAPSHOT)
 
     def _key(self, *parts: str) -> str:
         return self._prefix + ":".join(parts)
 
     async def close(self) -> None:
-        """Close both connection pools."""
+        """Stop the reply subscription and close both connection pools."""
+        await self._listener.close()
         await self._redis.aclose()
         await self._blocking.aclose()
 
@@ -92,20 +117,34 @@ class RedisDirectory:
         """Refresh the node's key and replace its match entries, atomically (MULTI)."""
         node_key = self._key("node", node.node_id)
         matches_key = self._key("matches", node.node_id)
+        open_key = self._key("open", node.node_id)
         pipe = self._redis.pipeline(transaction=True)
         pipe.set(node_key, node.to_json(), px=self.ttl_ms)
         pipe.zadd(self._key("nodes"), {node.node_id: int(time.time() * 1000)})
-        pipe.delete(matches_key)
+        pipe.delete(matches_key, open_key)
+        self.ops += 3
         if matches:
-            pipe.hset(matches_key, mapping={m.match_id: m.to_json() for m in matches})
+            rows: dict[Any, Any] = {m.match_id: m.to_json() for m in matches}
+            pipe.hset(matches_key, mapping=rows)
             pipe.pexpire(matches_key, self.ttl_ms)
-        self.ops += 5 if matches else 3
+            self.ops += 2
+            opened: dict[Any, Any] = {
+                f"{m.game}{OPEN_FIELD_SEPARATOR}{m.match_id}": rows[m.match_id]
+                for m in matches
+                if m.open
+            }
+            if opened:
+                pipe.hset(open_key, mapping=opened)
+                pipe.pexpire(open_key, self.ttl_ms)
+                self.ops += 2
         await self._run("heartbeat", pipe.execute())
 
     async def remove_node(self, node_id: str) -> None:
         """Delete the node's keys at once (drain, clean shutdown)."""
         pipe = self._redis.pipeline(transaction=True)
-        pipe.delete(self._key("node", node_id), self._key("matches", node_id))
+        pipe.delete(
+            self._key("node", node_id), self._key("matches", node_id), self._key("open", node_id)
+        )
         pipe.zrem(self._key("nodes"), node_id)
         self.ops += 2
         await self._run("remove", pipe.execute())
@@ -164,6 +203,28 @@ class RedisDirectory:
         out.sort(key=lambda r: (r.node_id, r.match_id))
         return out
 
+    async def open_snapshot(self, game: str) -> tuple[list[NodeRecord], list[MatchRecord]]:
+        """The live nodes and the open matches of ``game`` on them, in one Lua call
+        (:data:`~server.directory.scripts.OPEN_SNAPSHOT`): what join-or-create needs."""
+        self.ops += 1
+        raw = await self._run("open snapshot", self._snapshot(args=[self._prefix, game]))
+        count = int(raw[0])
+        nodes: list[NodeRecord] = []
+        for value in raw[1 : 1 + count]:
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                nodes.append(NodeRecord.from_json(value))
+        live = {n.node_id for n in nodes}
+        matches: list[MatchRecord] = []
+        for value in raw[1 + count :]:
+            try:
+                record = MatchRecord.from_json(value)
+            except (ValueError, KeyError, TypeError):
+                continue
+            if record.node_id in live:
+                matches.append(record)
+        nodes.sort(key=lambda n: n.node_id)
+        return nodes, matches
+
     async def find_match(self, match_id: str) -> MatchRecord | None:
         """The entry of a qualified match id, if its node is alive and still lists it."""
         node_id = node_of_match(match_id)
@@ -185,15 +246,43 @@ class RedisDirectory:
 
         Raises DirectoryUnavailable when Redis fails or no reply comes within
         ``timeout_s`` (the node may be dead, draining or overloaded)."""
+        if self.replies == "list":
+            return await self._request_by_list(node_id, op, body, timeout_s)
+        listener = self._listener
+        try:
+            await listener.ensure_subscribed(self._op_timeout_s * 2)
+        except TimeoutError as exc:
+            raise DirectoryUnavailable(f"request {op}: no reply subscription") from exc
+        request_id = secrets.token_hex(8)
+        message = json.dumps(
+            {"id": request_id, "op": op, "body": body, "channel": listener.channel}
+        )
+        reply = listener.expect(request_id)
+        try:
+            await self._push(node_id, message, timeout_s)
+            return await asyncio.wait_for(reply, timeout_s)
+        except TimeoutError as exc:
+            raise DirectoryUnavailable(
+                f"node {node_id} did not answer {op} in {timeout_s} s"
+            ) from exc
+        finally:
+            listener.forget(request_id)
+
+    async def _push(self, node_id: str, message: str, timeout_s: float) -> None:
+        inbox = self._key("inbox", node_id)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.rpush(inbox, message)
+        pipe.pexpire(inbox, int(timeout_s * 1000) + 1000)
+        self.ops += 2
+        await self._run("request", pipe.execute())
+
+    async def _request_by_list(
+        self, node_id: str, op: str, body: dict[str, Any], timeout_s: float
+    ) -> dict[str, Any]:
         request_id = secrets.token_hex(8)
         reply_key = self._key("reply", request_id)
         message = json.dumps({"id": request_id, "op": op, "body": body, "reply": reply_key})
-        self.ops += 2
-        await self._run("request", self._redis.rpush(self._key("inbox", node_id), message))
-        await self._run(
-            "request ttl",
-            self._redis.pexpire(self._key("inbox", node_id), int(timeout_s * 1000) + 1000),
-        )
+        await self._push(node_id, message, timeout_s)
         try:
             got = await asyncio.wait_for(
                 self._blocking.blpop([reply_key], timeout=timeout_s), timeout_s + 1.0
@@ -209,16 +298,19 @@ class RedisDirectory:
         return reply
 
     async def serve_requests(self, node_id: str, handler: RequestHandler) -> None:
-        """Answer requests addressed to ``node_id`` until cancelled.
+        """Answer requests addressed to ``node_id`` until cancelled (``BLMPOP``: up to
+        64 requests per round trip, each answered in a task of its own, so a long-polling
+        queue request never holds up the seat reservations behind it).
 
         A Redis outage is logged once and retried every second; a handler error becomes
         ``{"error": {"code": "internal", "message": ...}}`` for the requester."""
         inbox = self._key("inbox", node_id)
         down = False
         answering: set[asyncio.Task[None]] = set()
+        loop = asyncio.get_running_loop()
         while True:
             try:
-                got = await self._blocking.blpop([inbox], timeout=1)
+                got = await self._blocking.blmpop(1, 1, inbox, direction="LEFT", count=64)
                 if down:
                     log.info("directory reachable again")
                     down = False
@@ -228,37 +320,50 @@ class RedisDirectory:
                     down = True
                 await asyncio.sleep(1.0)
                 continue
-            if got is None:
+            if not got:
                 continue
             self.ops += 1
-            try:
-                message = json.loads(got[1])
-                reply_key = str(message["reply"])
-                op = str(message["op"])
-                body = message.get("body") or {}
-            except (ValueError, KeyError, TypeError):
-                log.warning("malformed directory request dropped")
-                continue
-            # Each request is answered in a task of its own: a long-polling queue request
-            # must not hold up the seat reservations queued behind it.
-            task = asyncio.get_running_loop().create_task(
-                self._answer(handler, op, body if isinstance(body, dict) else {}, reply_key)
-            )
-            answering.add(task)
-            task.add_done_callback(answering.discard)
+            for raw in got[1]:
+                try:
+                    message = json.loads(raw if isinstance(raw, str | bytes) else "")
+                    op = str(message["op"])
+                    body = message.get("body") or {}
+                    to = (str(message["channel"]), True) if "channel" in message else None
+                    to = to or (str(message["reply"]), False)
+                    request_id = str(message.get("id", ""))
+                except (ValueError, KeyError, TypeError):
+                    log.warning("malformed directory request dropped")
+                    continue
+                task = loop.create_task(
+                    self._answer(
+                        handler, op, body if isinstance(body, dict) else {}, to, request_id
+                    )
+                )
+                answering.add(task)
+                task.add_done_callback(answering.discard)
 
     async def _answer(
-        self, handler: RequestHandler, op: str, body: dict[str, Any], reply_key: str
+        self,
+        handler: RequestHandler,
+        op: str,
+        body: dict[str, Any],
+        to: tuple[str, bool],
+        request_id: str,
     ) -> None:
         try:
             reply = await handler(op, body)
         except Exception as exc:
             log.exception("directory request %s failed", op)
             reply = {"error": {"code": "internal", "message": str(exc)}}
+        where, published = to
         try:
+            if published:
+                self.ops += 1
+                await self._redis.publish(where, json.dumps({"id": request_id, "reply": reply}))
+                return
             pipe = self._redis.pipeline(transaction=True)
-            pipe.rpush(reply_key, json.dumps(reply))
-            pipe.pexpire(reply_key, 5000)
+            pipe.rpush(where, json.dumps(reply))
+            pipe.pexpire(where, 5000)
             self.ops += 2
             await pipe.execute()
         except (RedisError, OSError) as exc:

@@ -24,6 +24,7 @@ def test_directory_benchmark_reports_heartbeats_and_joins(
     assert data["heartbeats"]["heartbeats"] >= 5
     assert data["joins"]["joins"] == 100
     assert data["joins"]["redis_ops_per_join"] > 0
+    assert data["joins_before"]["joins"] == 100  # the same joins the older way, same run
     assert "joins/s" in proc.stdout
 
 

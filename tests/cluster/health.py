@@ -6,7 +6,7 @@ import time
 import urllib.request
 
 
-def wait_healthy(port: int, timeout_s: float = 20, addr: str = "127.0.0.1") -> None:
+def wait_healthy(port: int, timeout_s: float = 60, addr: str = "127.0.0.1") -> None:
     """Poll ``http://<addr>:<port>/healthz`` until it answers (a plain function: it sleeps)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

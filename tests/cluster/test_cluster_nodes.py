@@ -4,6 +4,7 @@ drain, and the --workers supervisor."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -149,6 +150,10 @@ def test_supervisor_restarts_a_killed_worker_and_stops_all_on_sigterm(tmp_path: 
     finally:
         if sup.poll() is None:
             sup.kill()
+            sup.wait(timeout=10)
+            for pid in _worker_pids(log).values():  # orphans of a killed supervisor
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         out.close()
     text = log.read_text()
     assert "worker 0 exited with -9" in text

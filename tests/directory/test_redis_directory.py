@@ -90,11 +90,13 @@ async def test_directory_removes_a_draining_node_at_once(redis_server: Any) -> N
         await d.close()
 
 
+@pytest.mark.parametrize("replies", ["pubsub", "list"])
 async def test_directory_carries_a_request_to_another_node_and_back(
-    redis_server: Any,
+    redis_server: Any, replies: str
 ) -> None:
-    """Node a asks node b to do something over Redis and gets b's reply."""
-    a = RedisDirectory(redis_server.url, cluster="t5")
+    """Node a asks node b to do something over Redis and gets b's reply (pub/sub replies,
+    and the older reply lists); many requests in flight each get their own reply."""
+    a = RedisDirectory(redis_server.url, cluster="t5", replies=replies)
     b = RedisDirectory(redis_server.url, cluster="t5")
 
     async def handler(op: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -105,6 +107,9 @@ async def test_directory_carries_a_request_to_another_node_and_back(
     serving = asyncio.create_task(b.serve_requests("b", handler))
     try:
         assert await a.request("b", "reserve", {"x": 21}) == {"op": "reserve", "echo": 42}
+        n = 100 if replies == "pubsub" else 10  # a list reply holds a connection each
+        many = await asyncio.gather(*(a.request("b", "reserve", {"x": i}) for i in range(n)))
+        assert [r["echo"] for r in many] == [2 * i for i in range(n)]
         broken = await a.request("b", "boom", {})
         assert broken["error"]["code"] == "internal"
         with pytest.raises(DirectoryUnavailable, match="did not answer"):
@@ -134,6 +139,69 @@ async def test_directory_fails_fast_while_redis_is_down_and_recovers(
         redis_server.start()
         await d.heartbeat(node("n"), [match("n", 1)])
         assert [m.match_id for m in await d.list_matches()] == ["n~m1"]
+    finally:
+        await d.close()
+
+
+async def test_requests_work_again_after_redis_restarts(redis_server: Any) -> None:
+    """The pub/sub reply subscription comes back by itself after an outage."""
+    a = RedisDirectory(redis_server.url, cluster="t8", op_timeout_s=0.5)
+    b = RedisDirectory(redis_server.url, cluster="t8", op_timeout_s=0.5)
+
+    async def handler(op: str, body: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True}
+
+    serving = asyncio.create_task(b.serve_requests("b", handler))
+    try:
+        assert await a.request("b", "x", {}) == {"ok": True}
+        redis_server.stop()
+        with pytest.raises(DirectoryUnavailable):
+            await a.request("b", "x", {}, timeout_s=0.5)
+        redis_server.start()
+        for _ in range(50):  # the subscription and the server loop reconnect on their own
+            try:
+                assert await a.request("b", "x", {}, timeout_s=0.5) == {"ok": True}
+                break
+            except DirectoryUnavailable:
+                await asyncio.sleep(0.2)
+        else:
+            raise AssertionError("requests never worked again after the restart")
+    finally:
+        serving.cancel()
+        await asyncio.gather(serving, return_exceptions=True)
+        await a.close()
+        await b.close()
+
+
+async def test_open_snapshot_reads_live_nodes_and_open_matches_of_one_game(
+    redis_server: Any,
+) -> None:
+    """One Lua call: live nodes, and only their open matches of the game (not full, private
+    or locked ones, not other games, nothing of a node whose heartbeat key is gone)."""
+    d = RedisDirectory(redis_server.url, cluster="t9", ttl_s=5)
+    try:
+        await d.heartbeat(
+            node("a", players=3),
+            [
+                match("a", 1),
+                match("a", 2, players=8),
+                match("a", 3, private=True),
+                match("a", 4, locked=True),
+                match("a", 5, players=7, reserved=1),
+                match("a", 6, game="tag"),
+            ],
+        )
+        await d.heartbeat(node("b"), [match("b", 1)])
+        await d.heartbeat(node("gone"), [match("gone", 1)])
+        await d._redis.delete("tw:t9:node:gone")  # as if its TTL ran out
+        nodes, opened = await d.open_snapshot("arena")
+        assert [n.node_id for n in nodes] == ["a", "b"]
+        assert nodes[0].players == 3
+        assert sorted(m.match_id for m in opened) == ["a~m1", "b~m1"]
+        assert [m.match_id for m in (await d.open_snapshot("tag"))[1]] == ["a~m6"]
+        assert "gone" not in [n.node_id for n in await d.live_nodes()]  # forgotten
+        await d.heartbeat(node("a"), [match("a", 1, players=8)])  # a's match filled
+        assert [m.match_id for m in (await d.open_snapshot("arena"))[1]] == ["b~m1"]
     finally:
         await d.close()
 
