@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slow-tick-budget-ms", type=float, default=d.slow_tick_budget_ms)
     p.add_argument("--no-uvloop", action="store_true", help="use the standard asyncio loop")
     p.add_argument(
+        "--agones",
+        action="store_true",
+        default=d.agones,
+        help="report to the Agones SDK sidecar (Ready, Health, Allocate, Shutdown, players)",
+    )
+    p.add_argument(
         "--workers",
         default=None,
         help="run N nodes (or 'auto' = one per core) on ports --port .. --port+N-1 "

@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from server.audit import AuditFileHandler, install_audit_file, remove_audit_file
+from server.cluster.agones import AgonesLifecycle, AgonesSdk, sdk_port
 from server.cluster.routing import ClusterRouter
 from server.config import ServerConfig
 from server.directory import qualified_match_id
@@ -33,7 +34,7 @@ from server.hosting.host import Host
 from server.hosting.manager import MatchManager
 from server.hosting.node import ClusterNode, ProcessLoad, directory_records, new_node_id
 from server.hosting.runner import MatchRunner
-from server.match.match import Match
+from server.match.match import Match, MatchState
 from server.net.codec import encode
 from server.net.protocol import MessageType
 from server.ops.degrade import DegradeController
@@ -144,6 +145,8 @@ class TickwireServer:
                 on_change=DirectoryObserver(self.metrics, node_id),
             )
         self.audit_handler: AuditFileHandler | None = None
+        self.agones: AgonesLifecycle | None = None
+        """Set with ``--agones``: this node's reports to the Agones SDK sidecar."""
 
     # -- views of the parts (tests, the demo and tools read these) -------------------
 
@@ -219,6 +222,16 @@ class TickwireServer:
 
             self.gateway.router = ClusterRouter(self.node, self.host.directory)
             self.node.serve(answer_peer)
+        if self.config.agones:
+            directory = self.host.directory
+            self.agones = AgonesLifecycle(
+                AgonesSdk(sdk_port()),
+                players=lambda: sum(m.players for m in directory.matches()),
+                matches=lambda: sum(
+                    1 for m in directory.matches() if m.state is not MatchState.ENDED
+                ),
+            )
+            self.agones.start()
         loop = asyncio.get_running_loop()
         self._sweeper = loop.create_task(self._sweep(), name="sweeper")
         self._matchmaker = loop.create_task(
@@ -267,6 +280,9 @@ class TickwireServer:
                 tasks.append(task)
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.gateway.stop()
+        if self.agones is not None:  # the drain is over: Agones may delete the pod now
+            await self.agones.shutdown()
+            self.agones = None
         log_event(log, logging.INFO, Event.STOPPED, "stopped")
         if self.audit_handler is not None:
             remove_audit_file(self.audit_handler)

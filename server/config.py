@@ -134,6 +134,9 @@ class ServerConfig:
     """A node whose heartbeat is older than this is dead: its matches vanish from listings."""
     heartbeat_interval_s: float = 2.0
     """How often a node refreshes its directory entries."""
+    agones: bool = False
+    """Report Ready/Health/Allocated/Shutdown and player counts to the Agones SDK sidecar
+    (``127.0.0.1:$AGONES_SDK_HTTP_PORT``, default 9358): :mod:`server.cluster.agones`."""
     tls_cert: str | None = None
     """PEM certificate chain: serve ``wss://`` and ``https://`` directly (small setups
     without a TLS-terminating proxy). Needs ``tls_key``."""
