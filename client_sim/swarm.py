@@ -140,6 +140,7 @@ class Swarm:
         self._last_frames = np.zeros(config.bots, np.int64)
         self._last_bytes = np.zeros(config.bots, np.int64)
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
 
     async def run(self) -> dict[str, Any]:
         """Connect, play, measure, close; the raw results (see :meth:`results`)."""
@@ -157,9 +158,11 @@ class Swarm:
             self.window[1] = min(self.window[1], time.perf_counter())
             self.window[0] = min(self.window[0], self.window[1])
         finally:
+            self._stopping = True
             connector.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await connector
+            # Bounded: a cancellation that asyncio.wait_for swallowed (it can, when the
+            # awaited read completes in the same instant) must not hang the run.
+            await asyncio.wait({connector}, timeout=10.0)
             await self._close_all()
         return self.results(self.window[1] - self.window[0])
 
@@ -191,6 +194,9 @@ class Swarm:
                         resume, tries = None, tries + 1
                         await asyncio.sleep(0.5 if tries > 1 else 0.0)
                         continue
+                    if self._stopping:  # welcomed after the run ended: leave at once
+                        await bot.close()
+                        return
                     if resume is not None:
                         bot.stats.resumes += 1
                     bot.stats.failure, resume, tries = None, None, 0
