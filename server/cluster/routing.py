@@ -74,11 +74,15 @@ class ClusterRouter:
         self.games = games
         self.placer = placer or Placer(pending_s=2 * node.interval_s)
 
+    def _check_link(self) -> None:
+        """Fail fast while this node's last heartbeat failed (before the first one has
+        been tried, Redis is simply asked)."""
+        health = self.node.health
+        if not health.up and health.failures > 0:
+            raise DirectoryUnavailable(f"this node cannot reach the directory: {health.last_error}")
+
     async def _live(self) -> list[NodeRecord]:
-        if not self.node.health.up:
-            raise DirectoryUnavailable(
-                f"this node cannot reach the directory: {self.node.health.last_error}"
-            )
+        self._check_link()
         return await self.node.directory.live_nodes()
 
     async def _named(self, node_id: str, what: str) -> Route | None:
@@ -109,8 +113,7 @@ class ClusterRouter:
         quick_join = req.create is None and req.code is None and not req.spectate
         records: list[MatchRecord] = []
         if quick_join:  # one Lua call: the live nodes and the game's open-match index
-            if not self.node.health.up:
-                await self._live()  # raises: the link is down
+            self._check_link()
             nodes, records = await self.node.directory.open_snapshot(self._game(req))
         else:
             nodes = await self._live()

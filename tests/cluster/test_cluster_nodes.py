@@ -179,6 +179,11 @@ async def test_a_reservation_asked_of_any_node_is_made_by_the_node_holding_the_m
         nodes.append(Node([*args, *FAST], tmp_path / f"r{i}.log"))
     for i in range(2):
         await asyncio.to_thread(wait_healthy, base + i)
+    d = RedisDirectory(redis_server.url)
+    try:
+        await wait_for(lambda: _count(d, 2), 15, "both nodes' first heartbeats")
+    finally:
+        await d.close()
     listing = await asyncio.to_thread(http_json, f"http://127.0.0.1:{base + 1}/matches")
     b_match = next(m["match_id"] for m in listing["matches"] if m["node"].startswith("r1-"))
     assert b_match.startswith("r1-")
