@@ -16,6 +16,7 @@ from server.core.entity import EntityId
 from server.core.pipeline import Pipeline, ScheduledSystem
 from server.core.simulation import LockstepReplica, Simulation
 from server.core.spatial.brute import BruteForceIndex
+from server.core.spatial.pairs import pairs_within
 from server.core.systems.registry import SystemSpec, TickContext
 from server.core.world import World
 from server.errors import SystemFailed
@@ -216,3 +217,35 @@ def test_lockstep_replicas_batch_with_their_own_checksums(small_arena: GameDefin
             assert replica.sim.checksum() == m.sim.checksum(), (m.match_id, t)
     assert matches[0].sim.tick == 30
     assert len({m.sim.checksum() for m in matches}) == 3
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(256, 600),
+    st.integers(0, 2**32 - 1),
+    st.sampled_from(["plane", "square", "one_row", "clumps"]),
+    st.sampled_from([0.5, 4.0, 9.0]),
+)
+def test_pairs_with_the_cell_table_equal_brute_force(
+    n: int, seed: int, layout: str, distance: float
+) -> None:
+    """From 256 points on, pairs_within looks cells up in a table (when there are at most
+    16 cells per point) instead of binary searches: still exactly brute force's pairs."""
+    rng = np.random.default_rng(seed)
+    if layout == "plane":  # many small matches side by side: wide and sparse
+        xs = rng.integers(0, 256 * 2000, n) / SCALE
+        ys = rng.integers(0, 256 * 40, n) / SCALE
+    elif layout == "square":
+        xs, ys = rng.integers(0, 256 * 60, (2, n)) / SCALE
+    elif layout == "one_row":
+        xs, ys = rng.integers(-2560, 256 * 300, n) / SCALE, np.zeros(n)
+    else:
+        xs = rng.choice([0.0, 5.0, 50.0], n) + rng.integers(0, 64, n) / SCALE
+        ys = rng.choice([0.0, 5.0, 50.0], n) + rng.integers(0, 64, n) / SCALE
+    ids = rng.permutation(3 * n)[:n].astype(np.int64)
+    brute = BruteForceIndex()
+    brute.rebuild(ids, xs, ys)
+    ea, eb = brute.candidate_pairs(distance)
+    expected = sorted(zip(np.minimum(ea, eb).tolist(), np.maximum(ea, eb).tolist(), strict=True))
+    a, b = pairs_within(ids, xs, ys, distance)
+    assert list(zip(a.tolist(), b.tolist(), strict=True)) == expected
