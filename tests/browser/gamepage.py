@@ -10,72 +10,34 @@ order), and waits for the result screen. It returns what the page saw (its
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 from client_sim.swarm import Swarm, SwarmConfig
 from server.app import TickwireServer
 from server.gamedef import GameDefinition
-from server.testing import running_server
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.browser.support import CHROMIUM_ARGS, BackgroundServer, launch  # noqa: F401
 
 
-class GameServerThread:
+class GameServerThread(BackgroundServer):
     """A real server and a bot swarm (the game's own behaviour) in a background thread."""
 
+    name = "tickwire-game"
+    join_timeout_s = 15.0
+    cancel_first = True  # the swarm stops before the server does
+
     def __init__(self, definition: GameDefinition, bots: int) -> None:
-        self.definition = definition
+        super().__init__(definition)
         self.bots = bots
-        self.loop = asyncio.new_event_loop()
-        self.started: Future[TickwireServer] = Future()
         self.go = threading.Event()
         """Set once the page has joined: the bots then join the page's match (the
         fullest with room), so all play one match whenever Chromium comes up."""
-        self._stop: asyncio.Event | None = None
-        self.thread = threading.Thread(target=self._run, name="tickwire-game", daemon=True)
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_until_complete(self._main())
-        except BaseException as exc:  # surfaced to the test through the future
-            if not self.started.done():
-                self.started.set_exception(exc)
-        finally:
-            self.loop.close()
-
-    async def _main(self) -> None:
-        self._stop = asyncio.Event()
-        async with running_server(self.definition) as srv:
-            config = SwarmConfig(
-                srv.url, self.bots, duration_s=120.0, behaviour=None, ramp_up_s=0.2
-            )
-            self.started.set_result(srv)
-            await asyncio.to_thread(self.go.wait, 60)
-            swarm = asyncio.create_task(Swarm(config, self.definition).run())
-            await self._stop.wait()
-            swarm.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await swarm
-
-    def stop(self) -> None:
-        """Stop bots and server and wait for the thread."""
-        if self._stop is not None and self.thread.is_alive():
-            self.loop.call_soon_threadsafe(self._stop.set)
-        self.thread.join(timeout=15)
+    async def beside(self, srv: TickwireServer) -> None:
+        config = SwarmConfig(srv.url, self.bots, duration_s=120.0, behaviour=None, ramp_up_s=0.2)
+        await asyncio.to_thread(self.go.wait, 60)
+        await Swarm(config, self.definition).run()
 
 
 def play_page(
@@ -91,7 +53,7 @@ def play_page(
     try:
         base = st.started.result(timeout=15).http_url
         with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+            browser = launch(pw, chromium)
             try:
                 page = browser.new_page(viewport={"width": 1100, "height": 780})
                 page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Iterator
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_page import CHROMIUM_ARGS, chromium  # noqa: F401  (the fixture)
 
 from server.app import TickwireServer
 from server.gamedef import GameDefinition
 from server.net.protocol import MessageType
-from server.testing import TestClient, running_server
+from server.testing import TestClient
+from tests.browser.support import BackgroundServer, in_thread, launch
 
 pytestmark = pytest.mark.browser
 
@@ -26,37 +24,21 @@ ADMIN_SECRET = "browser-admin-secret-0123456789abcdef"
 BOTS = 3
 
 
-class AdminServer:
+class AdminServer(BackgroundServer):
     """A server with an admin token, an audit file and ``BOTS`` bots, in a thread."""
 
+    name = "tickwire-admin"
+
     def __init__(self, definition: GameDefinition, tmp: Path) -> None:
-        self.definition = definition
         self.admin_file = tmp / "admin.key"
         self.admin_file.write_text(ADMIN_SECRET + "\n")
         self.audit_file = tmp / "audit.jsonl"
-        self.loop = asyncio.new_event_loop()
-        self.started: Future[TickwireServer] = Future()
-        self._stop: asyncio.Event | None = None
-        self.thread = threading.Thread(target=self._run, name="tickwire-admin", daemon=True)
+        super().__init__(
+            definition, admin_token_file=str(self.admin_file), audit_file=str(self.audit_file)
+        )
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_until_complete(self._main())
-        except BaseException as exc:
-            if not self.started.done():
-                self.started.set_exception(exc)
-        finally:
-            self.loop.close()
-
-    async def _main(self) -> None:
-        self._stop = asyncio.Event()
-        options = {"admin_token_file": str(self.admin_file), "audit_file": str(self.audit_file)}
-        async with running_server(self.definition, **options) as srv:
-            bots = [asyncio.create_task(self._bot(srv.url)) for _ in range(BOTS)]
-            self.started.set_result(srv)
-            await self._stop.wait()
-        await asyncio.gather(*bots, return_exceptions=True)
+    async def beside(self, srv: TickwireServer) -> None:
+        await asyncio.gather(*(self._bot(srv.url) for _ in range(BOTS)), return_exceptions=True)
 
     @staticmethod
     async def _bot(url: str) -> None:
@@ -65,25 +47,15 @@ class AdminServer:
             while True:
                 await bot.recv(timeout=30)
 
-    def stop(self) -> None:
-        if self._stop is not None and self.thread.is_alive():
-            self.loop.call_soon_threadsafe(self._stop.set)
-        self.thread.join(timeout=10)
-
 
 @pytest.fixture
 def admin_server(small_arena: GameDefinition, tmp_path: Path) -> Iterator[AdminServer]:
-    st = AdminServer(small_arena, tmp_path)
-    st.thread.start()
-    st.started.result(timeout=10)
-    try:
+    with in_thread(AdminServer(small_arena, tmp_path)) as st:
         yield st
-    finally:
-        st.stop()
 
 
 def test_admin_page_login_match_view_and_kick(
-    chromium: Path,  # noqa: F811
+    chromium: Path,
     admin_server: AdminServer,
     tmp_path: Path,
 ) -> None:
@@ -98,7 +70,7 @@ def test_admin_page_login_match_view_and_kick(
         dialog.accept("cheating" if dialog.type == "prompt" else None)
 
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        browser = launch(pw, chromium)
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             page.on("pageerror", lambda exc: errors.append(str(exc)))

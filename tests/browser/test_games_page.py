@@ -14,7 +14,6 @@ import pytest
 
 from server.net.protocol import CloseCode
 from tests.browser.gamepage import play_page
-from tests.browser.test_page import chromium  # noqa: F401 - the fixture
 from tests.games.conftest import shortened
 
 pytestmark = pytest.mark.browser
@@ -29,7 +28,7 @@ CASES: dict[str, dict[str, Any]] = {
 
 @pytest.mark.parametrize("game", sorted(CASES))
 def test_page_plays_a_game_from_its_schema_to_the_result_screen(
-    chromium: Path,  # noqa: F811 - the fixture imported above
+    chromium: Path,
     tmp_path: Path,
     game: str,
 ) -> None:

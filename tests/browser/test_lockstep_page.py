@@ -13,16 +13,13 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-import threading
 from collections.abc import Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import msgpack
 import pytest
-from test_page import CHROMIUM_ARGS, chromium  # noqa: F401  (the fixture)
 
 from server.app import TickwireServer
 from server.core.simulation import LockstepReplica, Simulation
@@ -31,7 +28,8 @@ from server.gamedef.load import load_definition, override_sync_mode
 from server.match.match import Match
 from server.net.messages import Checksum, Input, Leave
 from server.net.protocol import PROTOCOL_VERSION, MessageType
-from server.testing import TestClient, running_server
+from server.testing import TestClient
+from tests.browser.support import BackgroundServer, in_thread, launch, own_color_pixels
 
 pytestmark = pytest.mark.browser
 
@@ -48,39 +46,22 @@ class BotStats:
     joined: int = 0
 
 
-class LockstepServerThread:
+class LockstepServerThread(BackgroundServer):
     """A lockstep server plus replica bots on an event loop in a background thread."""
 
+    name = "tickwire-lockstep"
+
     def __init__(self, definition: GameDefinition, bots: int = 2) -> None:
-        self.definition = definition
+        super().__init__(definition)
         self.bots = bots
         self.stats = BotStats()
-        self.loop = asyncio.new_event_loop()
-        self.started: Future[TickwireServer] = Future()
-        self._stop: asyncio.Event | None = None
-        self.thread = threading.Thread(target=self._run, name="tickwire-lockstep", daemon=True)
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_until_complete(self._main())
-        except BaseException as exc:
-            if not self.started.done():
-                self.started.set_exception(exc)
-        finally:
-            self.loop.close()
-
-    async def _main(self) -> None:
-        self._stop = asyncio.Event()
-        async with running_server(self.definition) as srv:
-            tasks = [asyncio.create_task(self._bot(srv.url, i, None)) for i in range(self.bots)]
-            # A bot that leaves after ~2 s, and one that joins after ~3 s: joins and
-            # leaves in the frames while the page plays.
-            tasks.append(asyncio.create_task(self._bot(srv.url, 7, 2.0)))
-            tasks.append(asyncio.create_task(self._bot(srv.url, 8, None, delay_s=3.0)))
-            self.started.set_result(srv)
-            await self._stop.wait()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    async def beside(self, srv: TickwireServer) -> None:
+        # A bot that leaves after ~2 s, and one that joins after ~3 s: joins and
+        # leaves in the frames while the page plays.
+        bots = [self._bot(srv.url, i, None) for i in range(self.bots)]
+        bots += [self._bot(srv.url, 7, 2.0), self._bot(srv.url, 8, None, delay_s=3.0)]
+        await asyncio.gather(*bots, return_exceptions=True)
 
     async def _bot(
         self, url: str, index: int, leave_after_s: float | None, delay_s: float = 0.0
@@ -143,11 +124,6 @@ class LockstepServerThread:
         srv = self.started.result(timeout=10)
         return next(iter(srv.manager.matches.values()))
 
-    def stop(self) -> None:
-        if self._stop is not None and self.thread.is_alive():
-            self.loop.call_soon_threadsafe(self._stop.set)
-        self.thread.join(timeout=10)
-
 
 def lockstep_definition(game: GameDefinition) -> GameDefinition:
     d = override_sync_mode(game, "lockstep")
@@ -163,34 +139,8 @@ def lockstep_game(request: pytest.FixtureRequest, small_arena: GameDefinition) -
 
 @pytest.fixture
 def lockstep_server(lockstep_game: GameDefinition) -> Iterator[LockstepServerThread]:
-    st = LockstepServerThread(lockstep_game)
-    st.thread.start()
-    st.started.result(timeout=10)
-    try:
+    with in_thread(LockstepServerThread(lockstep_game)) as st:
         yield st
-    finally:
-        st.stop()
-
-
-def own_color_pixels(page: Any) -> int:
-    """Canvas pixels of the own-entity colour (#ffcc33)."""
-    return int(
-        page.evaluate(
-            """() => {
-              const c = document.getElementById('arena');
-              const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-              let n = 0;
-              for (let i = 0; i < d.length; i += 4) {
-                if (d[i] === 255 && d[i + 1] === 204 && d[i + 2] === 51) n++;
-              }
-              return n;
-            }"""
-        )
-    )
-
-
-def launch(pw: Any, chromium_path: Path) -> Any:
-    return pw.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
 
 
 def play(page: Any, definition: GameDefinition, run_s: float) -> None:
@@ -213,7 +163,7 @@ def play(page: Any, definition: GameDefinition, run_s: float) -> None:
 
 
 def test_js_replica_plays_next_to_python_bots_with_zero_desyncs(
-    chromium: Path,  # noqa: F811
+    chromium: Path,
     lockstep_server: LockstepServerThread,
 ) -> None:
     """A player page and a spectator page simulate the game: no desync anywhere."""
@@ -269,7 +219,7 @@ def test_js_replica_plays_next_to_python_bots_with_zero_desyncs(
 
 @pytest.mark.parametrize("lockstep_game", ["arena"], indirect=True)
 def test_a_perturbed_js_system_is_reported_on_the_frame_it_diverges(
-    chromium: Path,  # noqa: F811
+    chromium: Path,
     lockstep_server: LockstepServerThread,
 ) -> None:
     """Breaking the page's ``move`` from frame F on gets DESYNC for frame F, only the page."""

@@ -8,15 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
-import shutil
-import subprocess
-import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 
@@ -24,72 +18,27 @@ from server.app import TickwireServer
 from server.gamedef import GameDefinition
 from server.net.messages import Input
 from server.net.protocol import CloseCode, MessageType
-from server.testing import TestClient, running_server
+from server.testing import TestClient
+from tests.browser.support import (  # noqa: F401 - CHROMIUM_ARGS, chromium: importable here too
+    CHROMIUM_ARGS,
+    BackgroundServer,
+    chromium,
+    in_thread,
+    launch,
+    own_color_pixels,
+)
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 BOTS = 3
-R = TypeVar("R")
 
 
-@pytest.fixture(scope="session")
-def chromium() -> Path:
-    """Debian's Chromium, installed with apt-get when missing (root only; else a failure)."""
-    if not CHROMIUM.exists():
-        if os.geteuid() != 0 or shutil.which("apt-get") is None:
-            pytest.fail(
-                f"{CHROMIUM} is missing: install Debian's chromium package "
-                "(apt-get install -y chromium) or run pytest with --no-browser"
-            )
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        cmd = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
-        if subprocess.run(cmd, env=env, capture_output=True, check=False).returncode != 0:
-            subprocess.run(["apt-get", "update"], env=env, capture_output=True, check=False)
-            done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                pytest.fail(f"apt-get install chromium failed:\n{done.stderr[-2000:]}")
-    return CHROMIUM
-
-
-class ServerThread:
+class ServerThread(BackgroundServer):
     """A real server and ``BOTS`` wandering bots on an event loop in a background thread."""
 
-    def __init__(self, definition: GameDefinition) -> None:
-        self.definition = definition
-        self.loop = asyncio.new_event_loop()
-        self.started: Future[TickwireServer] = Future()
-        self._stop: asyncio.Event | None = None
-        self.thread = threading.Thread(target=self._run, name="tickwire-server", daemon=True)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_until_complete(self._main())
-        except BaseException as exc:  # surfaced to the test through the future
-            if not self.started.done():
-                self.started.set_exception(exc)
-        finally:
-            self.loop.close()
-
-    async def _main(self) -> None:
-        self._stop = asyncio.Event()
-        async with running_server(self.definition) as srv:
-            bots = [asyncio.create_task(self._bot(srv.url, i)) for i in range(BOTS)]
-            self.started.set_result(srv)
-            await self._stop.wait()
-            # Leaving the block stops the server: every page is closed with SERVER_SHUTDOWN.
-        await asyncio.gather(*bots, return_exceptions=True)
+    async def beside(self, srv: TickwireServer) -> None:
+        # Stopping the server closes every connection (pages: SERVER_SHUTDOWN), bots too.
+        await asyncio.gather(*(self._bot(srv.url, i) for i in range(BOTS)), return_exceptions=True)
 
     async def _bot(self, url: str, index: int) -> None:
         async with TestClient.connect(url) as bot:
@@ -114,32 +63,12 @@ class ServerThread:
             if kind is MessageType.STATE:
                 bot.mirror.apply(body)
 
-    def call(self, fn: Callable[[TickwireServer], R]) -> R:
-        """Run ``fn(server)`` on the server's loop (between ticks) and return its result."""
-        srv = self.started.result(timeout=10)
-
-        async def run() -> R:
-            return fn(srv)
-
-        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout=5)
-
-    def stop(self) -> None:
-        """Stop the server (closing every connection) and wait for the thread."""
-        if self._stop is not None and self.thread.is_alive():
-            self.loop.call_soon_threadsafe(self._stop.set)
-        self.thread.join(timeout=10)
-
 
 @pytest.fixture
 def server_thread(small_arena: GameDefinition) -> Iterator[ServerThread]:
     """A running server with bots, in its own thread; stopped at the end at the latest."""
-    st = ServerThread(small_arena)
-    st.thread.start()
-    st.started.result(timeout=10)
-    try:
+    with in_thread(ServerThread(small_arena)) as st:
         yield st
-    finally:
-        st.stop()
 
 
 def entity_position(st: ServerThread, player_id: int) -> tuple[float, float]:
@@ -161,25 +90,10 @@ def entity_position(st: ServerThread, player_id: int) -> tuple[float, float]:
     return st.call(read)
 
 
-def own_color_pixels(page: Any) -> int:
-    """How many canvas pixels have the page's own-entity colour (#ffcc33)."""
-    return int(
-        page.evaluate(
-            """() => {
-              const c = document.getElementById('arena');
-              const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-              let n = 0;
-              for (let i = 0; i < d.length; i += 4) {
-                if (d[i] === 255 && d[i + 1] === 204 && d[i + 2] === 51) n++;
-              }
-              return n;
-            }"""
-        )
-    )
-
-
 def test_page_plays_watches_and_reports_the_close_when_the_server_stops(
-    chromium: Path, server_thread: ServerThread, tmp_path: Path
+    chromium: Path,  # noqa: F811 - the fixture (conftest.py), re-exported above
+    server_thread: ServerThread,
+    tmp_path: Path,
 ) -> None:
     """A player page moves its entity with D/A, a spectator page draws all, both see the close."""
     try:
@@ -190,7 +104,7 @@ def test_page_plays_watches_and_reports_the_close_when_the_server_stops(
     base = server_thread.started.result().http_url
     errors: list[str] = []
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        browser = launch(pw, chromium)
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 780})
             page.on("pageerror", lambda exc: errors.append(str(exc)))

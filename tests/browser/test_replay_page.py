@@ -9,23 +9,18 @@ the re-simulation has there. A corrupt file closes the page's connection ``MATCH
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
 import pytest
-from test_page import CHROMIUM_ARGS, chromium  # noqa: F401  (the fixture)
 
-from server.app import TickwireServer
 from server.gamedef import GameDefinition, load_definition
 from server.match.match import Match
 from server.net.protocol import CloseCode
 from server.replay.player import ReplayPlayer
 from server.replay.recorder import RecordSettings, attach_recorder
 from server.replay.replayer import open_recording, recording_definition
-from server.testing import running_server
+from tests.browser.support import BackgroundServer, launch
 
 pytestmark = pytest.mark.browser
 
@@ -48,39 +43,17 @@ def record(defn: GameDefinition, directory: Path, ticks: int = 120) -> Path:
     return path
 
 
-class ServerThread:
+class ServerThread(BackgroundServer):
     """A real server recording into (and replaying from) ``directory``, in a thread."""
 
+    join_timeout_s = 15.0
+
     def __init__(self, defn: GameDefinition, directory: Path) -> None:
+        super().__init__(defn, record=str(directory))
         self.defn, self.directory = defn, directory
-        self.loop = asyncio.new_event_loop()
-        self.started: Future[TickwireServer] = Future()
-        self._stop: asyncio.Event | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_until_complete(self._main())
-        except BaseException as exc:
-            if not self.started.done():
-                self.started.set_exception(exc)
-        finally:
-            self.loop.close()
-
-    async def _main(self) -> None:
-        self._stop = asyncio.Event()
-        async with running_server(self.defn, record=str(self.directory)) as srv:
-            self.started.set_result(srv)
-            await self._stop.wait()
-
-    def stop(self) -> None:
-        if self._stop is not None and self.thread.is_alive():
-            self.loop.call_soon_threadsafe(self._stop.set)
-        self.thread.join(timeout=15)
 
 
-def test_the_page_watches_a_replay_and_seeks(chromium: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_the_page_watches_a_replay_and_seeks(chromium: Path, tmp_path: Path) -> None:
     from playwright import sync_api
 
     defn = load_definition(ARENA)
@@ -99,7 +72,7 @@ def test_the_page_watches_a_replay_and_seeks(chromium: Path, tmp_path: Path) -> 
     try:
         base = st.started.result(timeout=15).http_url
         with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+            browser = launch(pw, chromium)
             try:
                 page = browser.new_page(viewport={"width": 1100, "height": 780})
                 page.on("pageerror", lambda exc: errors.append(str(exc)))
