@@ -1,9 +1,9 @@
 // The built-in systems, exactly as docs/lockstep.md §8 specifies them: the arena's here,
 // the rts game's in units.js and rules.js, the shared arithmetic in arith.js.
 // Integer columns are typed arrays: storing into an Int32Array wraps mod 2**32 (wrap32).
-import { floorDiv, within } from "./arith.js";
+import { floorDiv } from "./arith.js";
 import { RULE_SYSTEMS } from "./rules.js";
-import { UNIT_SYSTEMS } from "./units.js";
+import { touchingPairs, UNIT_SYSTEMS } from "./units.js";
 
 export { floorDiv };
 
@@ -54,25 +54,10 @@ function collide(world, ctx, params) {
   const defaultR = Math.trunc(params.radius_units * ctx.rules.world.subunits_per_unit);
   const radius = world.col("collider.radius");
   const r = new Float64Array(n);
-  let maxR = 0;
-  for (let i = 0; i < n; i++) {
-    r[i] = radius[i] > 0 ? radius[i] : defaultR;
-    if (r[i] > maxR) maxR = r[i];
-  }
-  const px = world.col("position.x"), py = world.col("position.y");
-  // Sweep along x: only entities within 2 * maxR on x can touch.
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => px[a] - px[b] || a - b);
+  for (let i = 0; i < n; i++) r[i] = radius[i] > 0 ? radius[i] : defaultR;
   const touched = new Uint8Array(n);
-  const window = 2 * maxR;
-  for (let k = 0; k < n; k++) {
-    const a = order[k];
-    for (let l = k + 1; l < n; l++) {
-      const b = order[l];
-      const dx = px[b] - px[a];
-      if (dx > window) break;
-      if (within(dx, py[b] - py[a], r[a] + r[b])) { touched[a] = 1; touched[b] = 1; }
-    }
-  }
+  const all = Array.from({ length: n }, (_, i) => i);
+  for (const [a, b] of touchingPairs(world, all, r)) { touched[a] = 1; touched[b] = 1; }
   const bits = world.maskBits("velocity");
   const has = world.col("has");
   const vx = world.col("velocity.x"), vy = world.col("velocity.y");
