@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from server.core.commands import AppliedCommands, CommandBuffer
 from server.core.determinism import MatchRng
+from server.core.history import make_history, record_history
 from server.core.phases import Phase
 from server.core.pipeline import Pipeline
 from server.core.spatial import SpatialIndex, make_index
@@ -43,21 +44,35 @@ class InputBatch:
     x: NDArray[np.int8]
     y: NDArray[np.int8]
     columns: Mapping[str, NDArray[Any]] | None = None
+    views: ViewBatch | None = None
+    """What each player was rendering when its input in effect was sent (lag compensation)."""
 
     @classmethod
-    def empty(cls) -> InputBatch:
-        """No inputs this tick."""
-        return cls(np.zeros(0, np.int64), np.zeros(0, np.int8), np.zeros(0, np.int8))
+    def empty(cls, views: ViewBatch | None = None) -> InputBatch:
+        """No inputs this tick (``views`` may still be given: held inputs keep theirs)."""
+        return cls(np.zeros(0, np.int64), _NO_STICK, _NO_STICK, None, views)
 
     @classmethod
     def of_columns(
-        cls, entities: NDArray[np.int64], columns: Mapping[str, NDArray[Any]]
+        cls,
+        entities: NDArray[np.int64],
+        columns: Mapping[str, NDArray[Any]],
+        views: ViewBatch | None = None,
     ) -> InputBatch:
         """A batch of declared input fields."""
-        return cls(entities, _NO_STICK, _NO_STICK, columns)
+        return cls(entities, _NO_STICK, _NO_STICK, columns, views)
 
 
 _NO_STICK = np.zeros(0, np.int8)
+
+
+@dataclass(frozen=True, slots=True)
+class ViewBatch:
+    """Per player entity (handles): the view tick and alpha of its input in effect."""
+
+    entities: NDArray[np.int64]
+    ticks: NDArray[np.int64]
+    alpha: NDArray[np.float64]
 
 
 @dataclass(slots=True)
@@ -104,6 +119,8 @@ class FrameProcessor:
         self._index_dirty = False
         self._timer = timer
         self._has_input = world.has_component("input")
+        self.history = make_history(definition)
+        """Lag compensation's ring (None: the game has no ``[lag_compensation]``)."""
 
     @property
     def index(self) -> SpatialIndex:
@@ -171,6 +188,8 @@ class FrameProcessor:
             commands=self.commands,
             rng=self.rng,
             index=self.index if with_index and self._index_built else None,
+            history=self.history,
+            views=None if inputs is None else inputs.views,
         )
         if len(self.commands):
             self._record(result, self.commands.apply())
@@ -218,7 +237,10 @@ class FrameProcessor:
             self.rebuild_index()
 
     def finish(self, ctx: TickContext, result: FrameResult) -> FrameResult:
-        """Close a step: the systems' reports copied into ``result``, total time set."""
+        """Close a step: the history recorded (lag compensation), the systems' reports
+        copied into ``result``, total time set."""
+        if self.history is not None:
+            record_history(self.history, self.definition, self.world, ctx.tick)
         result.stats = ctx.stats
         result.events = ctx.events
         result.ending = ctx.ending

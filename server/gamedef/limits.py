@@ -52,7 +52,17 @@ DefaultInput = Literal["zero", "repeat"]
 
 TOP_KEYS: Final = (
     ("game", "world", "components", "archetypes", "pipeline", "sync"),
-    ("spawns", "spatial", "lockstep", "replay", "input", "events", "rules", "render"),
+    (
+        "spawns",
+        "spatial",
+        "lockstep",
+        "replay",
+        "input",
+        "events",
+        "rules",
+        "render",
+        "lag_compensation",
+    ),
 )
 GAME_KEYS: Final = (
     ("name", "tick_rate_hz", "max_players", "seed", "player_archetype"),
@@ -65,7 +75,15 @@ STEP_KEYS: Final = (("phase", "system"), ("params", "after"))
 SPATIAL_KEYS: Final = ((), ("index", "cell_size_units", "quadtree_leaf_capacity"))
 SYNC_KEYS: Final = (
     ("mode", "snapshot_rate_hz", "interest_radius_units"),
-    ("quantize", "replicate", "event_backlog", "budget_bytes_per_s", "budget_falloff_units"),
+    (
+        "quantize",
+        "replicate",
+        "event_backlog",
+        "budget_bytes_per_s",
+        "budget_falloff_units",
+        "interpolation_ms",
+        "input_buffer_ticks",
+    ),
 )
 LOCKSTEP_KEYS: Final = (
     (),

@@ -4,8 +4,8 @@ Contract: :func:`load_definition` and :func:`parse_definition` either return a
 definition every layer can run without further checks, or raise exactly one
 :class:`~server.errors.DefinitionError` for the *first* problem found (sections in the
 order ``game, world, components, archetypes, spawns, pipeline, spatial, sync,
-lockstep``; entries in file order). Nothing is half-configured: parsing builds fresh
-frozen objects and has no side effects.
+lockstep, events, rules, render, lag_compensation``; entries in file order). Nothing is
+half-configured: parsing builds fresh frozen objects and has no side effects.
 
 Every error names the file, the dotted key (``pipeline[2].params.speed_units_per_s``,
 ``components.position.x``; array indices are 0-based, keys that are not bare TOML keys
@@ -47,6 +47,7 @@ from server.gamedef.events import (
 )
 from server.gamedef.game import parse_game
 from server.gamedef.inputs import INPUT_FIELD_KEYS, inputs
+from server.gamedef.latency import LAG_COMPENSATION_KEYS, latency
 from server.gamedef.limits import (
     ARCHETYPE_KEYS,
     GAME_KEYS,
@@ -74,6 +75,7 @@ __all__ = [
     "EVENT_KEYS",
     "GAME_KEYS",
     "INPUT_FIELD_KEYS",
+    "LAG_COMPENSATION_KEYS",
     "LOCKSTEP_KEYS",
     "MAX_ARCHETYPES",
     "MAX_COMPONENTS",
@@ -187,11 +189,13 @@ def _definition(c: Checker, data: Mapping[str, Any]) -> GameDefinition:
     spawn_defs = spawns(c, data.get("spawns", []), by_name, fields, wdef)
     steps = pipeline(c, data.get("pipeline", MISSING), archs)
     spatial_def = spatial(c, c.table(data, "", "spatial", required=False), wdef)
-    sync_def = sync(c, c.table(data, "", "sync"), game.tick_rate_hz, fields, wdef)
+    sync_table = c.table(data, "", "sync")
+    sync_def = sync(c, sync_table, game.tick_rate_hz, fields, wdef)
     lock = lockstep(c, c.table(data, "", "lockstep", required=False), game.tick_rate_hz)
     event_defs = events(c, c.table(data, "", "events", required=False))
     rules_def = rules(c, c.table(data, "", "rules", required=False), fields, player)
     render_def = render(c, c.table(data, "", "render", required=False), archs, sync_def.replicate)
+    latency_def = latency(c, data, sync_table, fields, archs)
     return GameDefinition(
         source=c.source,
         name=game.name,
@@ -214,4 +218,5 @@ def _definition(c: Checker, data: Mapping[str, Any]) -> GameDefinition:
         render=render_def,
         plugins=game.plugins,
         bot=game.bot,
+        latency=latency_def,
     )

@@ -10,6 +10,7 @@ from server.core.systems.registry import ParamSpec, SystemSpec, registered_syste
 from server.gamedef.check import (
     MISSING,
     Checker,
+    choices,
     describe,
     is_int,
     join_key,
@@ -122,6 +123,8 @@ def param(c: Checker, key: str, value: object, p: ParamSpec, system: str) -> Any
     kind_name = {bool: "a boolean", str: "a string"}.get(p.kind, f"a {p.kind.__name__}")
     if not isinstance(value, p.kind) or (p.kind is not bool and isinstance(value, bool)):
         c.fail(key, f"{kind_name} ({why})", describe(value))
+    if p.choices and value not in p.choices:
+        c.fail(key, f"one of {choices(p.choices)} ({why})", describe(value))
     return value
 
 

@@ -255,6 +255,37 @@ class LockstepDef:
 
 
 @dataclass(frozen=True, slots=True)
+class LagCompensationDef:
+    """``[lag_compensation]``: the server keeps a history to rewind a shooter's hit test.
+
+    ``ms`` of past positions (and the ``hitbox`` radius field, when declared) of the
+    entities of ``archetypes`` are kept, one row per tick; ``ctx.rewind`` never reaches
+    further back than ``ms`` (docs/game-definitions.md, ``[lag_compensation]``).
+    """
+
+    ms: int = 1000
+    archetypes: tuple[str, ...] = ()
+    """Archetypes recorded (empty: every archetype)."""
+    hitbox: str | None = None
+    """``"component.field"``: an integer radius in subunits recorded with positions."""
+
+    def history_ticks(self, tick_rate_hz: int) -> int:
+        """How many ticks back a rewind may reach: ``ceil(ms * tick_rate_hz / 1000)``."""
+        return -(-self.ms * tick_rate_hz // 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyDef:
+    """Latency settings: ``[sync]`` interpolation and input buffer, ``[lag_compensation]``."""
+
+    interpolation_ms: int = 100
+    """How far behind the newest state clients should render others (WELCOME)."""
+    input_buffer_ticks: int = 0
+    """Inputs a client may have waiting beyond the next tick (0: latest input wins)."""
+    lag_compensation: LagCompensationDef | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class GameDefinition:
     """A whole game: everything a match needs to run, validated at load time."""
 
@@ -285,6 +316,8 @@ class GameDefinition:
     """``[game] systems``: the plug-in modules imported when the definition was loaded."""
     bot: str = ""
     """``[game] bot``: the default bot behaviour (``""``: none named)."""
+    latency: LatencyDef = field(default_factory=LatencyDef)
+    """Issue 18: interpolation delay, input buffer and lag compensation."""
 
     def archetype(self, name: str) -> ArchetypeDef:
         """The archetype called ``name`` (KeyError if there is none)."""

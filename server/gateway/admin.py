@@ -115,6 +115,7 @@ class ServerAdmin:
                 "messages_in": 0,
                 "last_input_age_s": None,
                 "last_message_age_s": None,
+                "inputs": None if seat.spectator else match.intake.seat_counts(seat.seat),
             }
             if conn is not None:
                 latency = conn.ws.latency

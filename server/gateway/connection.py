@@ -203,19 +203,17 @@ def dispatch(gw: Gateway, conn: Conn, data: bytes) -> bool:
         if seat.spectator:
             send_error(conn, ErrorCode.SPECTATOR_INPUT, "spectators send no input")
             return True
-        err = match.receive_input(seat, msg.tick, msg.x, msg.y)
-        if err is not None:
-            observer.input_refused(err)
-            send_error(conn, err, f"input for tick {msg.tick} refused")
+        for r in match.receive_input(seat, *msg):
+            observer.input_refused(r.code)
+            send_error(conn, r.code, r.reason, r.seq)
     elif type(msg) is FieldInput:
         counts[MessageType.INPUT] += 1
         if seat.spectator:
             send_error(conn, ErrorCode.SPECTATOR_INPUT, "spectators send no input")
             return True
-        err = match.receive_fields(seat, msg.tick, msg.values)
-        if err is not None:
-            observer.input_refused(err)
-            send_error(conn, err, f"input for tick {msg.tick} refused")
+        for r in match.receive_fields(seat, *msg):
+            observer.input_refused(r.code)
+            send_error(conn, r.code, r.reason, r.seq)
     elif type(msg) is Ping:
         counts[MessageType.PING] += 1
         send_binary(conn.ws, encode(MessageType.PONG, {"t": msg.t, "tick": match.tick_count}))
@@ -241,6 +239,6 @@ def dispatch(gw: Gateway, conn: Conn, data: bytes) -> bool:
     return True
 
 
-def send_error(conn: Conn, code: ErrorCode, reason: str) -> None:
-    """Write a non-fatal ERROR message to ``conn`` (no awaiting)."""
-    send_binary(conn.ws, error_message(code, reason))
+def send_error(conn: Conn, code: ErrorCode, reason: str, seq: int | None = None) -> None:
+    """Write a non-fatal ERROR message to ``conn`` (no awaiting); ``seq``: the input's."""
+    send_binary(conn.ws, error_message(code, reason, seq))

@@ -492,6 +492,8 @@ def join_request_of(hello: Hello, spectate: bool) -> JoinRequest:
     )
 
 
-def error_message(code: ErrorCode, reason: str) -> bytes:
-    """An encoded non-fatal ERROR message."""
-    return encode(MessageType.ERROR, {"code": int(code), "reason": reason})
+def error_message(code: ErrorCode, reason: str, seq: int | None = None) -> bytes:
+    """An encoded non-fatal ERROR message (with ``seq`` when it is about a numbered input)."""
+    if seq is None:
+        return encode(MessageType.ERROR, {"code": int(code), "reason": reason})
+    return encode(MessageType.ERROR, {"code": int(code), "reason": reason, "seq": seq})

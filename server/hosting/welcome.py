@@ -51,9 +51,22 @@ def welcome_body(
         "checksum_interval_ticks": defn.lockstep.checksum_interval_ticks,
         "default_input": defn.lockstep.default_input,
         **game_schema(defn, match.fields),
+        **latency_fields(defn),
         "labels": dict(match.label_values),
         "private": match.private,
         "code": match.join_code or "",
+    }
+
+
+def latency_fields(defn: GameDefinition) -> dict[str, Any]:
+    """``interpolation_ms``, ``input_buffer_ticks`` and ``lag_compensation``: ``{ms}``
+    for a game with ``[lag_compensation]``, else nil (docs/protocol.md, ``WELCOME``)."""
+    lat = defn.latency
+    lag = lat.lag_compensation
+    return {
+        "interpolation_ms": lat.interpolation_ms,
+        "input_buffer_ticks": lat.input_buffer_ticks,
+        "lag_compensation": None if lag is None else {"ms": lag.ms},
     }
 
 

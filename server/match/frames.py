@@ -3,7 +3,8 @@
 Called by :meth:`server.match.match.Match.tick` on snapshot ticks; the delta encoding
 itself is :class:`server.core.sync.state.InterestSync`. Replicated fields
 (``[sync.replicate]``) and each seat's queued events (``EventRouter.take``) go into
-the same frame.
+the same frame. For a player whose inputs carry ``seq``, ``a``/``at`` (the last seq
+applied and its tick, :mod:`server.match.intake`) are appended to the frame's map.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from server.core.sync.msgbytes import uint
 from server.match.routing import owner_seats
 
 if TYPE_CHECKING:
@@ -82,7 +84,7 @@ def build_state_frames(match: Match, out: TickOutput, writable: Callable[[Any], 
             owner_seats(match, world) if match.fields.any_owner_only else None,
             [events.take(s.seat) for s in seat_objs] if events is not None else None,
         )
-        _queue(out, seat_objs, frames)
+        _queue(out, seat_objs, frames, match)
     if match.spectators:
         specs = [s for s in match.spectators.values() if writable(s.conn)]
         out.skipped_slow += len(match.spectators) - len(specs)
@@ -104,10 +106,37 @@ def build_state_frames(match: Match, out: TickOutput, writable: Callable[[Any], 
                 None,
                 [spectator_events.take(s.seat) for s in specs] if spectator_events else None,
             )
-            _queue(out, specs, frames)
+            _queue(out, specs, frames, match)
 
 
-def _queue(out: TickOutput, seats: list[Seat], frames: list[bytes]) -> None:
+def _queue(out: TickOutput, seats: list[Seat], frames: list[bytes], match: Match) -> None:
+    acked = match.intake.acked
+    acked_at = match.intake.acked_at
     for s, frame in zip(seats, frames, strict=True):
         s.needs_full = False
+        if not s.spectator and acked[s.seat] >= 0:
+            frame = with_ack(frame, int(acked[s.seat]), int(acked_at[s.seat]))
         out.frames.append((s.conn, frame))
+
+
+_K_A = b"\xa1a"
+_K_AT = b"\xa2at"
+
+
+def with_ack(frame: bytes, a: int, at: int) -> bytes:
+    """A ``STATE`` message with keys ``a`` (last seq applied) and ``at`` (its tick) appended.
+
+    The frame is ``[1, 65, {...}]`` as :mod:`server.core.sync.state` writes it: a fixarray
+    of 3, two positive fixints, then the body map, whose header is rewritten for two more
+    entries (a fixmap becomes a map 16 past 15 entries) and the pairs appended at its end.
+    """
+    head = frame[3]
+    if head & 0xF0 == 0x80:
+        n, start = head & 0x0F, 4
+    elif head == 0xDE:
+        n, start = int.from_bytes(frame[4:6], "big"), 6
+    else:
+        raise ValueError(f"not a STATE frame with a map body (byte 3 = {head:#x})")
+    n += 2
+    header = bytes((0x80 | n,)) if n < 16 else b"\xde" + n.to_bytes(2, "big")
+    return b"".join((frame[:3], header, frame[start:], _K_A, uint(a), _K_AT, uint(at)))

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from server.core.entity import EntityId
-from server.core.frame import FrameResult, InputBatch
+from server.core.frame import FrameResult, InputBatch, ViewBatch
 from server.core.simulation import LockstepReplica, Simulation, replica_rules
 from server.core.sync.events import EventRouter
 from server.core.sync.fields import FieldEncoder
@@ -36,6 +36,7 @@ from server.errors import InvalidState, JoinRejected, MatchFull
 from server.gamedef.schema import GameDefinition
 from server.match.frames import build_state_frames
 from server.match.handler import DefaultHandler, LeaveReason, MatchHandler
+from server.match.intake import InputIntake, Refusal
 from server.match.result import MatchResult, build_result
 from server.match.routing import route_events
 from server.matchmaking.labels import Labels, Scalar, merge_labels, validate_labels
@@ -158,14 +159,16 @@ class Match:
         """Set on the tick the game ends the match (``ctx.end("match", ...)``)."""
         self.subunits_per_unit = float(definition.world.subunits_per_unit)
         """Fixed-point subunits per world unit (positions are int32 subunits)."""
-        # Inputs waiting for the next tick (state sync): latest per seat wins.
-        self._in_x = np.zeros(self.capacity, dtype=np.int8)
-        self._in_y = np.zeros(self.capacity, dtype=np.int8)
-        self._in_has = np.zeros(self.capacity, dtype=bool)
         self.input_decoder = InputDecoder(definition.inputs) if definition.inputs_declared else None
         """Validates ``INPUT`` bodies of a game with ``[input]`` (None: default sticks)."""
-        self._in_cols = [np.zeros(self.capacity, dtype=f.dtype) for f in definition.inputs]
-        """Declared input fields waiting for the next tick, one column per field."""
+        lag = definition.latency.lag_compensation
+        self.intake = InputIntake(
+            self.capacity,
+            [f.dtype for f in definition.inputs],
+            definition.latency.input_buffer_ticks,
+            None if lag is None else lag.history_ticks(definition.tick_rate_hz),
+        )
+        """State sync: inputs waiting for their tick, seq, views, counts (per seat)."""
         self.seat_entity = np.full(self.capacity, -1, dtype=np.int64)
         """The entity handle of each seat's player (-1: empty seat or lockstep)."""
         self._rules: dict[str, object] | None = None
@@ -278,6 +281,7 @@ class Match:
         self.seats[index] = seat
         self.by_player[player_id] = seat
         self.empty_since_s = None
+        self.intake.reset(index)
         if self.collector is not None:
             self.collector.seat(index)
         else:
@@ -299,11 +303,7 @@ class Match:
             return
         seat.conn = None
         seat.dropped_at_s = now_s
-        self._in_x[seat.seat] = 0
-        self._in_y[seat.seat] = 0
-        for col in self._in_cols:
-            col[seat.seat] = 0
-        self._in_has[seat.seat] = True  # stand still while away
+        self.intake.stand_still(seat.seat)
         self.handler.leave(self, seat, LeaveReason.DROPPED)
 
     def resume(self, seat: Seat, conn: Any) -> None:
@@ -313,6 +313,7 @@ class Match:
         seat.conn = conn
         seat.dropped_at_s = None
         seat.needs_full = True
+        self.intake.restart(seat.seat)
         self.interest.forget([seat.seat])
 
     def leave(self, seat: Seat, reason: LeaveReason) -> None:
@@ -328,7 +329,7 @@ class Match:
         self.seats[seat.seat] = None
         self.by_player.pop(seat.player_id, None)
         self._free.append(seat.seat)
-        self._in_has[seat.seat] = False
+        self.intake.reset(seat.seat)
         if self.collector is not None:
             self.collector.unseat(seat.seat)
         elif seat.entity is not None:
@@ -354,64 +355,71 @@ class Match:
 
     # -- inputs ------------------------------------------------------------------------
 
-    def receive_input(self, seat: Seat, tick: int, x: float, y: float) -> ErrorCode | None:
+    def receive_input(
+        self,
+        seat: Seat,
+        tick: int,
+        x: float,
+        y: float,
+        seq: int | None = None,
+        view_tick: int | None = None,
+        view_alpha: float | None = None,
+    ) -> tuple[Refusal, ...]:
         """Queue an input (x, y in [-1, 1], validated by the codec) for the tick loop.
 
-        State sync: the latest input per seat is applied at the next tick; inputs
-        stamped more than two seconds away from the current tick are refused.
-        Lockstep: the input is stored for frame ``tick``. Returns an error code
-        (the caller sends a non-fatal error message) or None.
+        State sync: inputs stamped more than two seconds away from the current tick are
+        refused; the others go through the seat's input buffer
+        (:class:`~server.match.intake.InputIntake`: seq order, view clamping, one input
+        per tick). Lockstep: the input is stored for frame ``tick`` (``seq`` and the
+        view are not used). Returns the non-fatal errors to send (usually none).
         """
-        qx = quantize_stick(x)
-        qy = quantize_stick(y)
-        if self.collector is not None:
-            return self._verdict(self.collector.receive_input(seat.seat, tick, qx, qy))
-        err = self._outside_window(tick)
-        if err is not None:
-            return err
-        i = seat.seat
-        self._in_x[i] = qx
-        self._in_y[i] = qy
-        self._in_has[i] = True
-        return None
+        return self.receive_fields(
+            seat, tick, (quantize_stick(x), quantize_stick(y)), seq, view_tick, view_alpha
+        )
 
-    def receive_fields(self, seat: Seat, tick: int, values: tuple[int, ...]) -> ErrorCode | None:
+    def receive_fields(
+        self,
+        seat: Seat,
+        tick: int,
+        values: tuple[int, ...],
+        seq: int | None = None,
+        view_tick: int | None = None,
+        view_alpha: float | None = None,
+    ) -> tuple[Refusal, ...]:
         """Queue a declared-fields input (stored values, validated by the codec).
 
-        The same timing rules as :meth:`receive_input`; ``values`` are in the order of
-        ``definition.inputs``.
+        The same rules as :meth:`receive_input`; ``values`` are in the order of
+        ``definition.inputs`` (the default sticks: ``(qx, qy)``).
         """
         if self.collector is not None:
-            return self._verdict(self.collector.receive_values(seat.seat, tick, values))
+            return self._verdict(self.collector.receive_values(seat.seat, tick, values), tick)
         err = self._outside_window(tick)
         if err is not None:
-            return err
-        i = seat.seat
-        for col, v in zip(self._in_cols, values, strict=True):
-            col[i] = v
-        self._in_has[i] = True
-        return None
+            return (err,)
+        return self.intake.receive(
+            seat.seat, self.sim.tick, tick, values, seq, view_tick, view_alpha
+        )
 
-    def _verdict(self, verdict: str) -> ErrorCode | None:
-        """A lockstep collector's verdict as an error code (counted), or None."""
+    def _verdict(self, verdict: str, tick: int) -> tuple[Refusal, ...]:
+        """A lockstep collector's verdict as errors to send (counted)."""
         if verdict == InputVerdict.TOO_OLD:
             self.counters["inputs_too_old"] += 1
-            return ErrorCode.INPUT_TOO_OLD
+            return (Refusal(ErrorCode.INPUT_TOO_OLD, f"input for tick {tick} refused"),)
         if verdict == InputVerdict.TOO_NEW:
             self.counters["inputs_too_new"] += 1
-            return ErrorCode.INPUT_TOO_NEW
-        return None
+            return (Refusal(ErrorCode.INPUT_TOO_NEW, f"input for tick {tick} refused"),)
+        return ()
 
-    def _outside_window(self, tick: int) -> ErrorCode | None:
+    def _outside_window(self, tick: int) -> Refusal | None:
         """State sync: an input stamped more than two seconds from now is refused."""
         window = 2 * self.definition.tick_rate_hz
         now = self.sim.tick
         if tick < now - window:
             self.counters["inputs_too_old"] += 1
-            return ErrorCode.INPUT_TOO_OLD
+            return Refusal(ErrorCode.INPUT_TOO_OLD, f"input for tick {tick} refused")
         if tick > now + window:
             self.counters["inputs_too_new"] += 1
-            return ErrorCode.INPUT_TOO_NEW
+            return Refusal(ErrorCode.INPUT_TOO_NEW, f"input for tick {tick} refused")
         return None
 
     def receive_ack(self, seat: Seat, tick: int) -> None:
@@ -468,17 +476,7 @@ class Match:
             return self.replica.prepare_columns(
                 frame.frame, frame.joins, frame.leaves, frame.seats, frame.columns
             )
-        has = np.flatnonzero(self._in_has)
-        batch = None
-        if len(has):
-            if self.input_decoder is None:
-                batch = InputBatch(self.seat_entity[has], self._in_x[has], self._in_y[has])
-            else:
-                fields = zip(self.definition.inputs, self._in_cols, strict=True)
-                cols = {f.name: c[has] for f, c in fields}
-                batch = InputBatch.of_columns(self.seat_entity[has], cols)
-            self._in_has[:] = False
-        return batch
+        return self._input_batch(self.sim.tick + 1)
 
     def finish_tick(
         self,
@@ -501,6 +499,22 @@ class Match:
             build_state_frames(self, out, writable)
             out.sync_s = self._timer() - t0
         return out
+
+    def _input_batch(self, tick: int) -> InputBatch | None:
+        """The inputs applied at ``tick`` (the oldest waiting one per seat) and the views."""
+        taken = self.intake.take(tick)
+        views = None
+        if self.intake.rewind_ticks is not None:
+            seats, ticks, alpha = self.intake.views(tick)
+            views = ViewBatch(self.seat_entity[seats], ticks, alpha)
+        if taken is None:
+            return None if views is None else InputBatch.empty(views)
+        entities = self.seat_entity[taken.seats]
+        if self.input_decoder is None:
+            x, y = (c.astype(np.int8, copy=False) for c in taken.columns)
+            return InputBatch(entities, x, y, views=views)
+        cols = {f.name: c for f, c in zip(self.definition.inputs, taken.columns, strict=True)}
+        return InputBatch.of_columns(entities, cols, views)
 
     def _check_ending(self, result: FrameResult) -> bool:
         """Record a match ending (``ctx.end("match", ...)``) as :attr:`result`."""

@@ -25,7 +25,7 @@ from server.matchmaking.requests import (
     MAX_MATCH_ID_CHARS,
     parse_create,
 )
-from server.net.inputs import FieldInput, InputDecoder
+from server.net.inputs import SEQ_MAX, FieldInput, InputDecoder, check_view
 from server.net.messages import (
     Ack,
     Checksum,
@@ -129,6 +129,9 @@ _SPECS: dict[MessageType, _Spec] = {
             "tick": (_int("tick", 0, MAX_TICK), True),
             "x": (_num("x", -1.0, 1.0), True),
             "y": (_num("y", -1.0, 1.0), True),
+            "seq": (_int("seq", 0, SEQ_MAX), False),
+            "view_tick": (_int("view_tick", 0, MAX_TICK), False),
+            "view_alpha": (_num("view_alpha", 0.0, 1.0), False),
         },
     ),
     MessageType.PING: (Ping, {"t": (_num("t", -1e300, 1e300), True)}),
@@ -232,6 +235,8 @@ def _decode_checked(envelope: Any) -> ClientMessage:
             values[key] = check(v)
         elif required:
             raise MalformedMessage(f"{kind.name}: missing field {key!r}")
+    if kind is MessageType.INPUT:
+        check_view(values.get("view_tick"), values.get("view_alpha"))
     message: ClientMessage = cls(**values)
     return message
 

@@ -14,6 +14,11 @@ in the field's column form at once (docs/protocol.md, ``INPUT``):
 
 Any fault raises :class:`~server.errors.MalformedMessage` with a precise reason: nothing
 is masked or clamped, so a client bug is loud and its match-mates never see it.
+
+Every game's ``INPUT`` may also carry the optional keys of issue 18 (:data:`OPTIONAL_KEYS`):
+``seq`` (uint32), ``view_tick`` (a tick) and ``view_alpha`` (a number in [0, 1]), the
+last two both or neither. Their shape is checked here; what they mean (serial order,
+clamping to the history) is :mod:`server.match.intake`'s.
 """
 
 from __future__ import annotations
@@ -27,6 +32,10 @@ from server.gamedef.schema import InputFieldDef
 
 TWO_PI = 2.0 * math.pi
 MAX_TICK = 2**53
+SEQ_MAX = 2**32 - 1
+"""``seq`` is a uint32: 0 .. 2^32-1, wrapping to 0 after the maximum."""
+OPTIONAL_KEYS = frozenset(("seq", "view_tick", "view_alpha"))
+"""Keys any ``INPUT`` may add to its game's fields (docs/protocol.md, ``INPUT``)."""
 
 
 class FieldInput(NamedTuple):
@@ -34,6 +43,9 @@ class FieldInput(NamedTuple):
 
     tick: int
     values: tuple[int, ...]
+    seq: int | None = None
+    view_tick: int | None = None
+    view_alpha: float | None = None
 
 
 def _number(name: str, v: Any, lo: float, hi: float) -> float:
@@ -46,6 +58,29 @@ def _number(name: str, v: Any, lo: float, hi: float) -> float:
     if not lo <= f <= hi:
         raise MalformedMessage(f"INPUT field {name!r}: {v} is outside [{lo:g}, {hi:g}]")
     return f
+
+
+def check_view(view_tick: int | None, view_alpha: float | None) -> None:
+    """MalformedMessage unless ``view_tick`` and ``view_alpha`` come both or neither."""
+    if view_tick is not None and view_alpha is None:
+        raise MalformedMessage("INPUT: 'view_tick' without 'view_alpha' (send both or neither)")
+    if view_alpha is not None and view_tick is None:
+        raise MalformedMessage("INPUT: 'view_alpha' without 'view_tick' (send both or neither)")
+
+
+def optional_keys(body: dict[Any, Any]) -> tuple[int | None, int | None, float | None]:
+    """``(seq, view_tick, view_alpha)`` of an ``INPUT`` body, checked (None: absent)."""
+    seq = body.get("seq")
+    if seq is not None:
+        seq = _integer("seq", seq, 0, SEQ_MAX)
+    view_tick = body.get("view_tick")
+    if view_tick is not None:
+        view_tick = _integer("view_tick", view_tick, 0, MAX_TICK)
+    view_alpha = body.get("view_alpha")
+    if view_alpha is not None:
+        view_alpha = _number("view_alpha", view_alpha, 0.0, 1.0)
+    check_view(view_tick, view_alpha)
+    return seq, view_tick, view_alpha
 
 
 def _integer(name: str, v: Any, lo: int, hi: int) -> int:
@@ -63,19 +98,23 @@ class InputDecoder:
         self.fields = tuple(fields)
         self.names = tuple(f.name for f in self.fields)
         self.keys = frozenset(("tick", *self.names))
+        self._allowed = self.keys | OPTIONAL_KEYS
         self._masks = {f.name: (1 << len(f.bits)) - 1 for f in self.fields}
 
     def decode(self, body: dict[Any, Any]) -> FieldInput:
         """The body as a :class:`FieldInput`; raises MalformedMessage on any fault."""
+        optional: tuple[int | None, int | None, float | None] | None = None
         if body.keys() != self.keys:
             for key in body:
-                if key not in self.keys:
+                if key not in self._allowed:
                     raise MalformedMessage(
                         f"INPUT: unknown field {key!r} (this game's fields: "
-                        f"{', '.join(self.names)})"
+                        f"{', '.join(self.names)}; optional: seq, view_tick, view_alpha)"
                     )
             missing = sorted(self.keys - body.keys())
-            raise MalformedMessage(f"INPUT: missing field {missing[0]!r}")
+            if missing:
+                raise MalformedMessage(f"INPUT: missing field {missing[0]!r}")
+            optional = optional_keys(body)
         tick = _integer("tick", body["tick"], 0, MAX_TICK)
         values: list[int] = []
         for f in self.fields:
@@ -96,7 +135,9 @@ class InputDecoder:
                 values.append(b)
             else:
                 values.append(_integer(f.name, v, f.minimum, f.maximum))
-        return FieldInput(tick, tuple(values))
+        if optional is None:
+            return FieldInput(tick, tuple(values))
+        return FieldInput(tick, tuple(values), *optional)
 
     def body(self, tick: int, **values: float | int) -> dict[str, Any]:
         """An ``INPUT`` body for ``values`` as a client sends them (for bots and tests)."""

@@ -45,6 +45,12 @@ class Input(NamedTuple):
     tick: int
     x: float
     y: float
+    seq: int | None = None
+    """The client's input sequence number (uint32, wrapping), or None (not sent)."""
+    view_tick: int | None = None
+    """The server tick the client was rendering others at (lag compensation), or None."""
+    view_alpha: float | None = None
+    """The fraction in [0, 1] from ``view_tick`` toward ``view_tick + 1``; None with it."""
 
 
 @dataclass(frozen=True, slots=True)

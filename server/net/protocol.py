@@ -101,3 +101,14 @@ class ErrorCode(IntEnum):
     """A checksum was sent to a state-sync match."""
     SPECTATOR_INPUT = 4
     """A spectator sent an input; spectators have no entity."""
+    SEQ_NOT_NEWER = 5
+    """An input whose ``seq`` is not serially newer than the last one received (a repeat,
+    a step backwards, or a jump of 2^31 or more): dropped, never applied."""
+    VIEW_CLAMPED = 6
+    """An input whose ``view_tick`` lies in the future or beyond the lag-compensation
+    history: clamped to the nearest tick the server can rewind to; the input is applied."""
+    INPUT_SUPERSEDED = 7
+    """The client's input buffer was full: the oldest pending input (``seq``) was dropped
+    unapplied to make room for the new one."""
+    SEQ_REQUIRED = 8
+    """A client that has sent a ``seq`` sent an input without one: dropped."""

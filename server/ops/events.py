@@ -30,6 +30,7 @@ class Event(StrEnum):
     TICKS_SKIPPED = "match.ticks_skipped"
     SLOW_TICK = "match.slow_tick"
     DESYNC = "match.desync"
+    INPUT_FAULTS = "match.input_faults"
     JOIN = "player.join"
     JOIN_REJECTED = "player.join_rejected"
     LEAVE = "player.leave"

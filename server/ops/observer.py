@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from server.net.protocol import MessageType
 from server.ops.connection_events import ConnectionEvents, match_context
 from server.ops.events import Event, log_event
+from server.ops.latency import LatencyObserver
 from server.ops.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ class Observer(ConnectionEvents):
         """Messages received per type since the last flush (the receive loop adds to it)."""
         self.in_bytes = 0
         """Bytes received since the last flush (the receive loop adds to it)."""
+        self.latency = LatencyObserver(metrics, kind)
 
     # -- ticks ---------------------------------------------------------------------------
 
@@ -67,6 +69,7 @@ class Observer(ConnectionEvents):
     ) -> None:
         """Export one tick's timings; log it if it ran over ``slow_tick_budget_ms``."""
         self._m_ticks.inc()
+        self.latency.tick(match, out.result)
         self._m_lateness.observe(max(0.0, due.lateness_s))
         self._m_tick_total.observe(work_s)
         if overrun:
@@ -165,6 +168,7 @@ class Observer(ConnectionEvents):
 
     def match_retired(self, match: Match) -> None:
         """An empty match is being ended."""
+        self.latency.retired(match.match_id)
         log_event(
             log,
             logging.INFO,

@@ -10,6 +10,7 @@ import pytest
 from server.errors import MalformedMessage, SystemFailed
 from server.match.match import Match, TickOutput
 from server.net.codec import decode_client_message, decode_server_message, encode
+from server.net.inputs import FieldInput
 from server.net.protocol import MessageType
 from server.testing import StateMirror
 from tests.match.gamekit import events_of, fields_of, game
@@ -151,7 +152,7 @@ def test_codec_refuses_declared_inputs_when_out_of_their_declaration() -> None:
     assert dec is not None
     good = {"tick": 3, "x": 0.5, "y": -1, "buttons": 3, "aim": np.pi / 2}
     msg = decode_client_message(encode(MessageType.INPUT, good), dec)
-    assert msg == (3, (64, -127, 3, 16384))
+    assert msg == FieldInput(3, (64, -127, 3, 16384))
     bad: list[dict[str, Any]] = [
         {**good, "buttons": 4},
         {**good, "x": float("nan")},

@@ -23,6 +23,8 @@ from server.core.phases import PHASE_KEYS
 if TYPE_CHECKING:
     from server.core.commands import CommandBuffer
     from server.core.determinism import MatchRng
+    from server.core.frame import ViewBatch
+    from server.core.history import History, Rewound
     from server.core.spatial import SpatialIndex
     from server.core.world import World
     from server.gamedef.schema import GameDefinition
@@ -68,6 +70,53 @@ class TickContext:
     """Event batches emitted this tick, ``(name, fields)``, in emission order."""
     ending: Ending | None = None
     """Set by :meth:`end`: the round or the match ends after this tick."""
+    history: History | None = None
+    """Lag compensation's position ring (None: the game has no ``[lag_compensation]``)."""
+    views: ViewBatch | None = None
+    """Per player entity: what it was rendering when its input in effect was sent."""
+
+    def view_of(
+        self, world: World, slots: NDArray[np.int64]
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.bool_]]:
+        """``(view ticks, alphas, has a view)`` of the entities at ``slots``.
+
+        An entity without a view (no lag compensation, a bot's input without one, or a
+        client that sent none) gets the last simulated tick (``tick - 1``), alpha 0: the
+        state it was last sent, as if it had no latency.
+        """
+        n = len(slots)
+        ticks = np.full(n, self.tick - 1, dtype=np.int64)
+        alpha = np.zeros(n, dtype=np.float64)
+        has = np.zeros(n, dtype=bool)
+        views = self.views
+        if views is None or len(views.entities) == 0 or n == 0:
+            return ticks, alpha, has
+        order = np.argsort(views.entities, kind="stable")
+        keys = views.entities[order]
+        eids = world.col("entity")[slots].astype(np.int64)
+        pos = np.minimum(np.searchsorted(keys, eids), len(keys) - 1)
+        has = keys[pos] == eids
+        ticks[has] = views.ticks[order][pos[has]]
+        alpha[has] = views.alpha[order][pos[has]]
+        return ticks, alpha, has
+
+    def rewind(self, view_tick: Any, view_alpha: Any) -> Rewound:
+        """Interpolated past positions of the recorded entities for each view (arrays or
+        scalars), for the caller's own hit test: the world is not rolled back.
+
+        Bounded by the history (:meth:`server.core.history.History.rewind`): a view later
+        than the last tick or older than ``[lag_compensation] ms`` is clamped; the
+        counts go to ``stats`` (``rewinds``, ``rewinds_clamped``). ValueError if the
+        game has no ``[lag_compensation]``.
+        """
+        if self.history is None:
+            raise ValueError("ctx.rewind needs a [lag_compensation] section in the definition")
+        out = self.history.rewind(self.tick, view_tick, view_alpha)
+        self.stats["rewinds"] = self.stats.get("rewinds", 0) + len(out.ticks)
+        clamped = int(out.clamped.sum())
+        if clamped:
+            self.stats["rewinds_clamped"] = self.stats.get("rewinds_clamped", 0) + clamped
+        return out
 
     def emit(self, name: str, **fields: NDArray[Any] | int | float | bool) -> None:
         """Record one batch of ``n`` events of type ``name`` (no Python loop per event).
@@ -126,6 +175,8 @@ class ParamSpec:
     minimum: float | None = None
     maximum: float | None = None
     doc: str = ""
+    choices: tuple[str, ...] = ()
+    """For a ``str`` parameter: the values allowed (empty: any string)."""
 
 
 @dataclass(frozen=True, slots=True)

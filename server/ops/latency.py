@@ -1,0 +1,106 @@
+"""Metrics and log lines of issue 18: input timing, sequence faults, view clamps, rewinds.
+
+The match counts in plain ints on the hot path (:class:`server.match.intake.InputIntake`,
+and the systems' ``ctx.stats``); :meth:`LatencyObserver.tick` adds each tick's counts to
+the Prometheus counters and, at most once a second per match, logs the faults
+(``match.input_faults``) so a hostile client is visible without flooding the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter
+
+from server.ops.events import Event, log_event
+from server.ops.metrics import Metrics
+
+if TYPE_CHECKING:
+    from server.core.frame import FrameResult
+    from server.match.match import Match
+
+log = logging.getLogger("tickwire.server")
+
+TIMINGS = ("late", "early", "on_time")
+FAULTS = ("superseded", "seq_not_newer", "seq_required", "view_future", "view_too_old")
+LOG_EVERY_S = 1.0
+
+
+class LatencyObserver:
+    """One per :class:`~server.ops.observer.Observer` (one game kind)."""
+
+    def __init__(self, metrics: Metrics, kind: str) -> None:
+        r = metrics.registry
+        self.timing = _counter(
+            r,
+            "tickwire_inputs_timing",
+            "State-sync inputs by arrival against the next tick: late, early, on_time.",
+            ["kind", "timing"],
+        )
+        self.faults = _counter(
+            r,
+            "tickwire_input_faults",
+            "State-sync inputs superseded in the buffer, refused for their seq, or whose "
+            "view was clamped, by fault.",
+            ["kind", "fault"],
+        )
+        self.rewinds = _counter(
+            r, "tickwire_rewinds", "Lag-compensation rewinds (one per view).", ["kind"]
+        )
+        self.rewinds_clamped = _counter(
+            r,
+            "tickwire_rewinds_clamped",
+            "Rewinds whose view was clamped to the history (future or too old).",
+            ["kind"],
+        )
+        self._timing = {t: self.timing.labels(kind, t) for t in TIMINGS}
+        self._faults = {f: self.faults.labels(kind, f) for f in FAULTS}
+        self._rewinds = self.rewinds.labels(kind)
+        self._clamped = self.rewinds_clamped.labels(kind)
+        self._pending: dict[str, dict[str, int]] = {}
+        self._logged_s: dict[str, float] = {}
+
+    def tick(self, match: Match, result: FrameResult | None) -> None:
+        """Export the counts of ``match`` since its last tick."""
+        totals = match.intake.take_totals()
+        if totals:
+            for name, n in totals.items():
+                if name in self._timing:
+                    self._timing[name].inc(n)
+                else:
+                    self._faults[name].inc(n)
+                    pending = self._pending.setdefault(match.match_id, {})
+                    pending[name] = pending.get(name, 0) + n
+        if result is not None and result.stats:
+            rewinds = result.stats.get("rewinds", 0)
+            if rewinds:
+                self._rewinds.inc(rewinds)
+                clamped = result.stats.get("rewinds_clamped", 0)
+                if clamped:
+                    self._clamped.inc(clamped)
+        if match.match_id in self._pending:
+            now = time.monotonic()
+            if now - self._logged_s.get(match.match_id, 0.0) >= LOG_EVERY_S:
+                self._logged_s[match.match_id] = now
+                faults = self._pending.pop(match.match_id)
+                log_event(
+                    log,
+                    logging.WARNING if set(faults) - {"superseded"} else logging.INFO,
+                    Event.INPUT_FAULTS,
+                    "match %s: input faults in the last second or more: %s",
+                    match.match_id,
+                    ", ".join(f"{k} {v}" for k, v in sorted(faults.items())),
+                    match_id=match.match_id,
+                    match_trace_id=match.trace_id,
+                )
+
+    def retired(self, match_id: str) -> None:
+        """Forget a retired match's pending counts."""
+        self._pending.pop(match_id, None)
+        self._logged_s.pop(match_id, None)
+
+
+def _counter(registry: CollectorRegistry, name: str, doc: str, labels: list[str]) -> Counter:
+    return Counter(name, doc, labels, registry=registry)
