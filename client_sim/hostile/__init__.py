@@ -70,6 +70,7 @@ from client_sim.hostile.wire import (
 CASE_MODULES: tuple[str, ...] = (
     "client_sim.hostile.cases_messages",
     "client_sim.hostile.cases_sessions",
+    "client_sim.hostile.cases_latency",
     "client_sim.hostile.cases_matchmaking",
 )
 """The modules whose ``@case`` functions make up ``CASES``, imported in this order."""

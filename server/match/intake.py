@@ -105,22 +105,26 @@ class InputIntake:
         """View tick of the input in effect per seat (-1: none), as of :attr:`view_at`."""
         self.view_alpha = np.zeros(capacity, dtype=np.float64)
         self.view_at = np.zeros(capacity, dtype=np.int64)
-        self.counts = np.zeros((capacity, len(COUNTS)), dtype=np.int64)
-        """Per seat since it was taken (reset on join): one column per :data:`COUNTS`."""
+        self._counts = [[0] * len(COUNTS) for _ in range(capacity)]
+        """Per seat since it was taken (reset on join), by :data:`COUNTS` index."""
         self._totals = [0] * len(COUNTS)
+        self._simple = self.depth == 1 and rewind_ticks is None
+        """No buffer and no views: an input without seq takes the short path."""
+        self._slot0 = [col[:, 0] for col in self._values]
 
     # -- seats -----------------------------------------------------------------------
 
     def reset(self, seat: int) -> None:
         """A new player holds ``seat``: forget everything of the previous one."""
         self._clear(seat)
-        self.counts[seat] = 0
+        self._counts[seat] = [0] * len(COUNTS)
         for col in self._values:
             col[seat] = 0
 
     def restart(self, seat: int) -> None:
         """A new connection resumed ``seat``: its seq numbering starts afresh."""
         self._last_seq[seat] = -1
+        self._q_seq[seat] = -1
         self.acked[seat] = -1
 
     def stand_still(self, seat: int) -> None:
@@ -142,7 +146,7 @@ class InputIntake:
     # -- inputs ------------------------------------------------------------------------
 
     def _count(self, seat: int, which: int) -> None:
-        self.counts[seat, which] += 1
+        self._counts[seat][which] += 1
         self._totals[which] += 1
 
     def receive(
@@ -162,6 +166,20 @@ class InputIntake:
         clamped view, and an older waiting input superseded to make room.
         """
         last = self._last_seq[seat]
+        if seq is None and last < 0 and self._simple:
+            # The arena's case (every input of a default client): three stores, as
+            # before issue 18, plus the counts.
+            nxt = now + 1
+            which = LATE if tick < nxt else EARLY if tick > nxt else ON_TIME
+            self._counts[seat][which] += 1
+            self._totals[which] += 1
+            if self._size[seat]:
+                self._counts[seat][SUPERSEDED] += 1
+                self._totals[SUPERSEDED] += 1
+            for col, v in zip(self._slot0, values, strict=True):
+                col[seat] = v
+            self._size[seat] = 1
+            return ()
         if seq is None:
             if last >= 0:
                 self._count(seat, SEQ_REQUIRED)
@@ -263,5 +281,5 @@ class InputIntake:
         return out
 
     def seat_counts(self, seat: int) -> dict[str, int]:
-        """The counters of the player in ``seat`` (the admin match view)."""
-        return dict(zip(COUNTS, self.counts[seat].tolist(), strict=True))
+        """The counters of the player in ``seat`` since it took the seat (admin match view)."""
+        return dict(zip(COUNTS, self._counts[seat], strict=True))

@@ -179,6 +179,13 @@ class MatchRecorder:
     def tick(self, tick: int, batch: InputBatch | None) -> None:
         """State sync: ``tick`` was stepped with ``batch`` (None: no inputs)."""
         body: dict[str, Any] = {"t": tick}
+        views = None if batch is None else batch.views
+        if views is not None and len(views.entities):
+            body["v"] = [
+                views.entities.astype("<i8").tobytes(),
+                views.ticks.astype("<i8").tobytes(),
+                views.alpha.astype("<f8").tobytes(),
+            ]
         if batch is not None and len(batch.entities):
             body["e"] = batch.entities.astype("<i8").tobytes()
             columns = getattr(batch, "columns", None)  # declared [input] fields

@@ -18,7 +18,7 @@ from typing import Any
 import msgpack
 import numpy as np
 
-from server.core.frame import InputBatch
+from server.core.frame import InputBatch, ViewBatch
 from server.core.simulation import LockstepReplica, Simulation, import_simulation
 from server.core.sync.lockstep import decode_frame_body
 from server.errors import DefinitionError
@@ -89,19 +89,28 @@ def recording_definition(rec: Recording, override: Path | None = None) -> GameDe
 
 def tick_batch(body: dict[str, Any]) -> InputBatch | None:
     """The input batch of a ``tick`` record (None when no input applied that tick)."""
+    views = None
+    if "v" in body:
+        ent, ticks, alpha = body["v"]
+        views = ViewBatch(
+            np.frombuffer(ent, "<i8").astype(np.int64),
+            np.frombuffer(ticks, "<i8").astype(np.int64),
+            np.frombuffer(alpha, "<f8").astype(np.float64),
+        )
     if "e" not in body:
-        return None
+        return None if views is None else InputBatch.empty(views)
     entities = np.frombuffer(body["e"], "<i8").astype(np.int64)
     if "c" in body:
         columns = {
             name: np.frombuffer(raw, np.dtype(str(dtype)).newbyteorder("<")).astype(str(dtype))
             for name, (dtype, raw) in body["c"].items()
         }
-        of_columns = getattr(InputBatch, "of_columns")  # noqa: B009 (declared inputs)
-        batch: InputBatch = of_columns(entities, columns)
-        return batch
+        return InputBatch.of_columns(entities, columns, views)
     return InputBatch(
-        entities, np.frombuffer(body["x"], np.int8), np.frombuffer(body["y"], np.int8)
+        entities,
+        np.frombuffer(body["x"], np.int8),
+        np.frombuffer(body["y"], np.int8),
+        views=views,
     )
 
 
