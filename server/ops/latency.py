@@ -12,8 +12,6 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter
-
 from server.ops.events import Event, log_event
 from server.ops.metrics import Metrics
 
@@ -32,33 +30,10 @@ class LatencyObserver:
     """One per :class:`~server.ops.observer.Observer` (one game kind)."""
 
     def __init__(self, metrics: Metrics, kind: str) -> None:
-        r = metrics.registry
-        self.timing = _counter(
-            r,
-            "tickwire_inputs_timing",
-            "State-sync inputs by arrival against the next tick: late, early, on_time.",
-            ["kind", "timing"],
-        )
-        self.faults = _counter(
-            r,
-            "tickwire_input_faults",
-            "State-sync inputs superseded in the buffer, refused for their seq, or whose "
-            "view was clamped, by fault.",
-            ["kind", "fault"],
-        )
-        self.rewinds = _counter(
-            r, "tickwire_rewinds", "Lag-compensation rewinds (one per view).", ["kind"]
-        )
-        self.rewinds_clamped = _counter(
-            r,
-            "tickwire_rewinds_clamped",
-            "Rewinds whose view was clamped to the history (future or too old).",
-            ["kind"],
-        )
-        self._timing = {t: self.timing.labels(kind, t) for t in TIMINGS}
-        self._faults = {f: self.faults.labels(kind, f) for f in FAULTS}
-        self._rewinds = self.rewinds.labels(kind)
-        self._clamped = self.rewinds_clamped.labels(kind)
+        self._timing = {t: metrics.inputs_timing.labels(kind, t) for t in TIMINGS}
+        self._faults = {f: metrics.input_faults.labels(kind, f) for f in FAULTS}
+        self._rewinds = metrics.rewinds.labels(kind)
+        self._clamped = metrics.rewinds_clamped.labels(kind)
         self._pending: dict[str, dict[str, int]] = {}
         self._logged_s: dict[str, float] = {}
 
@@ -100,7 +75,3 @@ class LatencyObserver:
         """Forget a retired match's pending counts."""
         self._pending.pop(match_id, None)
         self._logged_s.pop(match_id, None)
-
-
-def _counter(registry: CollectorRegistry, name: str, doc: str, labels: list[str]) -> Counter:
-    return Counter(name, doc, labels, registry=registry)

@@ -135,6 +135,28 @@ class Metrics:
             ["code"],
             registry=r,
         )
+        self.inputs_timing = Counter(
+            "tickwire_inputs_timing",
+            "State-sync inputs by arrival against the next tick: late, early, on_time.",
+            ["kind", "timing"],
+            registry=r,
+        )
+        self.input_faults = Counter(
+            "tickwire_input_faults",
+            "State-sync inputs superseded in the buffer, refused for their seq, or whose "
+            "view was clamped, by fault.",
+            ["kind", "fault"],
+            registry=r,
+        )
+        self.rewinds = Counter(
+            "tickwire_rewinds", "Lag-compensation rewinds (one per view).", ["kind"], registry=r
+        )
+        self.rewinds_clamped = Counter(
+            "tickwire_rewinds_clamped",
+            "Rewinds whose view was clamped to the history (future or too old).",
+            ["kind"],
+            registry=r,
+        )
         self.rate_limited = Counter(
             "tickwire_rate_limited",
             "Connections closed for exceeding the rate limit.",
