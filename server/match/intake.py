@@ -274,6 +274,14 @@ class InputIntake:
         ticks = self.view_tick[seats] + (tick - self.view_at[seats])
         return seats, ticks, self.view_alpha[seats]
 
+    def newest_waiting(self, seat: int) -> tuple[int, ...] | None:
+        """The stored values of the newest input waiting for a tick (None: none waits)."""
+        size = int(self._size[seat])
+        if size == 0:
+            return None
+        slot = (int(self._head[seat]) + size - 1) % self.depth
+        return tuple(int(col[seat, slot]) for col in self._values)
+
     def take_totals(self) -> dict[str, int]:
         """Counts since the last call, by :data:`COUNTS` name (for the metrics)."""
         out = {name: n for name, n in zip(COUNTS, self._totals, strict=True) if n}

@@ -116,7 +116,7 @@ async def test_inputs_and_pings_take_the_lean_path_in_any_split() -> None:
             await asyncio.sleep(0)
         assert (await c.expect(MessageType.PONG))["t"] == 7.0
         (seat,) = match.by_player.values()
-        assert (match._in_x[seat.seat], match._in_y[seat.seat]) == (64, -127)
+        assert match.intake.newest_waiting(seat.seat) == (64, -127)
         assert ws.lean_messages == 5
         assert ws.lean
 
