@@ -20,6 +20,7 @@ COMMANDS = {
     "replay": ("benchmarks.replay", "what recording a match costs (CPU, bytes)"),
     "directory": ("benchmarks.directory", "one Redis as the cluster directory: heartbeats, joins"),
     "scale": ("benchmarks.scale", "the same load on 1 and 2 workers: cost, split, capacity"),
+    "latency": ("benchmarks.latency", "the shooter through delayed links: hits, prediction"),
 }
 
 
