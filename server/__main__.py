@@ -96,8 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
         if f.name in taken:
             continue
         default = getattr(d, f.name)
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(f.default, bool):
+            # argparse's type=bool reads any non-empty string, "False" too, as True:
+            # a bool field is a switch with its --no- twin instead.
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+            continue
         kind = type(f.default) if f.default is not None else str
-        p.add_argument("--" + f.name.replace("_", "-"), type=kind, default=default)
+        p.add_argument(flag, type=kind, default=default)
     return p
 
 
