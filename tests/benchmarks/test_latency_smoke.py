@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import plots
-from benchmarks.latency import check_bars, write_plots
+from benchmarks.latency import check_bars, variant_toml, write_plots
 
 
 def _case(rtt: float, loss: float, hit: float, p99: float) -> dict[str, object]:
@@ -37,3 +37,11 @@ def test_plots_are_written(tmp_path: Path) -> None:
     pngs = write_plots(tmp_path / "latency.json", cases)
     assert [p.name for p in pngs] == ["latency-hit-rate.png", "latency-prediction-error.png"]
     assert all(p.stat().st_size > 1000 for p in pngs)
+
+
+def test_the_variant_changes_only_the_hitscan_and_the_buffer() -> None:
+    text = variant_toml(False, input_buffer_ticks=3, cooldown_s=0.1)
+    assert "input_buffer_ticks = 3" in text
+    assert 'lag_compensation = "none"' in text
+    assert "cooldown_s = 0.1" in text
+    assert "damage = 0" in text
