@@ -98,9 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
         default = getattr(d, f.name)
         flag = "--" + f.name.replace("_", "-")
         if isinstance(f.default, bool):
-            # argparse's type=bool reads any non-empty string, "False" too, as True:
-            # a bool field is a switch with its --no- twin instead.
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+            # argparse's type=bool reads any non-empty string, "False" too, as True: a bool
+            # field is a switch instead, --name when off by default, --no-name when on.
+            if f.default:
+                p.add_argument(
+                    "--no-" + flag[2:], dest=f.name, action="store_false", default=default
+                )
+            else:
+                p.add_argument(flag, action="store_true", default=default)
             continue
         kind = type(f.default) if f.default is not None else str
         p.add_argument(flag, type=kind, default=default)
