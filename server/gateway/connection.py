@@ -22,7 +22,7 @@ from websockets.asyncio.server import ServerConnection
 
 from server.errors import ProtocolViolation
 from server.gateway.lean import LeanConnection, send_binary
-from server.hosting.host import error_message
+from server.hosting.seating import error_message
 from server.match.match import Match, Seat
 from server.net.codec import encode
 from server.net.inputs import FieldInput
