@@ -21,6 +21,18 @@ from server.ops.logging import configure_logging
 log = logging.getLogger("tickwire.main")
 
 
+# Generated flags whose name is not the field's own (``--no-batch``, not ``--no-batch-matches``).
+FLAG_NAMES = {"batch_matches": "batch"}
+
+# Help text for generated flags; a bool field's text describes the switch as named in --help.
+FIELD_HELP = {
+    "agones": "report to the Agones SDK sidecar (Ready, Health, Allocate, Shutdown, players)",
+    "metrics": "do not serve /metrics (404)",
+    "batch_matches": "step every match on its own instead of in batches per game definition",
+    "lean_receive": "keep every message on websockets' receive path (see docs/architecture.md)",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line flags; every one also reads ``TICKWIRE_<NAME>`` from the environment."""
     d = ServerConfig.from_env()
@@ -58,37 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slow-tick-budget-ms", type=float, default=d.slow_tick_budget_ms)
     p.add_argument("--no-uvloop", action="store_true", help="use the standard asyncio loop")
     p.add_argument(
-        "--agones",
-        action="store_true",
-        default=d.agones,
-        help="report to the Agones SDK sidecar (Ready, Health, Allocate, Shutdown, players)",
-    )
-    p.add_argument(
         "--workers",
         default=None,
         help="run N nodes (or 'auto' = one per core) on ports --port .. --port+N-1 "
         "under a supervisor that restarts crashed ones and forwards SIGTERM",
-    )
-    p.add_argument(
-        "--no-metrics",
-        dest="metrics",
-        action="store_false",
-        default=d.metrics,
-        help="do not serve /metrics (404)",
-    )
-    p.add_argument(
-        "--no-batch",
-        dest="batch_matches",
-        action="store_false",
-        default=d.batch_matches,
-        help="step every match on its own instead of in batches per game definition",
-    )
-    p.add_argument(
-        "--no-lean-receive",
-        dest="lean_receive",
-        action="store_false",
-        default=d.lean_receive,
-        help="keep every message on websockets' receive path (see docs/architecture.md)",
     )
     # The remaining limits: one flag per ServerConfig field, so every field has one.
     taken = {a.dest for a in p._actions}
@@ -96,19 +81,26 @@ def build_parser() -> argparse.ArgumentParser:
         if f.name in taken:
             continue
         default = getattr(d, f.name)
-        flag = "--" + f.name.replace("_", "-")
+        flag = "--" + FLAG_NAMES.get(f.name, f.name).replace("_", "-")
+        helptext = FIELD_HELP.get(f.name)
         if isinstance(f.default, bool):
             # argparse's type=bool reads any non-empty string, "False" too, as True: a bool
             # field is a switch instead, --name when off by default, --no-name when on.
             if f.default:
                 p.add_argument(
-                    "--no-" + flag[2:], dest=f.name, action="store_false", default=default
+                    "--no-" + flag[2:],
+                    dest=f.name,
+                    action="store_false",
+                    default=default,
+                    help=helptext,
                 )
             else:
-                p.add_argument(flag, action="store_true", default=default)
+                p.add_argument(
+                    flag, dest=f.name, action="store_true", default=default, help=helptext
+                )
             continue
         kind = type(f.default) if f.default is not None else str
-        p.add_argument(flag, type=kind, default=default)
+        p.add_argument(flag, dest=f.name, type=kind, default=default, help=helptext)
     return p
 
 
