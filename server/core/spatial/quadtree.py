@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from server.core.spatial.gathered import EMPTY_IDS, Circle, GatheredIndex
 from server.core.spatial.index import CoordArray, IdArray
-from server.core.spatial.pairs import pairs_within
 
-_E = np.zeros(0, dtype=np.int64)
+_E = EMPTY_IDS
 MAX_DEPTH = 16
 
 
@@ -31,7 +31,7 @@ def _spread(v: NDArray[np.uint64]) -> NDArray[np.uint64]:
     return v
 
 
-class Quadtree:
+class Quadtree(GatheredIndex):
     """Points over ``[0, width] x [0, height]``; points outside are kept at the border."""
 
     def __init__(self, width_units: float, height_units: float, leaf_capacity: int = 16) -> None:
@@ -141,13 +141,18 @@ class Quadtree:
             np.concatenate(child_all),
         )
 
-    def __len__(self) -> int:
-        return len(self.ids)
-
     def _gather(
-        self, x0: CoordArray, y0: CoordArray, x1: CoordArray, y1: CoordArray
+        self,
+        x0: CoordArray,
+        y0: CoordArray,
+        x1: CoordArray,
+        y1: CoordArray,
+        circle: Circle | None = None,
     ) -> tuple[IdArray, IdArray]:
-        """(query, stored index) for points in leaves whose box meets each query box."""
+        """(query, stored index) for points in leaves whose box meets each query box.
+
+        ``circle`` is not used: a leaf is kept whole when its box meets the query box.
+        """
         nq = len(x0)
         if nq == 0 or len(self.ids) == 0:
             return _E, _E
@@ -182,52 +187,7 @@ class Quadtree:
         return qq, np.repeat(lo, cnt) + off
 
     @staticmethod
-    def _sorted(q: IdArray, ids: IdArray) -> tuple[IdArray, IdArray]:
-        """Sort pairs by (query, id) via one int64 key (ids < 2**32): a SIMD np.sort."""
-        if len(q) == 0:
-            return _E, _E
-        key = np.sort((q << 32) | ids)
-        return key >> 32, key & 0xFFFF_FFFF
-
-    @staticmethod
     def _grouped(q: IdArray, ids: IdArray) -> tuple[IdArray, IdArray]:
         """Leaves are visited level by level: group by query with a stable sort."""
         order = np.argsort(q, kind="stable")
         return q[order], ids[order]
-
-    def query_radius(
-        self, qx: CoordArray, qy: CoordArray, radius: float, ordered: bool = True
-    ) -> tuple[IdArray, IdArray]:
-        """(query, id) pairs with squared distance <= radius**2, sorted.
-
-        ``ordered=False`` only groups the pairs by ascending query (ids in any order
-        within a query), which saves the sort when the caller does not need it.
-        """
-        qx = np.asarray(qx, float)
-        qy = np.asarray(qy, float)
-        q, idx = self._gather(qx - radius, qy - radius, qx + radius, qy + radius)
-        if len(q) == 0:
-            return _E, _E
-        dx = self.xs[idx] - qx[q]
-        dy = self.ys[idx] - qy[q]
-        hit = dx * dx + dy * dy <= radius * radius
-        if not ordered:
-            return self._grouped(q[hit], self.ids[idx[hit]])
-        return self._sorted(q[hit], self.ids[idx[hit]])
-
-    def query_rect(
-        self, x0: CoordArray, y0: CoordArray, x1: CoordArray, y1: CoordArray
-    ) -> tuple[IdArray, IdArray]:
-        """(query, id) pairs inside each rectangle (inclusive), sorted."""
-        x0, y0 = np.asarray(x0, float), np.asarray(y0, float)
-        x1, y1 = np.asarray(x1, float), np.asarray(y1, float)
-        q, idx = self._gather(x0, y0, x1, y1)
-        if len(q) == 0:
-            return _E, _E
-        x, y = self.xs[idx], self.ys[idx]
-        hit = (x >= x0[q]) & (x <= x1[q]) & (y >= y0[q]) & (y <= y1[q])
-        return self._sorted(q[hit], self.ids[idx[hit]])
-
-    def candidate_pairs(self, distance: float) -> tuple[IdArray, IdArray]:
-        """All (a, b), a < b, within ``distance``, sorted (see :mod:`.pairs` for why)."""
-        return pairs_within(self.ids, self.xs, self.ys, distance)
