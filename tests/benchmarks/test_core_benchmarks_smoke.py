@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
-
-def run(args: list[str], tmp_path: Path) -> dict[str, object]:
-    out = tmp_path / "result.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks", *args, "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    data: dict[str, object] = json.loads(out.read_text())
-    return data
+from tests.benchmarks.support import run_benchmark
 
 
 def test_tick_benchmark_writes_rows_per_size(tmp_path: Path) -> None:
     """`benchmarks tick` reports p50/p99 for each requested size and the machine."""
-    data = run(["tick", "--sizes", "200,500", "--ticks", "5", "--warmup", "1"], tmp_path)
+    data, _ = run_benchmark(
+        ["tick", "--sizes", "200,500", "--ticks", "5", "--warmup", "1"], tmp_path / "result.json"
+    )
     rows = data["rows"]
     assert isinstance(rows, list)
     assert [r["entities"] for r in rows] == [200, 500]
@@ -34,7 +21,9 @@ def test_tick_benchmark_writes_rows_per_size(tmp_path: Path) -> None:
 
 def test_spatial_benchmark_compares_three_indexes(tmp_path: Path) -> None:
     """`benchmarks spatial` measures grid, quadtree and brute force."""
-    data = run(["spatial", "--sizes", "300", "--repeats", "1", "--queries", "50"], tmp_path)
+    data, _ = run_benchmark(
+        ["spatial", "--sizes", "300", "--repeats", "1", "--queries", "50"], tmp_path / "result.json"
+    )
     rows = data["rows"]
     assert isinstance(rows, list)
     assert {r["index"] for r in rows} == {"grid", "quadtree", "brute"}
@@ -43,7 +32,10 @@ def test_spatial_benchmark_compares_three_indexes(tmp_path: Path) -> None:
 
 def test_metrics_benchmark_prices_instrumentation_per_tick_and_message(tmp_path: Path) -> None:
     """`benchmarks metrics` times the server's own metric calls and scales them."""
-    data = run(["metrics", "--repeat", "200", "--clients", "10", "--server-cpu", "0.5"], tmp_path)
+    data, _ = run_benchmark(
+        ["metrics", "--repeat", "200", "--clients", "10", "--server-cpu", "0.5"],
+        tmp_path / "result.json",
+    )
     result = data["result"]
     assert isinstance(result, dict)
     assert result["observe_tick_us"] > 0

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.benchmarks.support import run_benchmark
 
 
 def test_joins_benchmark_joins_through_reservations(tmp_path: Path) -> None:
     out = tmp_path / "joins.json"
     args = ["--players", "4", "--rate", "20", "--duration", "1", "--warmup", "0.5"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "joins", *args, "--no-pin", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    data = json.loads(out.read_text())
+    data, _ = run_benchmark(["joins", *args, "--no-pin"], out)
     assert data["joins"] == 20
     assert data["joined"] == 20, data["failed"]
     assert data["reservation_to_welcome_ms_p99"] > 0

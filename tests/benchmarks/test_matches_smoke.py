@@ -3,31 +3,12 @@ figures are not asserted, only that each is measured and the layout is what was 
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 from benchmarks.workload import SMALL_INTEREST_UNITS, Layout, small_match_text
 from server.config import DEFAULT_GAME
 from server.gamedef import load_definition
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run(args: list[str], out: Path) -> tuple[dict[str, Any], str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks", *args, "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    data: dict[str, Any] = json.loads(out.read_text())
-    return data, proc.stdout
+from tests.benchmarks.support import run_benchmark
 
 
 def test_small_match_definition_fills_matches_and_shows_each_player_its_whole_match(
@@ -45,7 +26,7 @@ def test_small_match_definition_fills_matches_and_shows_each_player_its_whole_ma
 
 def test_e2e_many_matches_reports_per_client_figures_and_the_floor(tmp_path: Path) -> None:
     """3 matches of 2 players: every bot in, 3 matches on the server, bursts and floor."""
-    data, stdout = run(
+    data, stdout = run_benchmark(
         [
             "e2e",
             "--matches",
@@ -78,7 +59,7 @@ def test_e2e_many_matches_reports_per_client_figures_and_the_floor(tmp_path: Pat
 def test_tick_many_matches_reports_the_amortised_cost_per_match_tick(tmp_path: Path) -> None:
     """A few rounds of 3 matches, per match and batched: a cost per match-tick, the
     step's part, and a frame per player either way."""
-    data, stdout = run(
+    data, stdout = run_benchmark(
         ["tick", "--matches", "3", "--entities-per-match", "5", "--ticks", "5", "--warmup", "1"],
         tmp_path / "tick.json",
     )

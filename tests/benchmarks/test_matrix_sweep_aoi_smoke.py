@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from benchmarks import e2e, matrix, plots, probe, sweep
+from tests.benchmarks.support import run_benchmark
 
-ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--duration", "2", "--warmup", "0.5", "--ramp-up", "0.5"]
-
-
-def run(args: list[str], out: Path) -> tuple[dict[str, Any], str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks", *args, "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    data: dict[str, Any] = json.loads(out.read_text())
-    return data, proc.stdout
 
 
 def assert_png(path: Path) -> None:
@@ -56,7 +39,7 @@ def fake_case(sync: str, m: int, n: int, cpu: float) -> dict[str, Any]:
 def test_matrix_command_writes_json_and_plots_when_given_tiny_cases(tmp_path: Path) -> None:
     """Two tiny cases end to end give per-case figures, a summary row each and three PNGs."""
     out = tmp_path / "matrix.json"
-    data, stdout = run(
+    data, stdout = run_benchmark(
         ["matrix", "--cases", "state:100x5,lockstep:100x5", "--no-floor", *TINY], out
     )
     cases = data["cases"]
@@ -78,7 +61,7 @@ def test_sweep_at_60_and_128_hz_counts_what_the_server_sent(tmp_path: Path) -> N
     row has CPU, lateness and the server's figure; the plot is written. (The old 60/s
     message limit closed these bots at 128 Hz within 2 s.)"""
     out = tmp_path / "sweep.json"
-    data, stdout = run(
+    data, stdout = run_benchmark(
         [
             "sweep",
             "--rates",
@@ -125,7 +108,7 @@ def test_sweep_names_the_side_that_fell_behind() -> None:
 @pytest.mark.parametrize("naive", ["numpy", "index"])
 def test_aoi_command_matches_per_client_sets_for_each_filter(tmp_path: Path, naive: str) -> None:
     """Both ways are timed per client and produced the same visible sets."""
-    data, stdout = run(
+    data, stdout = run_benchmark(
         ["aoi", "--entities", "200", "--clients", "20", "--ticks", "5", "--naive", naive],
         tmp_path / "aoi.json",
     )
