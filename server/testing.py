@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from server.app import TickwireServer
 from server.config import ServerConfig
@@ -94,6 +95,13 @@ class StateMirror:
         self.tick = body["t"]
 
 
+async def _drain(ws: ClientConnection) -> None:
+    """Read and drop messages until the connection closes."""
+    with contextlib.suppress(ConnectionClosed):
+        while True:
+            await ws.recv()
+
+
 class TestClient:
     """A real websocket client for tests: hello, send messages, read typed replies."""
 
@@ -109,11 +117,23 @@ class TestClient:
     async def connect(
         cls, url: str, hello: Hello | None = None, **kwargs: Any
     ) -> AsyncIterator[TestClient]:
-        """Connect and say hello (``hello=None`` sends a default one); close on exit."""
+        """Connect and say hello (``hello=None`` sends a default one); close on exit.
+
+        On exit the frames the test left unread are drained while the closing handshake
+        runs: a full receive queue pauses reading, so the server's close frame would sit
+        behind them and ``close()`` would wait out websockets' 10 s close timeout.
+        """
         async with connect(url, max_size=None, compression=None, **kwargs) as ws:
             client = cls(ws)
             await client.send(hello or Hello(version=PROTOCOL_VERSION))
-            yield client
+            try:
+                yield client
+            finally:
+                drain = asyncio.ensure_future(_drain(ws))
+                await ws.close()
+                drain.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await drain
 
     async def send(self, message: ClientMessage) -> None:
         """Encode and send one client message."""
