@@ -4,11 +4,18 @@ Like the websockets protocol object, a :class:`Match` does no I/O: callers put i
 in (:meth:`Match.join`, :meth:`Match.receive_input`, ...), advance it with
 :meth:`Match.tick`, and take out what to send (:class:`TickOutput`). Connections are
 opaque objects to it. It never awaits (:mod:`server.hosting.runner` drives it). The
-per-client state frames are built in :mod:`server.match.frames`.
+per-client state frames are built in :mod:`server.match.frames`, the seat lifecycle
+lives in :mod:`server.match.seats`, the lockstep feed (frames, checksums, checkpoints)
+in :mod:`server.match.lockstep_feed`, state sync's input buffers in
+:mod:`server.match.intake`.
 
 Seats: a player holds a seat index (0 .. capacity-1) for as long as they are in the
 match, including while dropped within the grace window. Spectators hold no seat: they
 watch the whole world through their own interest set and send no inputs.
+
+The match's value types (:class:`MatchState`, :class:`Seat`, :class:`TickOutput`) are
+defined in :mod:`server.match.types` and exported from here too (``__all__``), where
+most of the code base imports them.
 """
 
 from __future__ import annotations
@@ -17,34 +24,36 @@ import math
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from server.core.entity import EntityId
 from server.core.frame import FrameResult, InputBatch, ViewBatch
-from server.core.simulation import LockstepReplica, Simulation, replica_rules
+from server.core.simulation import Simulation
 from server.core.sync.events import EventRouter
 from server.core.sync.fields import FieldEncoder
-from server.core.sync.lockstep import InputVerdict, LockstepCollector, LockstepFrame
+from server.core.sync.lockstep import InputVerdict
 from server.core.sync.quantize import PositionQuantizer
 from server.core.sync.state import InterestSync
 from server.core.systems.arena import INPUT_SCALE
-from server.errors import InvalidState, JoinRejected, MatchFull
+from server.errors import InvalidState
 from server.gamedef.schema import GameDefinition
+from server.match import seats
 from server.match.frames import build_state_frames
 from server.match.handler import DefaultHandler, LeaveReason, MatchHandler
 from server.match.intake import InputIntake, Refusal
+from server.match.lockstep_feed import LockstepFeed
 from server.match.result import MatchResult, build_result
 from server.match.routing import route_events
+from server.match.types import MatchState, Seat, TickOutput
 from server.matchmaking.labels import Labels, Scalar, merge_labels, validate_labels
 from server.net.inputs import InputDecoder
 from server.net.protocol import ErrorCode
 
 if TYPE_CHECKING:
     from server.replay.recorder import MatchRecorder
+
+__all__ = ["Match", "MatchState", "Seat", "TickOutput", "quantize_stick"]
 
 
 def quantize_stick(v: float) -> int:
@@ -54,54 +63,6 @@ def quantize_stick(v: float) -> int:
     ``Math.floor(v * 127 + 0.5)``); Python's ``round`` rounds half to even.
     """
     return math.floor(v * INPUT_SCALE + 0.5)
-
-
-LOCKSTEP_HISTORY_FRAMES = 256
-"""Encoded lockstep frames kept for resuming clients (12.8 s at 20 Hz)."""
-
-
-class MatchState(StrEnum):
-    """waiting -> running -> ended."""
-
-    WAITING = "waiting"
-    RUNNING = "running"
-    ENDED = "ended"
-
-
-@dataclass(slots=True)
-class Seat:
-    """A player's place in a match."""
-
-    seat: int
-    player_id: int
-    conn: Any
-    """The connection object (opaque here); None while dropped."""
-    entity: EntityId | None = None
-    resume_nonce: str = ""
-    dropped_at_s: float | None = None
-    needs_full: bool = True
-    spectator: bool = False
-    last_ack_tick: int = 0
-    lockstep_sent_frame: int = 0
-
-
-@dataclass(slots=True)
-class TickOutput:
-    """What one tick produced for the transport.
-
-    ``frames``: per-connection state frames (each already encoded).
-    ``broadcast``: one payload and every connection that gets it (lockstep).
-    """
-
-    tick: int
-    result: FrameResult | None
-    frames: list[tuple[Any, bytes]] = field(default_factory=list)
-    broadcast: tuple[list[Any], bytes] | None = None
-    match_result: MatchResult | None = None
-    """Set on the tick the game ended the match: send ``RESULT``, then close all."""
-    skipped_slow: int = 0
-    """State frames not built because the client had not taken the previous one."""
-    sync_s: float = 0.0
 
 
 class Match:
@@ -131,12 +92,14 @@ class Match:
         self.sim.spawn_initial()
         self.sim.apply_commands()
         self.sim.processor.rebuild_index()
-        self._timer = timer
+        self.timer = timer
         self.seats: list[Seat | None] = [None] * self.capacity
         self.by_player: dict[int, Seat] = {}
         self.spectators: dict[int, Seat] = {}
-        self._next_spectator = 0
-        self._free = list(range(self.capacity - 1, -1, -1))
+        self.next_spectator = 0
+        """The index the next spectator gets."""
+        self.free_seats = list(range(self.capacity - 1, -1, -1))
+        """Free seat indices, the lowest last (popped first)."""
         self.snapshot_every = max(1, definition.tick_rate_hz // definition.sync.snapshot_rate_hz)
         self.quantizer = PositionQuantizer(definition)
         self.fields = FieldEncoder(definition)
@@ -171,9 +134,6 @@ class Match:
         """State sync: inputs waiting for their tick, seq, views, counts (per seat)."""
         self.seat_entity = np.full(self.capacity, -1, dtype=np.int64)
         """The entity handle of each seat's player (-1: empty seat or lockstep)."""
-        self._rules: dict[str, object] | None = None
-        self._checkpoint: dict[str, Any] | None = None
-        """The last lockstep checkpoint (one export per frame, whoever joins)."""
         self.empty_since_s: float | None = None
         self.label_values: Labels = {}
         """Matchmaking labels (listing, filters): the definition's, create's, the handler's."""
@@ -185,22 +145,12 @@ class Match:
             "inputs_too_new": 0,
             "desyncs": 0,
         }
-        lock = definition.lockstep
-        self.collector: LockstepCollector | None = None
-        self.replica: LockstepReplica | None = None
-        self.frame_history: dict[int, bytes] = {}
-        self.server_checksums: dict[int, int] = {}
-        self.desynced: set[int] = set()
-        self._lockstep_frame: LockstepFrame | None = None
-        """The lockstep frame between :meth:`take_inputs` and :meth:`finish_tick`."""
-        if self.mode == "lockstep":
-            self.collector = LockstepCollector(
-                self.capacity,
-                lock.input_delay_ticks,
-                lock.default_input,
-                fields=[(f.name, f.dtype) for f in definition.inputs],
-            )
-            self.replica = LockstepReplica(self.sim)
+        self.lockstep = LockstepFeed(definition, self.sim) if self.mode == "lockstep" else None
+        """Lockstep: the collector, replica, frame history, checksums (None: state sync)."""
+        self.collector = None if self.lockstep is None else self.lockstep.collector
+        """Lockstep: the feed's input collector (None: state sync)."""
+        self.replica = None if self.lockstep is None else self.lockstep.replica
+        """Lockstep: the feed's replica of the simulation (None: state sync)."""
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -264,94 +214,23 @@ class Match:
 
     def join(self, player_id: int, conn: Any, spectator: bool = False) -> Seat:
         """Seat a new player (or add a spectator); raises JoinRejected / MatchFull."""
-        if self.state is MatchState.ENDED:
-            raise JoinRejected("match has ended")
-        reason = self.handler.join_attempt(self, player_id, spectator)
-        if reason is not None:
-            raise JoinRejected(reason)
-        if spectator:
-            seat = Seat(self._next_spectator, player_id, conn, spectator=True)
-            self._next_spectator += 1
-            self.spectators[seat.seat] = seat
-            return seat
-        if not self._free:
-            raise MatchFull(f"match {self.match_id} is full ({self.capacity} players)")
-        index = self._free.pop()
-        seat = Seat(index, player_id, conn)
-        self.seats[index] = seat
-        self.by_player[player_id] = seat
-        self.empty_since_s = None
-        self.intake.reset(index)
-        if self.collector is not None:
-            self.collector.seat(index)
-        else:
-            seat.entity = self.sim.queue_player()
-            self.seat_entity[index] = seat.entity
-        if self.recorder is not None:
-            self.recorder.join(index, player_id, seat.entity)
-        self.interest.forget([index])
-        self.events.forget(index)
-        self.handler.join(self, seat)
-        return seat
+        return seats.join(self, player_id, conn, spectator)
 
     def drop(self, seat: Seat, now_s: float) -> None:
         """The connection was lost: keep the seat for the grace window, stop sending."""
-        if seat.spectator:
-            self.spectators.pop(seat.seat, None)
-            self.spectator_interest.forget([seat.seat])
-            self.spectator_events.forget(seat.seat)
-            return
-        seat.conn = None
-        seat.dropped_at_s = now_s
-        self.intake.stand_still(seat.seat)
-        self.handler.leave(self, seat, LeaveReason.DROPPED)
+        seats.drop(self, seat, now_s)
 
     def resume(self, seat: Seat, conn: Any) -> None:
         """A dropped player is back: reattach the connection; it gets a full snapshot."""
-        if seat.conn is not None:
-            raise InvalidState("resume of a seat that is connected")
-        seat.conn = conn
-        seat.dropped_at_s = None
-        seat.needs_full = True
-        self.intake.restart(seat.seat)
-        self.interest.forget([seat.seat])
+        seats.resume(self, seat, conn)
 
     def leave(self, seat: Seat, reason: LeaveReason) -> None:
         """Free the seat for good and remove the player's entity."""
-        if seat.spectator:
-            self.spectators.pop(seat.seat, None)
-            self.spectator_interest.forget([seat.seat])
-            self.spectator_events.forget(seat.seat)
-            return
-        if self.seats[seat.seat] is not seat:
-            return
-        self.events.forget(seat.seat)
-        self.seats[seat.seat] = None
-        self.by_player.pop(seat.player_id, None)
-        self._free.append(seat.seat)
-        self.intake.reset(seat.seat)
-        if self.collector is not None:
-            self.collector.unseat(seat.seat)
-        elif seat.entity is not None:
-            self.sim.queue_despawn(seat.entity)
-            self.seat_entity[seat.seat] = -1
-        if self.recorder is not None:
-            self.recorder.leave(seat.seat, seat.entity)
-        self.interest.forget([seat.seat])
-        if not self.by_player:
-            self.empty_since_s = self._timer()
-        self.handler.leave(self, seat, reason)
+        seats.leave(self, seat, reason)
 
     def expire_dropped(self, now_s: float, grace_s: float) -> list[Seat]:
         """Free seats dropped longer than ``grace_s`` ago; returns them."""
-        expired = [
-            s
-            for s in self.by_player.values()
-            if s.dropped_at_s is not None and now_s - s.dropped_at_s > grace_s
-        ]
-        for s in expired:
-            self.leave(s, LeaveReason.EXPIRED)
-        return expired
+        return seats.expire_dropped(self, now_s, grace_s)
 
     # -- inputs ------------------------------------------------------------------------
 
@@ -436,11 +315,9 @@ class Match:
 
         A frame we no longer (or not yet) hold a checksum for is ignored.
         """
-        expected = self.server_checksums.get(frame)
-        if expected is None or expected == checksum:
+        if self.lockstep is None or not self.lockstep.receive_checksum(seat.seat, frame, checksum):
             return None
         self.counters["desyncs"] += 1
-        self.desynced.add(seat.seat)
         return frame
 
     # -- ticking -----------------------------------------------------------------------
@@ -470,12 +347,8 @@ class Match:
         built here (joins and leaves queued on the replica), finished in ``finish_tick``.
         """
         self._check_tickable()
-        if self.collector is not None:
-            assert self.replica is not None
-            frame = self._lockstep_frame = self.collector.build()
-            return self.replica.prepare_columns(
-                frame.frame, frame.joins, frame.leaves, frame.seats, frame.columns
-            )
+        if self.lockstep is not None:
+            return self.lockstep.build()
         return self._input_batch(self.sim.tick + 1)
 
     def finish_tick(
@@ -485,19 +358,19 @@ class Match:
         writable: Callable[[Any], bool] = lambda c: True,
     ) -> TickOutput:
         """The end of a tick stepped with ``batch``: events, ending, frames."""
-        if self.collector is not None:
-            return self._finish_lockstep(result)
+        if self.lockstep is not None:
+            return self.lockstep.finish(self, result)
         if self.recorder is not None:
             self.recorder.tick(self.sim.tick, batch)
         if result.events and self.send_events:
             route_events(self, result.events)
-        ended = self._check_ending(result)
+        ended = self.check_ending(result)
         self.handler.tick(self, self.sim.tick)
         out = TickOutput(self.sim.tick, result, match_result=self.result if ended else None)
         if self.sim.tick % self.snapshot_every == 0 or ended:
-            t0 = self._timer()
+            t0 = self.timer()
             build_state_frames(self, out, writable)
-            out.sync_s = self._timer() - t0
+            out.sync_s = self.timer() - t0
         return out
 
     def _input_batch(self, tick: int) -> InputBatch | None:
@@ -516,7 +389,7 @@ class Match:
         cols = {f.name: c for f, c in zip(self.definition.inputs, taken.columns, strict=True)}
         return InputBatch.of_columns(entities, cols, views)
 
-    def _check_ending(self, result: FrameResult) -> bool:
+    def check_ending(self, result: FrameResult) -> bool:
         """Record a match ending (``ctx.end("match", ...)``) as :attr:`result`."""
         ending = result.ending
         if ending is None or ending.kind != "match" or self.result is not None:
@@ -524,56 +397,14 @@ class Match:
         self.result = build_result(self, ending)
         return True
 
-    def _finish_lockstep(self, result: FrameResult) -> TickOutput:
-        assert self.replica is not None
-        frame = self._lockstep_frame
-        assert frame is not None, "finish_tick without take_inputs"
-        self._lockstep_frame = None
-        for seat_index, eid in self.replica.seat_entity.items():
-            s = self.seats[seat_index]
-            if s is not None:
-                s.entity = eid
-        self.handler.tick(self, self.sim.tick)
-        interval = self.definition.lockstep.checksum_interval_ticks
-        if frame.frame % interval == 0:
-            self.server_checksums[frame.frame] = self.sim.checksum()
-            self.server_checksums.pop(frame.frame - LOCKSTEP_HISTORY_FRAMES * interval, None)
-        self.frame_history[frame.frame] = frame.payload
-        if self.recorder is not None:
-            self.recorder.frame(frame.frame, frame.payload)
-        self.frame_history.pop(frame.frame - LOCKSTEP_HISTORY_FRAMES, None)
-        conns = [s.conn for s in self.by_player.values() if s.conn is not None]
-        conns.extend(s.conn for s in self.spectators.values())
-        for s in self.by_player.values():
-            if s.conn is not None:
-                s.lockstep_sent_frame = frame.frame
-        ended = self._check_ending(result)
-        return TickOutput(
-            self.sim.tick,
-            result,
-            broadcast=(conns, frame.payload),
-            match_result=self.result if ended else None,
-        )
-
     def lockstep_checkpoint(self) -> dict[str, Any]:
         """World state after the last frame, for a joining or far-behind client."""
-        if self.replica is None:
+        if self.lockstep is None:
             raise InvalidState("checkpoint of a state-sync match")
-        if self._rules is None:
-            self._rules = replica_rules(self.sim)
-        cached = self._checkpoint
-        if cached is not None and cached["frame"] == self.sim.tick:
-            return cached  # the clients joining between two frames share one export
-        self._checkpoint = {
-            "frame": self.sim.tick,
-            "state": self.replica.export(),
-            "game": self._rules,
-        }
-        return self._checkpoint
+        return self.lockstep.checkpoint()
 
     def lockstep_frames_since(self, frame: int) -> list[bytes] | None:
         """Encoded frames after ``frame`` up to now, or None if some are no longer kept."""
-        wanted = range(frame + 1, self.sim.tick + 1)
-        if any(f not in self.frame_history for f in wanted):
-            return None
-        return [self.frame_history[f] for f in wanted]
+        if self.lockstep is None:
+            raise InvalidState("lockstep frames of a state-sync match")
+        return self.lockstep.frames_since(frame)

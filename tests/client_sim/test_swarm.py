@@ -54,7 +54,7 @@ async def test_swarm_replicas_check_every_lockstep_checksum(small_arena: GameDef
     async with running_server(defn) as srv:
         report = await run_swarm(defn, srv.url, bots=6, replicas=2)
         match = next(iter(srv.manager.matches.values()))
-        checked = len(match.server_checksums)
+        checked = len(match.lockstep.server_checksums)
     assert report["sync"] == "lockstep"
     assert report["connected"] == 6
     assert report["replicas"] == 2

@@ -78,8 +78,8 @@ async def test_lockstep_frames_are_byte_identical_and_checksums_agree(
             assert ra.checksums[n] == rb.checksums[n]
         match = next(iter(srv.manager.matches.values()))
         for n in common:
-            if n in match.server_checksums:
-                assert match.server_checksums[n] == ra.checksums[n]
+            if n in match.lockstep.server_checksums:
+                assert match.lockstep.server_checksums[n] == ra.checksums[n]
         # Same bytes for the same frame.
         fa = {msgpack.unpackb(f)[2]["n"]: f for f in ra.raw_frames}
         fb = {msgpack.unpackb(f)[2]["n"]: f for f in rb.raw_frames}
