@@ -130,6 +130,9 @@ class TickwireServer:
                 game.manager.id_prefix = qualified_match_id(node_id, "m")
             self.host.queue.id_prefix = qualified_match_id(node_id, "")
             self.host.node_id = node_id
+            observer = DirectoryObserver(
+                self.metrics, node_id, config.cluster_name, config.directory_ttl_s
+            )
             self.node = ClusterNode(
                 RedisDirectory(
                     config.redis_url, cluster=config.cluster_name, ttl_s=config.directory_ttl_s
@@ -142,8 +145,9 @@ class TickwireServer:
                 ),
                 load=ProcessLoad(),
                 heartbeat_interval_s=config.heartbeat_interval_s,
-                on_change=DirectoryObserver(self.metrics, node_id),
+                on_change=observer,
             )
+            observer.watch(self.node.health)
         self.audit_handler: AuditFileHandler | None = None
         self.agones: AgonesLifecycle | None = None
         """Set with ``--agones``: this node's reports to the Agones SDK sidecar."""

@@ -225,6 +225,36 @@ class RedisDirectory:
         nodes.sort(key=lambda n: n.node_id)
         return nodes, matches
 
+    async def orphan_entries(self) -> int:
+        """Match entries (fields of ``matches:<node>`` and ``open:<node>``) stored under
+        nodes whose heartbeat key is gone: what a listing would offer if it trusted entries
+        alone (the stale rooms of a killed process). Normally 0, since entries expire with
+        their node; a lasting count means something wrote them without the TTL. ``SCAN``s
+        the cluster's keys (a few per node): for the periodic audit
+        (:class:`~server.hosting.node.ClusterNode`), never the join path."""
+
+        async def scan() -> dict[str, str]:  # key -> the node id it names
+            found: dict[str, str] = {}
+            for kind in ("matches", "open"):
+                pattern = self._key(kind, "*")
+                async for raw in self._redis.scan_iter(match=pattern, count=1000):
+                    key = raw.decode() if isinstance(raw, bytes) else str(raw)
+                    found[key] = key[len(pattern) - 1 :]
+                self.ops += 1
+            return found
+
+        owners: dict[str, str] = await self._run("audit", scan())
+        if not owners:
+            return 0
+        keys = list(owners)
+        pipe = self._redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.exists(self._key("node", owners[key]))
+            pipe.hlen(key)
+        self.ops += 2 * len(keys)
+        got = await self._run("audit", pipe.execute())
+        return sum(int(n) for alive, n in zip(got[::2], got[1::2], strict=True) if not alive)
+
     async def find_match(self, match_id: str) -> MatchRecord | None:
         """The entry of a qualified match id, if its node is alive and still lists it."""
         node_id = node_of_match(match_id)

@@ -13,6 +13,11 @@ a single node, match ids ``m1``, ``m2`` …). With it, the node:
   counted, and retried on the next interval; running matches never wait for it (the
   directory is never on the tick path). When Redis answers again, the next heartbeat
   re-registers everything: no restart needed;
+- every ``audit_interval_s`` (default 30 s) audits the directory: counts the match
+  entries stored under nodes whose heartbeat key is gone
+  (:meth:`~server.directory.redis_store.RedisDirectory.orphan_entries`; normally 0, as
+  entries expire with their node) into :attr:`DirectoryHealth.orphan_entries`, which
+  ``tickwire_directory_orphan_entries`` exports and an alert watches;
 - on drain removes its entries at once, so no new player is sent to it.
 """
 
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -32,6 +38,9 @@ from server.match.match import Match, MatchState
 if TYPE_CHECKING:  # redis is imported only by servers that are clustered (RSS, start-up)
     from server.directory.redis_store import RedisDirectory, RequestHandler
     from server.hosting.directory import Directory
+
+
+log = logging.getLogger("tickwire.server")
 
 
 def new_node_id(name: str) -> str:
@@ -104,6 +113,10 @@ class DirectoryHealth:
     failures: int = 0
     last_error: str = ""
     last_ok_s: float = 0.0
+    """Wall-clock time (``time.time()``) of the last heartbeat the directory took; 0: none yet."""
+    orphan_entries: int = 0
+    """Match entries under nodes without a heartbeat key, at the last audit."""
+    audits: int = 0
 
 
 class ClusterNode:
@@ -120,6 +133,7 @@ class ClusterNode:
         *,
         heartbeat_interval_s: float = 2.0,
         on_change: Callable[[DirectoryHealth], None] | None = None,
+        audit_interval_s: float = 30.0,
     ) -> None:
         self.directory = directory
         self.node_id = node_id
@@ -132,6 +146,8 @@ class ClusterNode:
         self._load = load
         self.interval_s = heartbeat_interval_s
         """Seconds between heartbeats."""
+        self.audit_interval_s = audit_interval_s
+        """Seconds between orphan-entry audits (the first follows the first heartbeat)."""
         self._on_change = on_change
         self._task: asyncio.Task[None] | None = None
         self._serving: asyncio.Task[None] | None = None
@@ -169,9 +185,24 @@ class ClusterNode:
             self._on_change(self.health)
         return self.health.up
 
+    async def audit_once(self) -> int | None:
+        """Count the directory's orphan entries into :attr:`health`; None if Redis failed."""
+        try:
+            found = await self.directory.orphan_entries()
+        except DirectoryUnavailable:
+            return None
+        if found != self.health.orphan_entries and found:
+            log.warning("directory holds %d match entries of nodes without a heartbeat", found)
+        self.health.orphan_entries = found
+        self.health.audits += 1
+        return found
+
     async def _run(self) -> None:
+        next_audit = 0.0
         while not self.draining:
-            await self.heartbeat_once()
+            if await self.heartbeat_once() and time.monotonic() >= next_audit:
+                await self.audit_once()
+                next_audit = time.monotonic() + self.audit_interval_s
             await asyncio.sleep(self.interval_s)
 
     def start(self) -> None:

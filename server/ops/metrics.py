@@ -205,14 +205,38 @@ class Metrics:
             "Entity updates (entered + changed) written into state frames.",
             registry=r,
         )
+        # The directory's series carry ``cluster`` (--cluster-name) and exist only on a
+        # clustered node (--redis-url): a single node exports none, so no alert fires there.
         self.directory_up = Gauge(
             "tickwire_directory_up",
             "1 while the last heartbeat to the cluster directory (Redis) succeeded.",
+            ["cluster"],
             registry=r,
         )
         self.directory_failures = Counter(
             "tickwire_directory_heartbeat_failures",
             "Heartbeats the cluster directory did not take (Redis down or slow).",
+            ["cluster"],
+            registry=r,
+        )
+        self.directory_heartbeat_age = Gauge(
+            "tickwire_directory_heartbeat_age_seconds",
+            "Seconds since the directory last took this node's heartbeat (since start before "
+            "the first); above tickwire_directory_ttl_seconds the node is out of the directory.",
+            ["cluster"],
+            registry=r,
+        )
+        self.directory_ttl = Gauge(
+            "tickwire_directory_ttl_seconds",
+            "TTL of this node's directory entries (--directory-ttl-s).",
+            ["cluster"],
+            registry=r,
+        )
+        self.directory_orphans = Gauge(
+            "tickwire_directory_orphan_entries",
+            "Match entries in the directory under nodes whose heartbeat key is gone, at the "
+            "node's last audit (normally 0: entries expire with their node).",
+            ["cluster"],
             registry=r,
         )
 

@@ -60,9 +60,9 @@ def run_promtool(promtool: str, *args: str) -> str:
 
 
 def test_promtool_accepts_alert_rules_when_checked(promtool: str) -> None:
-    """``promtool check rules`` finds the alert rules valid, and all five of them."""
+    """``promtool check rules`` finds the alert rules valid, and all nine of them."""
     out = run_promtool(promtool, "check", "rules", "alerts.yml")
-    assert "SUCCESS: 7 rules found" in out
+    assert "SUCCESS: 9 rules found" in out
 
 
 def test_promtool_accepts_prometheus_config_when_checked(promtool: str) -> None:
@@ -74,6 +74,19 @@ def test_promtool_accepts_prometheus_config_when_checked(promtool: str) -> None:
 def test_alerts_fire_on_bad_series_when_promtool_replays_them(promtool: str) -> None:
     """``promtool test rules``: each alert fires on a bad series and stays quiet on a good one."""
     run_promtool(promtool, "test", "rules", "alerts.test.yml")
+
+
+def test_every_alert_has_a_promtool_case_where_it_fires() -> None:
+    """An alert that can never fire fails here: each rule of alerts.yml is expected firing
+    (non-empty ``exp_alerts``) by at least one case of alerts.test.yml, and every case
+    names an alert that exists."""
+    rules = set(re.findall(r"^\s+- alert: (\w+)$", (PROMETHEUS / "alerts.yml").read_text(), re.M))
+    cases = (PROMETHEUS / "alerts.test.yml").read_text()
+    tested = set(re.findall(r"alertname: (\w+)\n", cases))
+    firing = set(re.findall(r"alertname: (\w+)\n\s+exp_alerts:\n\s+- exp_labels:", cases))
+    assert len(rules) == 9
+    assert sorted(rules - firing) == [], "alerts never expected to fire"
+    assert sorted(tested - rules) == [], "cases of alerts that do not exist"
 
 
 def test_prometheus_scrapes_the_compose_server_when_configured() -> None:
