@@ -230,6 +230,8 @@ class TickwireServer:
             directory = self.host.directory
             self.agones = AgonesLifecycle(
                 AgonesSdk(sdk_port()),
+                on_address=self._agones_address,
+                scheme="wss" if self.config.tls_cert else "ws",
                 players=lambda: sum(m.players for m in directory.matches()),
                 matches=lambda: sum(
                     1 for m in directory.matches() if m.state is not MatchState.ENDED
@@ -250,6 +252,11 @@ class TickwireServer:
             ", ".join(d.name for d in self.definitions),
             self.definition.sync.mode,
         )
+
+    def _agones_address(self, url: str) -> None:
+        """The address Agones published for this pod: advertised unless --public-url."""
+        if self.node is not None and not self.config.public_url:
+            self.node.public_url = url
 
     def request_drain(self, grace_s: float) -> None:
         """Start a drain now (no joins, SHUTDOWN to clients); the owner of the process

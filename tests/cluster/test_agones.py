@@ -1,6 +1,7 @@
 """Agones mode against a small fake of the SDK sidecar's documented REST endpoints
-(Kubernetes and the real sidecar cannot run here): Ready, Health, player counts as
-labels, self-Allocate at the first player, Shutdown at the end of the drain."""
+(a mocked boundary: Kubernetes and the real sidecar cannot run here): the public address
+from GameServer, Ready, Health, player counts as labels, self-Allocate at the first
+player, Shutdown at the end of the drain."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from server.cluster.agones import AgonesLifecycle, AgonesSdk
+from server.cluster.agones import AgonesLifecycle, AgonesSdk, public_url_of
+from server.directory.redis_store import RedisDirectory
 from server.net.protocol import MessageType
 from server.testing import TestClient, running_server
 
@@ -21,13 +23,28 @@ ENDPOINTS = {
     ("POST", "/allocate"),
     ("POST", "/shutdown"),
     ("PUT", "/metadata/label"),
+    ("GET", "/gameserver"),
 }
 
 
+def gameserver(address: str, port: int) -> dict[str, Any]:
+    """A ``GET /gameserver`` answer shaped as the REST reference's example."""
+    return {
+        "object_meta": {"name": "tickwire-x7k2p", "namespace": "default", "uid": "1234"},
+        "status": {
+            "state": "Scheduled",
+            "address": address,
+            "ports": [{"name": "metrics", "port": 7030}, {"name": "default", "port": port}],
+        },
+    }
+
+
 class FakeSidecar:
-    """Answers the endpoints above with ``{}`` (404 for anything else) and records calls."""
+    """Answers the endpoints above with ``{}`` (``GET /gameserver`` with
+    :attr:`gameserver`; 404 for anything else) and records calls."""
 
     def __init__(self) -> None:
+        self.gameserver = gameserver("203.0.113.7", 7031)
         self.calls: list[tuple[str, str, dict[str, Any]]] = []
         self.server: asyncio.Server | None = None
         self.port = 0
@@ -50,7 +67,8 @@ class FakeSidecar:
         if known:
             self.calls.append((method, path, body))
         status = "200 OK" if known else "404 Not Found"
-        writer.write(f"HTTP/1.1 {status}\r\nContent-Length: 2\r\n\r\n{{}}".encode())
+        answer = json.dumps(self.gameserver if path == "/gameserver" else {})
+        writer.write(f"HTTP/1.1 {status}\r\nContent-Length: {len(answer)}\r\n\r\n{answer}".encode())
         await writer.drain()
         writer.close()
 
@@ -85,7 +103,8 @@ async def test_agones_mode_reports_the_nodes_life_to_the_sidecar(
             assert server.agones is not None
             server.agones.health_interval_s = 0.2
             await until(lambda: "/health" in fake.paths(), "Ready then a health ping")
-            assert fake.paths()[0] == "/ready"
+            assert fake.paths()[:2] == ["/gameserver", "/ready"]  # the address, then Ready
+            assert server.agones.public_url == "ws://203.0.113.7:7031/ws"
             assert fake.labels() == {"players": "0", "matches": "1"}
             assert "/allocate" not in fake.paths()  # nobody plays yet
             async with TestClient.connect(server.url) as client:
@@ -110,3 +129,50 @@ async def test_a_missing_sidecar_is_retried_and_never_stops_the_server() -> None
     assert not life.allocated
     await life.shutdown()  # also fails, quietly
     assert life.failures >= 3
+
+
+def test_the_public_address_is_read_from_the_gameserver_status() -> None:
+    """status.address with the port named ``default`` (else the first); None until set."""
+    assert public_url_of(gameserver("10.0.0.9", 7001)) == "ws://10.0.0.9:7001/ws"
+    assert public_url_of(gameserver("2001:db8::5", 7001), "wss") == "wss://[2001:db8::5]:7001/ws"
+    unnamed = {"status": {"address": "10.0.0.9", "ports": [{"name": "game", "port": 7002}]}}
+    assert public_url_of(unnamed) == "ws://10.0.0.9:7002/ws"
+    assert public_url_of(gameserver("", 7001)) is None  # not scheduled yet
+    assert public_url_of({"status": {"address": "10.0.0.9", "ports": []}}) is None
+    assert public_url_of({}) is None
+    assert public_url_of([1, 2]) is None
+
+
+async def test_a_clustered_agones_node_advertises_the_address_agones_published(
+    monkeypatch: pytest.MonkeyPatch, redis_server: Any
+) -> None:
+    """No address yet at start (the node advertises its own); once the GameServer has
+    one, the directory lists the node with it; an explicit --public-url would win."""
+    fake = await FakeSidecar().start()
+    fake.gameserver = gameserver("", 0)
+    monkeypatch.setenv("AGONES_SDK_HTTP_PORT", str(fake.port))
+    d = RedisDirectory(redis_server.url)
+    try:
+        async with running_server(agones=True, redis_url=redis_server.url) as server:
+            assert server.agones is not None
+            assert server.node is not None
+            server.agones.health_interval_s = 0.1
+            await until(lambda: "/ready" in fake.paths(), "Ready without an address")
+            assert server.node.public_url == server.url
+            fake.gameserver = gameserver("198.51.100.4", 7100)
+            await until(lambda: server.agones.public_url is not None, "the address")
+            assert server.node.public_url == "ws://198.51.100.4:7100/ws"
+            assert await server.node.heartbeat_once()
+            (live,) = await d.live_nodes()
+            assert live.public_url == "ws://198.51.100.4:7100/ws"
+        fake.gameserver = gameserver("198.51.100.4", 7100)
+        async with running_server(
+            agones=True, redis_url=redis_server.url, public_url="wss://front/n/a/ws"
+        ) as server:
+            assert server.agones is not None
+            assert server.node is not None
+            await until(lambda: server.agones.public_url is not None, "the address")
+            assert server.node.public_url == "wss://front/n/a/ws"
+    finally:
+        await d.close()
+        await fake.stop()
