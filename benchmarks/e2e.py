@@ -138,6 +138,7 @@ async def measure_under_bots(
         str(game),
         "--report",
         str(report_path),
+        *getattr(args, "bot_args", ()),  # e.g. --staleness (benchmarks.matrix's budget case)
     ]
     bots = await asyncio.create_subprocess_exec(
         *cmd, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
@@ -250,6 +251,8 @@ async def run_case(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "state_age_ms": bots["state_age_ms"],
         "rtt_ms": bots["rtt_ms"],
         "bytes_per_client_per_s": bots["bytes_in_per_bot_per_s"],
+        "bytes_per_client_per_s_max": bots.get("bytes_in_per_bot_per_s_max"),
+        "staleness": bots.get("staleness"),
         "bytes_per_changed_entity": round(frame_bytes / changed, 2) if changed else None,
         "frame_bytes_mean": round(frame_bytes / frames_out, 1) if frames_out else 0.0,
         "messages_per_s": round(msgs / dt, 1),

@@ -7,7 +7,11 @@ then writes one JSON file with every case's figures and bars, three PNG plots ne
 per second by case) and prints a summary table. The standard cases are::
 
     state (5000, 200)  state (1000, 500)  state (1000, 1000)  state (20000, 200)
-    lockstep (1000, 1000)
+    lockstep (1000, 1000)  budget (20000, 200)
+
+The budget case is state sync at (20000, 200) with ``[sync] budget_bytes_per_s`` (16000 by
+default, ``--budget-bytes-per-s``) and the bots measuring their staleness against a truth
+spectator (client_sim.staleness); its bars are in :mod:`benchmarks.budget_case`.
 
 ``--cases quick`` runs only the three (1000, N) cases; ``--cases`` also takes explicit
 ``sync:MxN`` items (M entities, N clients) for smoke runs, e.g.
@@ -26,12 +30,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import e2e, plots
+from benchmarks import budget_case, e2e, plots
 from benchmarks.common import result_path, write_json
 from server.config import DEFAULT_GAME
 
 Case = tuple[str, int, int]
-"""(sync, entities M, clients N)."""
+"""(sync, entities M, clients N); sync ``budget`` is state sync under a byte budget."""
 
 ALL_CASES: list[Case] = [
     ("state", 5000, 200),
@@ -39,6 +43,7 @@ ALL_CASES: list[Case] = [
     ("state", 1000, 1000),
     ("state", 20000, 200),
     ("lockstep", 1000, 1000),
+    ("budget", 20000, 200),
 ]
 QUICK_CASES: list[Case] = [
     ("state", 1000, 500),
@@ -54,7 +59,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="all",
         help="all | quick | comma-separated sync:MxN items (e.g. state:100x5,lockstep:100x5)",
     )
-    p.add_argument("--sync", default="state,lockstep", help="only cases of these sync modes")
+    p.add_argument("--sync", default="state,lockstep,budget", help="only cases of these sync modes")
+    p.add_argument(
+        "--budget-bytes-per-s",
+        type=float,
+        default=budget_case.BUDGET_BYTES_PER_S,
+        help="the budget case's [sync] budget_bytes_per_s",
+    )
     p.add_argument("--duration", type=float, default=20.0, help="measured seconds per case")
     p.add_argument("--warmup", type=float, default=5.0, help="seconds after ramp-up")
     p.add_argument("--ramp-up", type=float, default=None, help="default: clients/100 s, >= 2")
@@ -75,14 +86,16 @@ def parse_cases(spec: str, syncs: str) -> list[Case]:
     else:
         cases = []
         for item in spec.split(","):
-            m = re.fullmatch(r"\s*(state|lockstep):(\d+)x(\d+)\s*", item)
+            m = re.fullmatch(r"\s*(state|lockstep|budget):(\d+)x(\d+)\s*", item)
             if m is None:
                 raise SystemExit(f"--cases: {item!r} is not sync:MxN (e.g. state:1000x500)")
             cases.append((m.group(1), int(m.group(2)), int(m.group(3))))
     wanted = {s.strip() for s in syncs.split(",") if s.strip()}
-    unknown = wanted - {"state", "lockstep"}
+    unknown = wanted - {"state", "lockstep", "budget"}
     if unknown:
-        raise SystemExit(f"--sync: unknown mode(s) {sorted(unknown)}; expected state,lockstep")
+        raise SystemExit(
+            f"--sync: unknown mode(s) {sorted(unknown)}; expected state,lockstep,budget"
+        )
     return [c for c in cases if c[0] in wanted]
 
 
@@ -100,10 +113,14 @@ def case_args(args: argparse.Namespace, case: Case, **extra: Any) -> argparse.Na
     return ns
 
 
-def run_one(ns: argparse.Namespace) -> dict[str, Any]:
-    """One e2e case in its own scratch folder; an exception becomes ``{"error": ...}``."""
+def run_one(ns: argparse.Namespace, budget: float = 0.0) -> dict[str, Any]:
+    """One e2e case in its own scratch folder; an exception becomes ``{"error": ...}``.
+
+    ``budget`` > 0: the budget case (:mod:`benchmarks.budget_case`)."""
     with tempfile.TemporaryDirectory(prefix="tickwire-matrix-") as tmp:
         try:
+            if budget > 0:
+                return asyncio.run(budget_case.run(ns, Path(tmp), budget))
             return asyncio.run(e2e.run_case(ns, Path(tmp)))
         except Exception as exc:  # a failed case must not lose the others' figures
             print(f"  case failed: {type(exc).__name__}: {exc}", flush=True)
@@ -116,8 +133,9 @@ def run_one(ns: argparse.Namespace) -> dict[str, Any]:
 
 
 def case_name(r: dict[str, Any]) -> str:
-    """``state 1000x500``."""
-    return f"{r['sync']} {r['entities']}x{r['clients']}"
+    """``state 1000x500`` (``budget 20000x200`` for the budget case)."""
+    sync = "budget" if r.get("budget_bytes_per_s") or r["sync"] == "budget" else r["sync"]
+    return f"{sync} {r['entities']}x{r['clients']}"
 
 
 def verdict(r: dict[str, Any]) -> str:
@@ -174,7 +192,7 @@ def print_table(rows: list[list[str]]) -> None:
 
 def make_plots(path: Path, results: list[dict[str, Any]]) -> list[Path]:
     """CPU vs clients (a line per sync and M), CPU vs entities (a line per N), bytes/s."""
-    ok = [r for r in results if "error" not in r]
+    ok = [r for r in results if "error" not in r and not r.get("budget_bytes_per_s")]
     by_m: plots.Series = {}
     by_n: plots.Series = {}
     for r in ok:
@@ -234,9 +252,13 @@ def main(args: argparse.Namespace) -> int:
     for i, case in enumerate(cases, 1):
         sync, m, n = case
         print(f"case {i}/{len(cases)}: {sync} {m}x{n} ...", flush=True)
-        r = run_one(case_args(args, case))
+        if sync == "budget":
+            r = run_one(case_args(args, ("state", m, n), no_floor=True), args.budget_bytes_per_s)
+        else:
+            r = run_one(case_args(args, case))
         if "error" not in r:
             e2e.print_result(r)
+            budget_case.print_budget(r)
         results.append(r)
     path = result_path("matrix", args.out)
     rows = summary_rows(results)

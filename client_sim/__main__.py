@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-rate", type=float, default=None, help="SLO: min frames/s per bot")
     p.add_argument("--max-p99-ms", type=float, default=None, help="SLO: max state age p99 ms")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument(
+        "--staleness",
+        action="store_true",
+        help="measure each bot's staleness against a truth spectator (client_sim.staleness)",
+    )
     return p
 
 
@@ -152,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         rematchmake=args.rematchmake,
         until_ended=args.until_ended,
         join=plan,
+        staleness=args.staleness,
     )
 
     def show(samples: list[Progress]) -> None:

@@ -27,6 +27,7 @@ from client_sim import joining
 from client_sim.mirror import NetMirror
 from client_sim.schema import GameSchema, parse_schema
 from client_sim.smooth import SmoothClient
+from client_sim.staleness import StalenessMeter
 from client_sim.wire import HandshakeFailed, WireProtocol, open_connection
 from server.core.simulation import LockstepReplica, Simulation
 from server.gamedef import load_definition
@@ -149,6 +150,11 @@ class Bot:
         """What the swarm's creating bot learnt (its match id and code)."""
         self.ws_url = url
         """Where the bot's match is (the matchmaking answer's ``ws_url``, else ``url``)."""
+        self.meter: StalenessMeter | None = None
+        """``--staleness``: each frame's mirror is compared with the truth
+        (client_sim.staleness)."""
+        self.truth = False
+        """This bot is the meter's truth spectator."""
 
     # -- connection -------------------------------------------------------------------
 
@@ -213,6 +219,8 @@ class Bot:
         if self.schema.fields or self.schema.events:
             self.mirror.set_schema(self.schema)
         self.tick_s = 1.0 / body["snapshot_rate_hz"]
+        if self.meter is not None:
+            self.meter.welcomed(body, self.truth)
         self.lockstep = body["sync"] == "lockstep"
         self._checksum_every = max(1, int(body.get("checksum_interval_ticks", 10)))
         if self.lockstep:
@@ -296,6 +304,11 @@ class Bot:
                 self.send(MessageType.SNAPSHOT_REQUEST, {})
             if self.smooth is not None:
                 self.smooth.on_state(mirror, body, now)
+            if self.meter is not None:
+                if self.truth:
+                    self.meter.truth_frame(body["t"], mirror)
+                else:
+                    self.meter.bot_frame(self.index, body["t"], mirror, self.own_entity, in_window)
             if in_window:
                 stats.window_events += mirror.events_total - before
             self._frame_arrived(body["t"], now, in_window)

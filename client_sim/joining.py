@@ -43,6 +43,8 @@ class JoinPlan:
     via_http: bool = False
     queue: dict[str, Any] | None = None
     """A ticket template (``--queue``); ``skill`` is drawn per bot when it has none."""
+    spectate: bool = False
+    """Watch instead of play (the staleness meter's truth spectator)."""
 
     @property
     def plain(self) -> bool:
@@ -77,6 +79,8 @@ def choice(plan: JoinPlan, creator: bool, shared: Shared) -> dict[str, Any]:
         fields["code"] = plan.code
     if plan.filters is not None:
         fields["filters"] = plan.filters
+    if plan.spectate:
+        fields["spectate"] = True
     return fields
 
 

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from client_sim import staleness
+
 
 @dataclass(frozen=True, slots=True)
 class Slo:
@@ -60,6 +62,9 @@ def build_report(parts: list[dict[str, Any]], meta: dict[str, Any], slo: Slo) ->
         "bytes_in_per_bot_per_s": round(
             float(np.mean([b["bytes_in_per_s"] for b in connected])) if connected else 0.0, 1
         ),
+        "bytes_in_per_bot_per_s_max": round(
+            max((float(b["bytes_in_per_s"]) for b in connected), default=0.0), 1
+        ),
         "bytes_out_per_bot_per_s": round(
             float(np.mean([b["bytes_out_per_s"] for b in connected])) if connected else 0.0, 1
         ),
@@ -92,6 +97,8 @@ def build_report(parts: list[dict[str, Any]], meta: dict[str, Any], slo: Slo) ->
         f"{report['mirror_errors']} mirror errors",
         "pass": report["gaps"] == 0 and report["desyncs"] == 0 and report["mirror_errors"] == 0,
     }
+    meters = [p["staleness"] for p in parts if p.get("staleness")]
+    report["staleness"] = staleness.summary(meters) if meters else None
     report["game"] = next((p.get("game", "") for p in parts if p.get("game")), "")
     report["games"] = game_counters(bots)
     report["slo"] = checks
@@ -182,6 +189,15 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         f"lockstep: gaps {report['gaps']}, desyncs {report['desyncs']}, "
         f"checksums sent {report['checksums_sent']} by {report['replicas']} replicas",
     ]
+    st = report.get("staleness")
+    if st:
+        near, held = st["near_snapshots"], st["held_s"]
+        lines.append(
+            f"staleness vs truth: near (<= {st['near_units']:g} units) p50/p99/max "
+            f"{near['p50']:g}/{near['p99']:g}/{near['max']:g} snapshots; anything held "
+            f"p99/max {held['p99']:.2f}/{held['max']:.2f} s ({st['frames_compared']} frames "
+            f"compared, {st['frames_unmatched']} without truth)"
+        )
     games = report.get("games", {})
     if games.get("events") or games.get("results"):
         lines.append(

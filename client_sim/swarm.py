@@ -33,6 +33,8 @@ from client_sim import joining
 from client_sim.behaviours import Behaviour, Crowd, load_behaviour
 from client_sim.bot import Bot, nearest_vectors, pack, shipped_definition
 from client_sim.schema import GameSchema
+from client_sim.staleness import StalenessMeter
+from client_sim.truth import TruthWatcher
 from client_sim.view import BotsView
 from server.gamedef.schema import GameDefinition
 from server.net.protocol import CloseCode, MessageType
@@ -88,6 +90,8 @@ class SwarmConfig:
     """How the bots choose their match (default: a bare HELLO)."""
     predict: bool = False
     """Bots number their inputs, predict and interpolate (client_sim.smooth)."""
+    staleness: bool = False
+    """Measure each bot's staleness against a truth spectator (client_sim.staleness)."""
 
     @property
     def warmup(self) -> float:
@@ -134,6 +138,10 @@ class Swarm:
             lambda which: nearest_vectors(self.bots, which),
         )
         self.crowd.view = BotsView(self.bots)
+        self.meter = StalenessMeter() if config.staleness else None
+        for bot in self.bots:
+            bot.meter = self.meter
+        self._truth: TruthWatcher | None = None
         self.progress = progress
         self.started = 0
         self.ended = 0
@@ -151,6 +159,9 @@ class Swarm:
         end = ramp_end + cfg.duration_s
         self.window[1] = end if cfg.window_s is None else min(end, self.window[0] + cfg.window_s)
         connector = asyncio.create_task(self._connect_all(t0))
+        if self.meter is not None:
+            self._truth = TruthWatcher(self.meter, cfg.url, self.window, cfg.join.game)
+            self._truth.start()
         ticker = asyncio.create_task(self._tick_loop(t0, ramp_end + cfg.duration_s))
         try:
             await ticker
@@ -337,6 +348,8 @@ class Swarm:
         for bot in self.bots:
             bot.live = False
         closing = [bot.close() for bot in self.bots if bot.ws is not None]
+        if self._truth is not None:
+            closing.append(self._truth.close())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*closing, return_exceptions=True), 10.0)
         for task in self._tasks:
@@ -426,6 +439,7 @@ class Swarm:
             "bots": per_bot,
             "ages_ms": ages,
             "rtts_ms": rtts,
+            "staleness": self.meter.results() if self.meter is not None else None,
         }
 
 

@@ -81,6 +81,8 @@ SYNC_KEYS: Final = (
         "event_backlog",
         "budget_bytes_per_s",
         "budget_falloff_units",
+        "budget_max_stale_ms",
+        "importance",
         "interpolation_ms",
         "input_buffer_ticks",
     ),

@@ -190,7 +190,7 @@ def _definition(c: Checker, data: Mapping[str, Any]) -> GameDefinition:
     steps = pipeline(c, data.get("pipeline", MISSING), archs)
     spatial_def = spatial(c, c.table(data, "", "spatial", required=False), wdef)
     sync_table = c.table(data, "", "sync")
-    sync_def = sync(c, sync_table, game.tick_rate_hz, fields, wdef)
+    sync_def = sync(c, sync_table, game.tick_rate_hz, fields, wdef, [a.name for a in archs])
     lock = lockstep(c, c.table(data, "", "lockstep", required=False), game.tick_rate_hz)
     event_defs = events(c, c.table(data, "", "events", required=False))
     rules_def = rules(c, c.table(data, "", "rules", required=False), fields, player)

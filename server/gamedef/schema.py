@@ -238,6 +238,10 @@ class SyncDef:
     """State sync: each client's byte budget (0: none); see server/core/sync/budget.py."""
     budget_falloff_units: float = 50.0
     """Distance at which an entity's priority under a budget has halved (world units)."""
+    budget_max_stale_ms: float = 1000.0
+    """Under a budget, the longest a changed entity in view waits (milliseconds)."""
+    importance: tuple[tuple[str, float], ...] = ()
+    """``[sync.importance]``: ``(archetype, weight)``; unlisted archetypes weigh 1."""
 
 
 @dataclass(frozen=True, slots=True)

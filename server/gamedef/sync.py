@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal, cast
 
 from server.gamedef.check import (
@@ -52,6 +52,7 @@ def sync(
     tick_rate: int,
     fields: Mapping[str, Mapping[str, str]],
     world: WorldDef,
+    archetype_names: Sequence[str] = (),
 ) -> SyncDef:
     """``[sync]``: the snapshot rate divides the tick rate; state sync fits uint16."""
     c.keys(t, "sync", SYNC_KEYS)
@@ -111,10 +112,31 @@ def sync(
     falloff = c.float_(
         t, "sync", "budget_falloff_units", lo=0.0, lo_open=True, default=50.0, why="world units"
     )
+    stale_ms = c.float_(
+        t, "sync", "budget_max_stale_ms", lo=0.0, lo_open=True, default=1000.0,
+        why="milliseconds a changed entity in view may wait under a budget",
+    )  # fmt: skip
+    importance = budget_importance(
+        c, c.table(t, "sync", "importance", required=False, expected="a table of archetypes"),
+        archetype_names,
+    )  # fmt: skip
     return SyncDef(
         cast(SyncMode, mode), rate, radius, tuple(quantize.items()), replicate, backlog,
-        budget, falloff,
+        budget, falloff, stale_ms, importance,
     )  # fmt: skip
+
+
+def budget_importance(
+    c: Checker, t: Mapping[Any, Any], names: Sequence[str]
+) -> tuple[tuple[str, float], ...]:
+    """``[sync.importance]``: ``archetype = weight`` (> 0), in file order."""
+    out: list[tuple[str, float]] = []
+    for key, value in t.items():
+        ikey = join_key("sync.importance", key)
+        if not isinstance(key, str) or key not in names:
+            c.fail(ikey, f"the name of an archetype: {', '.join(names)}", unknown(key, names))
+        out.append((key, c.number(ikey, value, lo=0.0, lo_open=True, hi=1e6, why="weight")))
+    return tuple(out)
 
 
 def replicated_fields(

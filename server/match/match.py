@@ -30,6 +30,7 @@ import numpy as np
 
 from server.core.frame import FrameResult, InputBatch, ViewBatch
 from server.core.simulation import Simulation
+from server.core.sync.budget import budget_config
 from server.core.sync.events import EventRouter
 from server.core.sync.fields import FieldEncoder
 from server.core.sync.lockstep import InputVerdict
@@ -105,13 +106,7 @@ class Match:
         self.fields = FieldEncoder(definition)
         field_specs = list(zip(self.fields.dtypes, self.fields.owner_only, strict=True))
         self.interest = InterestSync(definition.sync.interest_radius_units, field_specs)
-        sync_def = definition.sync
-        if sync_def.budget_bytes_per_s > 0:
-            self.interest.budget.bytes_per_frame = (
-                sync_def.budget_bytes_per_s / sync_def.snapshot_rate_hz
-            )
-            self.interest.budget.falloff_units = sync_def.budget_falloff_units
-            self.interest.budget.max_stale_ticks = definition.tick_rate_hz  # 1 s
+        self.interest.budget = budget_config(definition)
         diag = float(np.hypot(definition.world.width_units, definition.world.height_units))
         self.spectator_interest = InterestSync(diag, field_specs)
         self.events = EventRouter(definition)

@@ -37,20 +37,29 @@ def fake_case(sync: str, m: int, n: int, cpu: float) -> dict[str, Any]:
 
 
 def test_matrix_command_writes_json_and_plots_when_given_tiny_cases(tmp_path: Path) -> None:
-    """Two tiny cases end to end give per-case figures, a summary row each and three PNGs."""
+    """Three tiny cases end to end give per-case figures, a summary row each and three
+    PNGs; the budget case has the bots' staleness against the truth and its bars."""
     out = tmp_path / "matrix.json"
-    data, stdout = run_benchmark(
-        ["matrix", "--cases", "state:100x5,lockstep:100x5", "--no-floor", *TINY], out
-    )
+    cases_arg = "state:100x5,lockstep:100x5,budget:100x5"
+    data, stdout = run_benchmark(["matrix", "--cases", cases_arg, "--no-floor", *TINY], out)
     cases = data["cases"]
     assert [(c["sync"], c["entities"], c["clients"]) for c in cases] == [
         ("state", 100, 5),
         ("lockstep", 100, 5),
+        ("state", 100, 5),
     ]
+    budget = cases[2]
+    assert budget["budget_bytes_per_s"] == 16000
+    assert budget["staleness"]["frames_compared"] > 0
+    assert budget["staleness"]["near_samples"] > 0  # the own entity is always near
+    names = [b["bar"] for b in budget["bars"]]
+    assert "bytes/s of every client" in names
+    assert "staleness of anything held, max s" in names
     assert all(c["server_cpu_core_s_per_s"] > 0 and c["bars"] for c in cases)
     assert all(c["tick_lateness_ms"]["p99"] >= c["tick_lateness_ms"]["p50"] for c in cases)
     assert [s["verdict"] for s in data["summary"]] == [matrix.verdict(c) for c in cases]
-    assert "case 2/2: lockstep 100x5" in stdout
+    assert "case 2/3: lockstep 100x5" in stdout
+    assert "budget 100x5" in stdout
     for suffix in ("cpu-vs-clients", "cpu-vs-entities", "bytes-per-client"):
         assert_png(plots.png_path(out, suffix))
 

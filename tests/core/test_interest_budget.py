@@ -72,3 +72,35 @@ def test_generous_budget_changes_nothing() -> None:
     with_budget, _, _ = _run(1e9, ticks=10)
     without, _, _ = _run(0.0, ticks=10)
     assert with_budget == without
+
+
+def test_events_are_paid_first() -> None:
+    """A seat whose frame carries 150 bytes of events gets fewer changed rows, and its
+    frame stays within its share (plus carried credit) all the same."""
+    rng = np.random.default_rng(3)
+    n = 120
+    sync = InterestSync(radius_units=200.0)
+    share = 300.0
+    sync.budget.bytes_per_frame = share
+    netids = np.arange(1, n + 1, dtype=np.uint32)
+    kinds = np.zeros(n, dtype=np.uint8)
+    handles = np.arange(n, dtype=np.int64)
+    xs, ys = rng.uniform(0, W, n), rng.uniform(0, W, n)
+    seats = np.arange(2, dtype=np.int64)
+    index = make_index("grid", W, W, 10.0)
+    tail = (1, b"\xa1x\xc4\x96" + bytes(150))  # one extra key: a 150-byte bin
+    rows = np.zeros(2)
+    for t in range(1, 11):
+        xs = np.clip(xs + rng.normal(0, 0.5, n), 0, W)
+        ys = np.clip(ys + rng.normal(0, 0.5, n), 0, W)
+        index.rebuild(handles, xs, ys)
+        full = np.full(2, t == 1)
+        args = (t, index, netids, kinds, _q(xs, ys), handles, seats, xs[:2], ys[:2], full)
+        frames = sync.build(*args, (xs, ys), tails=[tail, (0, b"")])
+        if t == 1:
+            continue
+        bodies = [msgpack.unpackb(f, raw=False)[2] for f in frames]
+        assert len(bodies[0]["x"]) == 150  # the events went out
+        rows += [len(b["c"]) + len(b["m"]) for b in bodies]
+        assert len(frames[0]) <= 2 * share
+    assert rows[0] < rows[1]

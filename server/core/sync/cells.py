@@ -153,3 +153,18 @@ class CellBins:
         dy = ys[slots] - qy[q]
         hit = dx * dx + dy * dy <= radius * radius
         return q[hit], slots[hit]
+
+
+def cell_side(radius: float, n: int, box: tuple[float, float, float, float] | None) -> float:
+    """Cell side (world units) balancing rows per viewer against rim pairs.
+
+    A viewer costs about ``2 r / s`` row runs (fixed numpy work each) and
+    ``density x 2 pi r x 1.4 s`` rim pairs: their sum is least near ``s = sqrt(0.5 /
+    density)`` (measured costs: a row run about twice a rim pair), kept within
+    ``[r / 40, r / 6]``.
+    """
+    if box is None or n == 0:
+        return max(radius / 6.0, 1e-3)
+    area = max((box[2] - box[0]) * (box[3] - box[1]), radius * radius * 1e-2, 1e-9)
+    s = float(np.sqrt(0.5 * area / n))
+    return max(min(s, radius / 6.0), radius / 40.0, 1e-3)

@@ -43,7 +43,7 @@ class ExplicitBaselines:
         self.sent_q = np.zeros((0, 0), dtype=np.uint32)
         """Last quantized position sent per [seat, handle]; ``UNKNOWN`` if not sent."""
         self._scratch = np.zeros((0, 0), dtype=bool)
-        self.sent_tick = np.zeros((0, 0), dtype=np.int64)
+        self.sent_tick = np.zeros((0, 0), dtype=np.int32)
         """With a byte budget: the tick each [seat, handle] position was last sent."""
         self.handle_netid = np.zeros(0, dtype=np.uint32)
         """The netid each handle had at the last build (to notice reuse and deaths)."""
@@ -65,7 +65,7 @@ class ExplicitBaselines:
         sent = np.full((r, c), UNKNOWN, dtype=np.uint32)
         sent[: self.rows, : self.cols] = self.sent_q
         if self.sent_tick.size:
-            ticks = np.zeros((r, c), dtype=np.int64)
+            ticks = np.zeros((r, c), dtype=np.int32)
             ticks[: self.rows, : self.cols] = self.sent_tick
             self.sent_tick = ticks
         for i, old in enumerate(self.field_sent):
@@ -229,14 +229,19 @@ class ExplicitBaselines:
     ) -> None:
         """Hold back the changed rows beyond each seat's budget; stamp what is sent."""
         if self.sent_tick.shape != self.sent_q.shape:
-            self.sent_tick = np.full(self.sent_q.shape, budget.tick, dtype=np.int64)
+            self.sent_tick = np.full(self.sent_q.shape, budget.tick, dtype=np.int32)
         tick_flat = self.sent_tick.reshape(-1)
-        age = budget.tick - tick_flat[flat]
+        age = budget.tick - tick_flat[flat].astype(np.int64)
         width = 2 if int(netids.max(initial=0)) < 65536 else 4
         hold = hold_back(budget, changed, entered, qi, old_q, new_q, age, width, n)
         self.sent_q.reshape(-1)[flat[hold]] = old_q[hold]  # the client keeps what it has
         changed[hold] = False
         tick_flat[flat[changed | entered]] = budget.tick
+        if budget.fresh is not None and budget.fresh.any():
+            # A full snapshot's rows would all come due on the same build a bound later
+            # (a burst every max_stale_ticks): spread their first deadlines over half of it.
+            e = np.flatnonzero(entered & budget.fresh[qi])
+            tick_flat[flat[e]] = budget.tick - flat[e] % max(1, budget.max_stale_ticks // 2)
 
     def _field_rows(
         self,

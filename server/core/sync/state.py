@@ -39,7 +39,7 @@ from numpy.typing import NDArray
 
 from server.core.spatial import SpatialIndex
 from server.core.sync.budget import BudgetConfig
-from server.core.sync.cells import CellBins
+from server.core.sync.cells import CellBins, cell_side
 from server.core.sync.encode import PROTOCOL_VERSION, STATE_MESSAGE_TYPE, Part, encode, share
 from server.core.sync.explicit import UNKNOWN, ExplicitBaselines
 from server.core.sync.msgbytes import FieldRows, frame_tails
@@ -73,21 +73,6 @@ class StateFrameStats:
     """Of those, seats whose whole-match view reused the one encoded delta."""
 
 
-def cell_side(radius: float, n: int, box: tuple[float, float, float, float] | None) -> float:
-    """Cell side (world units) balancing rows per viewer against rim pairs.
-
-    A viewer costs about ``2 r / s`` row runs (fixed numpy work each) and
-    ``density x 2 pi r x 1.4 s`` rim pairs: their sum is least near ``s = sqrt(0.5 /
-    density)`` (measured costs: a row run about twice a rim pair), kept within
-    ``[r / 40, r / 6]``.
-    """
-    if box is None or n == 0:
-        return max(radius / 6.0, 1e-3)
-    area = max((box[2] - box[0]) * (box[3] - box[1]), radius * radius * 1e-2, 1e-9)
-    s = float(np.sqrt(0.5 * area / n))
-    return max(min(s, radius / 6.0), radius / 40.0, 1e-3)
-
-
 class InterestSync:
     """Builds state frames for many viewers against what each was last sent."""
 
@@ -98,7 +83,7 @@ class InterestSync:
         self.explicit = ExplicitBaselines([d for d, _ in fields], [o for _, o in fields])
         self.cell_units: float | None = None
         """Side of the interest cells (world units); None: chosen per build by
-        :func:`cell_side` from the entities' density."""
+        :func:`~server.core.sync.cells.cell_side` from the entities' density."""
         self._implicit = np.zeros(0, dtype=bool)
         """Per seat: holds exactly what :attr:`_last` showed it (no explicit row)."""
         self._last: LastBuild | None = None
@@ -270,6 +255,7 @@ class InterestSync:
         self._go_explicit(np.flatnonzero(self._implicit & ~stay))
         if full.any():
             self.forget(seats[full])
+            self.budget.forget(seats[full])
         cur_netid = np.zeros(ex.cols, dtype=np.uint32)
         cur_netid[handles] = netids
         ex.note_deaths(cur_netid)
@@ -312,7 +298,10 @@ class InterestSync:
             if entity_xy is not None and (far_skip or budget_on):
                 dist = d2(entity_xy[0][slots], entity_xy[1][slots], lx[qi], ly[qi])
                 skip = dist > (radius * 0.5) ** 2 if far_skip else None
-            budget = self.budget.for_build(tick, lseats, kinds[slots], dist) if budget_on else None
+            budget = None
+            if budget_on:
+                tb = None if tails is None else np.array([len(tails[i][1]) for i in lp.tolist()])
+                budget = self.budget.for_build(tick, lseats, kinds[slots], dist, tb, full[lp])
             parts_ex, r_cols, stats.pairs = ex.delta(
                 lseats, qi, slots, netids, kinds, packed_q, handles, skip,
                 field_values, owner_seat, budget,
