@@ -27,7 +27,8 @@ from benchmarks.workload import Layout, write_definition
 from server.core.batch.stepper import step_batch
 from server.errors import SystemFailed
 from server.gamedef import load_definition
-from server.match.match import Match
+from server.match.batch_frames import finish_batch
+from server.match.match import Match, TickOutput
 
 BAR_US_PER_MATCH_TICK = 40.0
 
@@ -76,9 +77,16 @@ def measure(matches: list[Match], args: argparse.Namespace, batched: bool) -> di
             results = [m.sim.step(batch) for m, batch in zip(matches, inputs, strict=True)]
         t2 = time.perf_counter()
         c2 = time.process_time()
-        for m, batch, result in zip(matches, inputs, results, strict=True):
-            assert not isinstance(result, SystemFailed)
-            frames += len(m.finish_tick(batch, result).frames)
+        if batched:
+            outs = finish_batch(matches, inputs, results)
+        else:
+            outs = []
+            for m, batch, result in zip(matches, inputs, results, strict=True):
+                assert not isinstance(result, SystemFailed)
+                outs.append(m.finish_tick(batch, result))
+        for out in outs:
+            assert isinstance(out, TickOutput), out
+            frames += len(out.frames)
         if k >= args.warmup:
             rounds.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)

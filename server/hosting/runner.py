@@ -56,7 +56,10 @@ class Stepped:
     inputs: InputBatch | None
     result: FrameResult | SystemFailed
     share_s: float
-    """This match's share of the batch step's time (seconds)."""
+    """This match's share of the batch's time (step and frames, seconds)."""
+    output: TickOutput | Exception | None = None
+    """The tick's output, frames included (:func:`server.match.batch_frames.finish_batch`),
+    or the exception that ends the match; None: the runner finishes the tick itself."""
 
 
 @dataclass(slots=True)
@@ -166,9 +169,14 @@ class MatchRunner:
             if stepped is None:
                 out = match.tick(hooks.writable)
             else:
+                if isinstance(stepped.output, Exception):
+                    raise stepped.output
                 if isinstance(stepped.result, SystemFailed):
                     raise stepped.result
-                out = match.finish_tick(stepped.inputs, stepped.result, hooks.writable)
+                if stepped.output is None:
+                    out = match.finish_tick(stepped.inputs, stepped.result, hooks.writable)
+                else:
+                    out = stepped.output
             hooks.deliver(match, out)
         except Exception as exc:  # isolate this match from the rest of the schedule
             self._fail(exc)

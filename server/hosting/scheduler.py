@@ -31,6 +31,7 @@ from server.core.batch.stepper import step_batch
 from server.core.clock import TickClock
 from server.core.frame import InputBatch
 from server.hosting.runner import MatchRunner, Stepped
+from server.match.batch_frames import finish_batch
 
 
 class RateSchedule:
@@ -148,9 +149,11 @@ class TickScheduler:
         Due ticks run in rounds: every match's first due tick, then the second of those
         catching up, and so on. In a round, the batchable matches of one definition step
         as one batch (:func:`~server.core.batch.stepper.step_batch`, when ``batching``
-        and there are at least two); then each match finishes its tick (frames, sending)
-        in join order. The loop may run between a match's step and its frames (a yield):
-        what it does there (an input, a join, a leave) counts for the match's next tick.
+        and there are at least two) and get their frames right after it, in one pass
+        (:func:`~server.match.batch_frames.finish_batch`); then each match sends (the
+        others finish their tick first), in join order. The loop may run between a
+        batch's frames and a match's sending (a yield): what it does there (an input, a
+        join, a leave) counts for the match's next tick.
         """
         now = self._perf
         since_yield = now()
@@ -189,7 +192,8 @@ class TickScheduler:
                 live.append(r)
             results = step_batch([r.match.sim for r in live], inputs)
             self.batched_ticks += len(live)
+            outputs = finish_batch([r.match for r in live], inputs, results, live[0].hooks.writable)
             share = (self._perf() - t0) / max(1, len(live))
-            for r, batch, result in zip(live, inputs, results, strict=True):
-                out[id(r)] = Stepped(batch, result, share)
+            for r, batch, result, output in zip(live, inputs, results, outputs, strict=True):
+                out[id(r)] = Stepped(batch, result, share, output)
         return out

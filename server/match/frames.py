@@ -84,7 +84,7 @@ def build_state_frames(match: Match, out: TickOutput, writable: Callable[[Any], 
             owner_seats(match, world) if match.fields.any_owner_only else None,
             [events.take(s.seat) for s in seat_objs] if events is not None else None,
         )
-        _queue(out, seat_objs, frames, match)
+        queue_frames(out, seat_objs, frames, match)
     if match.spectators:
         specs = [s for s in match.spectators.values() if writable(s.conn)]
         out.skipped_slow += len(match.spectators) - len(specs)
@@ -106,10 +106,11 @@ def build_state_frames(match: Match, out: TickOutput, writable: Callable[[Any], 
                 None,
                 [spectator_events.take(s.seat) for s in specs] if spectator_events else None,
             )
-            _queue(out, specs, frames, match)
+            queue_frames(out, specs, frames, match)
 
 
-def _queue(out: TickOutput, seats: list[Seat], frames: list[bytes], match: Match) -> None:
+def queue_frames(out: TickOutput, seats: list[Seat], frames: list[bytes], match: Match) -> None:
+    """Queue ``frames[i]`` for ``seats[i]`` (input acks appended); they hold it from now."""
     acked = match.intake.acked
     acked_at = match.intake.acked_at
     for s, frame in zip(seats, frames, strict=True):

@@ -353,8 +353,18 @@ class Match:
         writable: Callable[[Any], bool] = lambda c: True,
     ) -> TickOutput:
         """The end of a tick stepped with ``batch``: events, ending, frames."""
+        out, snapshot = self.finish_step(batch, result)
+        if snapshot:
+            t0 = self.timer()
+            build_state_frames(self, out, writable)
+            out.sync_s = self.timer() - t0
+        return out
+
+    def finish_step(self, batch: InputBatch | None, result: FrameResult) -> tuple[TickOutput, bool]:
+        """:meth:`finish_tick` without the state frames, and whether this tick has them
+        (:mod:`server.match.batch_frames` builds those of many matches at once)."""
         if self.lockstep is not None:
-            return self.lockstep.finish(self, result)
+            return self.lockstep.finish(self, result), False
         if self.recorder is not None:
             self.recorder.tick(self.sim.tick, batch)
         if result.events and self.send_events:
@@ -362,11 +372,7 @@ class Match:
         ended = self.check_ending(result)
         self.handler.tick(self, self.sim.tick)
         out = TickOutput(self.sim.tick, result, match_result=self.result if ended else None)
-        if self.sim.tick % self.snapshot_every == 0 or ended:
-            t0 = self.timer()
-            build_state_frames(self, out, writable)
-            out.sync_s = self.timer() - t0
-        return out
+        return out, self.sim.tick % self.snapshot_every == 0 or ended
 
     def _input_batch(self, tick: int) -> InputBatch | None:
         """The inputs applied at ``tick`` (the oldest waiting one per seat) and the views."""

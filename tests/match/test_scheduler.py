@@ -9,6 +9,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import pytest
+
+import server.hosting.scheduler as scheduler_module
 from server.core.clock import DueTick
 from server.errors import SystemFailed
 from server.gamedef import GameDefinition, SystemStep
@@ -212,3 +215,40 @@ async def test_several_matches_on_one_schedule_over_sockets(
         assert sched.wakeups < ticks  # matches ticked together, not each on its own
         assert srv.host.scheduler.batched_ticks > 0  # and stepped as one batch
     assert srv.host.scheduler.schedules == {}  # the stop ended the rate task
+
+
+async def test_whole_views_of_a_batch_over_sockets(
+    small_arena: GameDefinition, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small worlds every player sees whole: the batch's frames are built in one pass
+    (counted), and two players of one match hold the same mirror at every tick, every
+    entity of their match."""
+    built = [0]
+    real = scheduler_module.finish_batch
+
+    def counted(*args: Any) -> list[Any]:
+        built[0] += 1
+        return real(*args)
+
+    monkeypatch.setattr(scheduler_module, "finish_batch", counted)
+    world = replace(small_arena.world, width_units=100.0, height_units=100.0)
+    sync = replace(small_arena.sync, interest_radius_units=150.0)
+    defn = replace(small_arena, max_players=2, world=world, sync=sync)
+    async with running_server(defn, max_matches=4) as srv, contextlib.AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(TestClient.connect(srv.url)) for _ in range(6)]
+        welcomes = [await c.expect(MessageType.WELCOME) for c in clients]
+        by_match: dict[str, list[TestClient]] = {}
+        for c, w in zip(clients, welcomes, strict=True):
+            by_match.setdefault(w["match_id"], []).append(c)
+        assert len(by_match) == 3
+        for a, b in by_match.values():
+            seen: dict[int, dict[int, tuple[int, int, int]]] = {}
+            for c in (a, b):
+                await c.expect(MessageType.STATE)
+                for _ in range(8):
+                    await c.expect(MessageType.STATE)
+                    if c.mirror.tick in seen:
+                        assert seen[c.mirror.tick] == c.mirror.entities
+                    seen[c.mirror.tick] = dict(c.mirror.entities)
+            assert len(c.mirror.entities) == 50 + 2
+    assert built[0] > 0
