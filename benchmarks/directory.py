@@ -10,12 +10,15 @@
 2. **Joins through the directory** on one node: each join lists the open matches of a
    game (join-or-create reads the directory), then asks the owning node to reserve a seat
    over Redis request/reply, and the owning node answers — the directory's whole share of
-   a cross-node join. Run twice in the same run against the same Redis: ``before`` (the
-   plain listing and a ``BLPOP`` list per reply) and ``after`` (one Lua call over the
-   per-game open-match index, pub/sub replies, ``BLMPOP`` batches on the answering side).
-   Printed for each: joins/s (bar ≥ 2,000/s), Redis ops per join, p50/p99 ms, and the
-   ratio. Both sides run in this one process (one core), so the figure is a lower bound
-   for two nodes on two cores.
+   a cross-node join (the owning node signs a real seat reservation). Run twice in the
+   same run against the same Redis: ``before`` (the plain listing and a ``BLPOP`` list
+   per reply) and ``after`` (one Lua call over the per-game open-match index, pub/sub
+   replies, ``BLMPOP`` batches on the answering side, and every round trip coalesced
+   with the others in flight: :mod:`server.directory.coalesce`). Printed for each:
+   joins/s (bar ≥ 2,000/s), Redis ops per join, p50/p99 ms, and the ratio. Both sides
+   run in this one process (one core), so the figure is a lower bound for two nodes on
+   two cores. ``--concurrency`` is the joins in flight (a node taking 2,000 joins/s at
+   a few ms each has about that many).
 
 Needs ``redis-server`` on the PATH (Debian: ``apt-get install redis-server``).
 """
@@ -35,6 +38,7 @@ from typing import Any
 from benchmarks.common import percentile, result_path, write_json
 from server.directory import MatchRecord, NodeRecord, qualified_match_id
 from server.directory.redis_store import RedisDirectory
+from server.matchmaking.reservations import ReservationBook
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -171,8 +175,12 @@ async def joins(url: str, args: argparse.Namespace, way: str) -> dict[str, Any]:
 
     beating = asyncio.create_task(keep_alive())
 
+    book = ReservationBook()  # the owning node's real seat reservation (HMAC-signed token)
+    loop = asyncio.get_running_loop()
+
     async def reserve(op: str, body: dict[str, Any]) -> dict[str, Any]:
-        return {"reservation": "r." + str(body["match_id"]), "ws_url": node.public_url}
+        res = book.reserve(str(body["match_id"]).replace(".", "_"), loop.time())
+        return {"reservation": res.token, "ws_url": node.public_url}
 
     servers = [asyncio.create_task(owner.serve_requests(node.node_id, reserve)) for _ in range(2)]
     latencies: list[float] = []

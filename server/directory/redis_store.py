@@ -32,24 +32,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import secrets
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from server.directory.coalesce import Coalescer
+from server.directory.exchange import Exchange, RequestHandler
 from server.directory.records import DirectoryUnavailable, MatchRecord, NodeRecord, node_of_match
-from server.directory.replies import ReplyListener
 from server.directory.scripts import OPEN_FIELD_SEPARATOR, OPEN_SNAPSHOT
 
 log = logging.getLogger("tickwire.directory")
 
-RequestHandler = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
-"""``handler(op, body) -> reply body`` for requests addressed to this node."""
+__all__ = ["RedisDirectory", "RequestHandler"]
+
+T = TypeVar("T")
+
+PARSED_CACHE = 4096
+"""Parsed records kept by their JSON text (cleared when full): a record is rewritten only
+by its node's heartbeat (every 2 s), so a join mostly reads texts it parsed already."""
 
 
 class RedisDirectory:
@@ -71,7 +75,7 @@ class RedisDirectory:
         self.replies = replies
         self.ttl_ms = int(ttl_s * 1000)
         self._prefix = f"tw:{cluster}:"
-        self._op_timeout_s = op_timeout_s
+        self.op_timeout_s = op_timeout_s
         # At most ``max_connections`` (32), shared by every command of this node: a burst
         # (100 replies at once) queues for a connection instead of opening a hundred at
         # once (which time out on a loaded host).
@@ -90,21 +94,27 @@ class RedisDirectory:
         )
         self.ops = 0
         """Redis commands sent by this object (for the directory-cost benchmark)."""
-        self._listener = ReplyListener(self._blocking, self._key("replies", secrets.token_hex(6)))
         self._snapshot = self._redis.register_script(OPEN_SNAPSHOT)
+        self._snapshots: Coalescer[str, None, tuple[list[NodeRecord], list[MatchRecord]]]
+        self._snapshots = Coalescer(self._read_snapshot)
+        self._nodes_parsed: dict[bytes | str, NodeRecord] = {}
+        self._matches_parsed: dict[bytes | str, MatchRecord] = {}
+        self._exchange = Exchange(self)
 
     def _key(self, *parts: str) -> str:
         return self._prefix + ":".join(parts)
 
     async def close(self) -> None:
         """Stop the reply subscription and close both connection pools."""
-        await self._listener.close()
+        await self._exchange.close()
+        await self._snapshots.close()
         await self._redis.aclose()
         await self._blocking.aclose()
 
-    async def _run(self, what: str, coro: Awaitable[Any]) -> Any:
+    async def _run(self, what: str, coro: Awaitable[T]) -> T:
         try:
-            return await asyncio.wait_for(coro, self._op_timeout_s * 2)
+            async with asyncio.timeout(self.op_timeout_s * 2):  # no task, unlike wait_for
+                return await coro
         except (RedisError, OSError, TimeoutError) as exc:
             raise DirectoryUnavailable(f"directory {what} failed: {exc}") from exc
 
@@ -205,19 +215,27 @@ class RedisDirectory:
 
     async def open_snapshot(self, game: str) -> tuple[list[NodeRecord], list[MatchRecord]]:
         """The live nodes and the open matches of ``game`` on them, in one Lua call
-        (:data:`~server.directory.scripts.OPEN_SNAPSHOT`): what join-or-create needs."""
+        (:data:`~server.directory.scripts.OPEN_SNAPSHOT`): what join-or-create needs.
+
+        Concurrent calls for one game share a call (:mod:`server.directory.coalesce`),
+        never one that started before them; the lists are shared: do not modify them."""
+        return await self._snapshots.call(game, None)
+
+    async def _read_snapshot(
+        self, game: str, _: list[None]
+    ) -> tuple[list[NodeRecord], list[MatchRecord]]:
         self.ops += 1
         raw = await self._run("open snapshot", self._snapshot(args=[self._prefix, game]))
         count = int(raw[0])
         nodes: list[NodeRecord] = []
         for value in raw[1 : 1 + count]:
             with contextlib.suppress(ValueError, KeyError, TypeError):
-                nodes.append(NodeRecord.from_json(value))
+                nodes.append(_parsed(self._nodes_parsed, value, NodeRecord.from_json))
         live = {n.node_id for n in nodes}
         matches: list[MatchRecord] = []
         for value in raw[1 + count :]:
             try:
-                record = MatchRecord.from_json(value)
+                record = _parsed(self._matches_parsed, value, MatchRecord.from_json)
             except (ValueError, KeyError, TypeError):
                 continue
             if record.node_id in live:
@@ -272,129 +290,25 @@ class RedisDirectory:
     async def request(
         self, node_id: str, op: str, body: dict[str, Any], timeout_s: float = 2.0
     ) -> dict[str, Any]:
-        """Send ``op`` to another node and wait for its reply.
+        """Send ``op`` to another node and wait for its reply (coalesced with the other
+        requests in flight: :mod:`server.directory.exchange`).
 
         Raises DirectoryUnavailable when Redis fails or no reply comes within
         ``timeout_s`` (the node may be dead, draining or overloaded)."""
-        if self.replies == "list":
-            return await self._request_by_list(node_id, op, body, timeout_s)
-        listener = self._listener
-        try:
-            await listener.ensure_subscribed(self._op_timeout_s * 2)
-        except TimeoutError as exc:
-            raise DirectoryUnavailable(f"request {op}: no reply subscription") from exc
-        request_id = secrets.token_hex(8)
-        message = json.dumps(
-            {"id": request_id, "op": op, "body": body, "channel": listener.channel}
-        )
-        reply = listener.expect(request_id)
-        try:
-            await self._push(node_id, message, timeout_s)
-            return await asyncio.wait_for(reply, timeout_s)
-        except TimeoutError as exc:
-            raise DirectoryUnavailable(
-                f"node {node_id} did not answer {op} in {timeout_s} s"
-            ) from exc
-        finally:
-            listener.forget(request_id)
-
-    async def _push(self, node_id: str, message: str, timeout_s: float) -> None:
-        inbox = self._key("inbox", node_id)
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.rpush(inbox, message)
-        pipe.pexpire(inbox, int(timeout_s * 1000) + 1000)
-        self.ops += 2
-        await self._run("request", pipe.execute())
-
-    async def _request_by_list(
-        self, node_id: str, op: str, body: dict[str, Any], timeout_s: float
-    ) -> dict[str, Any]:
-        request_id = secrets.token_hex(8)
-        reply_key = self._key("reply", request_id)
-        message = json.dumps({"id": request_id, "op": op, "body": body, "reply": reply_key})
-        await self._push(node_id, message, timeout_s)
-        try:
-            got = await asyncio.wait_for(
-                self._blocking.blpop([reply_key], timeout=timeout_s), timeout_s + 1.0
-            )
-        except (RedisError, OSError, TimeoutError) as exc:
-            raise DirectoryUnavailable(f"request {op} to {node_id} failed: {exc}") from exc
-        self.ops += 1
-        if got is None:
-            raise DirectoryUnavailable(f"node {node_id} did not answer {op} in {timeout_s} s")
-        reply = json.loads(got[1])
-        if not isinstance(reply, dict):
-            raise DirectoryUnavailable(f"node {node_id} sent a malformed reply to {op}")
-        return reply
+        return await self._exchange.request(node_id, op, body, timeout_s)
 
     async def serve_requests(self, node_id: str, handler: RequestHandler) -> None:
-        """Answer requests addressed to ``node_id`` until cancelled (``BLMPOP``: up to
-        64 requests per round trip, each answered in a task of its own, so a long-polling
-        queue request never holds up the seat reservations behind it).
+        """Answer requests addressed to ``node_id`` until cancelled
+        (:meth:`server.directory.exchange.Exchange.serve`)."""
+        await self._exchange.serve(node_id, handler)
 
-        A Redis outage is logged once and retried every second; a handler error becomes
-        ``{"error": {"code": "internal", "message": ...}}`` for the requester."""
-        inbox = self._key("inbox", node_id)
-        down = False
-        answering: set[asyncio.Task[None]] = set()
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                got = await self._blocking.blmpop(1, 1, inbox, direction="LEFT", count=64)
-                if down:
-                    log.info("directory reachable again")
-                    down = False
-            except (RedisError, OSError) as exc:
-                if not down:
-                    log.warning("directory unreachable, requests paused: %s", exc)
-                    down = True
-                await asyncio.sleep(1.0)
-                continue
-            if not got:
-                continue
-            self.ops += 1
-            for raw in got[1]:
-                try:
-                    message = json.loads(raw if isinstance(raw, str | bytes) else "")
-                    op = str(message["op"])
-                    body = message.get("body") or {}
-                    to = (str(message["channel"]), True) if "channel" in message else None
-                    to = to or (str(message["reply"]), False)
-                    request_id = str(message.get("id", ""))
-                except (ValueError, KeyError, TypeError):
-                    log.warning("malformed directory request dropped")
-                    continue
-                task = loop.create_task(
-                    self._answer(
-                        handler, op, body if isinstance(body, dict) else {}, to, request_id
-                    )
-                )
-                answering.add(task)
-                task.add_done_callback(answering.discard)
 
-    async def _answer(
-        self,
-        handler: RequestHandler,
-        op: str,
-        body: dict[str, Any],
-        to: tuple[str, bool],
-        request_id: str,
-    ) -> None:
-        try:
-            reply = await handler(op, body)
-        except Exception as exc:
-            log.exception("directory request %s failed", op)
-            reply = {"error": {"code": "internal", "message": str(exc)}}
-        where, published = to
-        try:
-            if published:
-                self.ops += 1
-                await self._redis.publish(where, json.dumps({"id": request_id, "reply": reply}))
-                return
-            pipe = self._redis.pipeline(transaction=True)
-            pipe.rpush(where, json.dumps(reply))
-            pipe.pexpire(where, 5000)
-            self.ops += 2
-            await pipe.execute()
-        except (RedisError, OSError) as exc:
-            log.warning("reply to %s lost: %s", op, exc)
+def _parsed(cache: dict[bytes | str, T], text: bytes | str, parse: Any) -> T:
+    """``parse(text)``, remembered by the text (see :data:`PARSED_CACHE`)."""
+    record = cache.get(text)
+    if record is None:
+        record = parse(text)
+        if len(cache) >= PARSED_CACHE:
+            cache.clear()
+        cache[text] = record
+    return record

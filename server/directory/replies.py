@@ -4,8 +4,10 @@ A requester used to wait for each reply with a ``BLPOP`` on a list of its own (a
 connection held per request in flight, two commands for the answerer: ``RPUSH`` +
 ``PEXPIRE``). Here each :class:`~server.directory.redis_store.RedisDirectory` subscribes
 once to its channel ``<prefix>replies:<instance>``; the answering node ``PUBLISH``-es
-``{"id", "reply"}`` there (one command), and :class:`ReplyListener` hands each reply to
-the future of its request id. A reply nobody waits for any more (timed out) is dropped.
+``{"id", "reply"}`` there (one command; or a JSON list of them, all the replies the
+answerer had ready for this requester: :mod:`server.directory.exchange`), and
+:class:`ReplyListener` hands each reply to the future of its request id. A reply nobody
+waits for any more (timed out) is dropped.
 
 Pub/sub is fire-and-forget: a reply published while the subscription is down (Redis
 restarting) is lost, and its request times out as it would have without an answer —
@@ -40,6 +42,13 @@ class ReplyListener:
 
     async def ensure_subscribed(self, timeout_s: float) -> None:
         """Start the subscription (once) and wait until Redis confirmed it."""
+        if (
+            self._task is not None
+            and not self._task.done()
+            and self._ready is not None
+            and self._ready.is_set()
+        ):
+            return  # the common case: no timer, no task
         if self._task is None or self._task.done():
             self._ready = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(
@@ -77,16 +86,22 @@ class ReplyListener:
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     def _deliver(self, data: Any) -> None:
+        """One message: ``{id, reply}``, or a JSON list of them (a batch of replies)."""
         try:
             message = json.loads(data)
-            future = self._waiting.pop(str(message["id"]), None)
-            reply = message["reply"]
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, TypeError):
             log.warning("malformed directory reply dropped")
             return
-        self.received += 1
-        if future is not None and not future.done() and isinstance(reply, dict):
-            future.set_result(reply)
+        for one in message if isinstance(message, list) else [message]:
+            try:
+                future = self._waiting.pop(str(one["id"]), None)
+                reply = one["reply"]
+            except (KeyError, TypeError):
+                log.warning("malformed directory reply dropped")
+                continue
+            self.received += 1
+            if future is not None and not future.done() and isinstance(reply, dict):
+                future.set_result(reply)
 
     async def close(self) -> None:
         """Stop listening; requests still waiting time out."""
