@@ -15,18 +15,20 @@ async def test_calls_of_one_turn_share_a_flush_and_later_calls_wait_for_the_next
     result of a flush that started after it (never the in-flight one), keys apart."""
     started: list[tuple[str, list[int]]] = []
     gate = asyncio.Event()
+    both_keys_flushing = asyncio.Event()
 
     async def flush(key: str, items: list[int]) -> tuple[int, list[int]]:
         started.append((key, items))
         number = len(started)
+        if number == 2:
+            both_keys_flushing.set()
         await gate.wait()
         return number, items
 
     c: Coalescer[str, int, tuple[int, list[int]]] = Coalescer(flush)
     first = [asyncio.create_task(c.call("a", i)) for i in range(10)]
     other_key = asyncio.create_task(c.call("b", 99))
-    while len(started) < 2:
-        await asyncio.sleep(0)
+    await both_keys_flushing.wait()
     late = asyncio.create_task(c.call("a", 10))  # the first flush of "a" is in flight
     await asyncio.sleep(0)
     gate.set()
