@@ -19,7 +19,7 @@ from health import wait_healthy
 from nodeproc import FAST, ROOT, Node, free_ports, http_json, post_json, wait_for
 
 from server.directory.redis_store import RedisDirectory
-from server.net.messages import Hello
+from server.net.messages import Hello, Input
 from server.net.protocol import MessageType
 from server.testing import TestClient
 
@@ -83,8 +83,10 @@ async def test_matches_keep_ticking_while_redis_is_down_and_nodes_reregister_aft
         frames = 0
         started = time.monotonic()
         while time.monotonic() - started < outage_s:
-            await c.expect(MessageType.STATE)
+            state = await c.expect(MessageType.STATE)
             frames += 1
+            if frames % 10 == 0:  # the player plays on (and is not idle-closed in 30 s)
+                await c.send(Input(tick=state["t"] + 1, x=0.5, y=0.0))
         rate = frames / (time.monotonic() - started)
         assert rate >= 18.0, f"only {rate:.1f} snapshots/s while Redis was down"
         metrics = await asyncio.to_thread(_get, f"{base}/metrics")

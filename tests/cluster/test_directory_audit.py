@@ -4,6 +4,7 @@ the heartbeat age and the TTL, a single node exports no directory series at all.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -64,13 +65,18 @@ def samples(exposition: str, name: str) -> dict[str, float]:
 async def test_a_clustered_server_exports_the_audit_heartbeat_age_and_ttl(
     redis_server: Any,
 ) -> None:
-    """The server's audit finds a planted orphan entry and /metrics carries it, labelled by
-    cluster, beside a heartbeat age under the TTL; a single node exports none of these."""
+    """The heartbeat loop audits once at start (nothing found); an audit then finds a
+    planted orphan entry and /metrics carries it, labelled by cluster, beside a heartbeat
+    age under the TTL; a single node exports none of these."""
     async with running_server(
         redis_url=redis_server.url, cluster_name="ex", directory_ttl_s=5.0
     ) as srv:
         assert srv.node is not None
-        assert await srv.node.heartbeat_once()
+        for _ in range(100):  # the heartbeat loop audits right after its first heartbeat
+            if srv.node.health.audits:
+                break
+            await asyncio.sleep(0.05)
+        assert (srv.node.health.audits, srv.node.health.orphan_entries) == (1, 0)
         raw = aioredis.Redis.from_url(redis_server.url)
         try:
             await raw.hset("tw:ex:matches:gone-0001", "gone-0001~m1", "{}")
