@@ -30,8 +30,18 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# The suite in two passes: first the tests that may share the machine, on every core
+# (pytest-xdist: JOBS workers, whole files each), then the exclusive ones -- rates against
+# the wall clock, Chromium, benchmark commands -- alone in one process (tests/conftest.py
+# lists them). PYTEST_ARGS narrows both passes; a pass that selects nothing is fine (exit 5).
+JOBS ?= auto
+# Both passes run even when the first fails, and the target fails if either did.
 pytest: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	status=0; \
+	$(PY) -m pytest -n $(JOBS) --dist loadfile -m "not exclusive" $(PYTEST_ARGS) \
+		|| [ $$? -eq 5 ] || status=1; \
+	$(PY) -m pytest -m exclusive $(PYTEST_ARGS) || [ $$? -eq 5 ] || status=1; \
+	exit $$status
 
 test: lint typecheck pytest
 

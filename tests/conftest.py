@@ -31,7 +31,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# Tests that run alone (``make test`` runs them after the rest, in one process): those that
+# measure rates or frame counts against the wall clock, drive Chromium, or load both cores
+# themselves (benchmark commands, bot swarms, the demos). Every other test may share the
+# machine with another test worker (``pytest -n``). A file or folder listed here brings all
+# its tests; a test elsewhere joins with ``@pytest.mark.exclusive``.
+EXCLUSIVE_PATHS = (
+    "tests/benchmarks/",
+    "tests/browser/",
+    "tests/hostile/",
+    "tests/games/",
+    "tests/latency/",
+    "tests/client_sim/",
+    "tests/test_demo.py",
+    "tests/docs/test_tutorial.py",
+    "tests/cluster/test_cluster_demo.py",
+    "tests/ops/test_dockerfile.py",
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    exclusive = pytest.mark.exclusive
+    for item in items:
+        where = Path(str(item.path)).resolve().relative_to(ROOT).as_posix()
+        if where.startswith(EXCLUSIVE_PATHS):
+            item.add_marker(exclusive)
     if not config.getoption("--no-browser"):
         return
     skip = pytest.mark.skip(reason="--no-browser given")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -24,6 +25,16 @@ def ensure_binary(binary: str, package: str) -> str:
         return found
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         pytest.fail(f"{binary} is missing: apt-get install -y {package}")
+    # Test workers run side by side (make test): one apt-get at a time, and a worker that
+    # waited finds the binary its neighbour installed.
+    with open("/tmp/tickwire-tests-apt.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _find(binary) or _install(binary, package)
+
+
+def _install(binary: str, package: str) -> str:
+    """apt-get install ``package`` (an update first if the install fails), then stop the
+    service it starts; the path of ``binary`` or the test fails with apt-get's error."""
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     cmd = ["apt-get", "install", "-y", "--no-install-recommends", package]
     if subprocess.run(cmd, env=env, capture_output=True, check=False).returncode != 0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -19,14 +20,16 @@ FAST = ["--directory-ttl-s", "1.5", "--heartbeat-interval-s", "0.25"]
 """Heartbeat flags that make node loss visible within 1.5 s."""
 
 
+# Ports for processes that are told their port (a supervisor's base + i): below the
+# kernel's ephemeral range (32768-60999 by default), where no outgoing connection of a
+# neighbouring test can take one between this check and the process's bind.
+FIXED_PORTS = range(27000, 32700)
+
+
 def free_ports(n: int) -> int:
-    """A base port with ``n`` consecutive free ports after it."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base: int = s.getsockname()[1]
-        if base + n > 65000:
-            continue
+    """A base port with ``n`` consecutive free ports after it (outside the ephemeral range)."""
+    for _ in range(200):
+        base = random.randrange(FIXED_PORTS.start, FIXED_PORTS.stop - n)
         ok = True
         for p in range(base, base + n):
             with socket.socket() as s:

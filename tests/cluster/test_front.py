@@ -16,6 +16,7 @@ from pathlib import Path
 import msgpack
 import pytest
 from debian_packages import ensure_binary
+from nodeproc import free_ports
 from websockets.asyncio.client import connect
 
 from server.cluster.front import nginx_config, parse_nodes
@@ -44,13 +45,6 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def client_tls(cert: Path) -> ssl.SSLContext:
     ctx = ssl.create_default_context(cafile=str(cert))
     return ctx
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -99,7 +93,7 @@ async def test_front_routes_each_node_by_name_over_wss(
     cert, key = certificate
     async with AsyncExitStack() as stack:
         servers = [await stack.enter_async_context(running_server(small_arena)) for _ in range(2)]
-        port = free_port()
+        port = free_ports(1)
         nodes = {f"w{i}": ("127.0.0.1", s.port) for i, s in enumerate(servers)}
         conf = tmp_path / "nginx.conf"
         conf.write_text(

@@ -87,8 +87,10 @@ async def test_rate_limit_per_address(tmp_path: Path) -> None:
 
 async def test_hundred_unused_reservations_expire(tmp_path: Path) -> None:
     async with running_server(
-        game=str(game_file(tmp_path, "many", 200)), seat_reservation_s=1.0, matchmake_burst=200
+        game=str(game_file(tmp_path, "many", 200)), seat_reservation_s=3.0, matchmake_burst=200
     ) as server:
+        # 3 s: the 100 reservations and the checks below must all happen before the first
+        # expires, also on a busy machine; then the test waits for the expiry, not a time.
         status, made = await http(server.port, "POST", "/matchmake/create", {"max_players": 100})
         assert status == 200
         mid = made["match_id"]
@@ -100,7 +102,10 @@ async def test_hundred_unused_reservations_expire(tmp_path: Path) -> None:
         _, listing = await http(server.port, "GET", "/matches?open=0")
         (row,) = [m for m in listing["matches"] if m["match_id"] == mid]
         assert (row["players"], row["room"], row["open"]) == (0, 0, False)
-        await asyncio.sleep(1.2)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 15.0
+        while server.host.reservations.pending() and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
         _, listing = await http(server.port, "GET", "/matches?open=1")
         (row,) = [m for m in listing["matches"] if m["match_id"] == mid]
         assert (row["players"], row["room"], row["open"]) == (0, 100, True)

@@ -4,14 +4,13 @@ promtool), and every metric the dashboard and alerts use existing on a real serv
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from debian_packages import ensure_binary
 from prometheus_client.parser import text_string_to_metric_families
 
 from server.gamedef import GameDefinition
@@ -29,26 +28,7 @@ METRIC = re.compile(r"\btickwire_[a-z0-9_]+\b")
 @pytest.fixture(scope="session")
 def promtool() -> str:
     """The promtool binary; installed from Debian's ``prometheus`` package when missing."""
-    found = shutil.which("promtool")
-    if found is not None:
-        return found
-    if os.geteuid() != 0:
-        pytest.fail(
-            "promtool is missing and this is not root: install Debian's 'prometheus' package "
-            "(apt-get install --no-install-recommends prometheus) to run the deploy tests"
-        )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (
-        ["apt-get", "update", "-qq"],
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "prometheus"],
-    ):
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-        if done.returncode != 0:
-            pytest.fail(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
-    found = shutil.which("promtool")
-    if found is None:
-        pytest.fail("Debian's prometheus package installed no promtool")
-    return found
+    return ensure_binary("promtool", "prometheus")
 
 
 def run_promtool(promtool: str, *args: str) -> str:
