@@ -48,8 +48,6 @@ from server.core.sync.steady import LastBuild, bounding_box, d2, last_build, ste
 __all__ = ["PROTOCOL_VERSION", "STATE_MESSAGE_TYPE", "UNKNOWN", "InterestSync", "StateFrameStats"]
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
-MATERIALIZE_CHUNK = 2_000_000
-"""Most (seat x handle) distances computed at once when seats go explicit."""
 
 
 @dataclass(slots=True)
@@ -160,24 +158,23 @@ class InterestSync:
         return int((self.explicit.sent_q[seat] != UNKNOWN).sum())
 
     def _held(self, seats: I64) -> tuple[I64, I64]:
-        """``(seat, handle)`` pairs the implicit ``seats`` hold after the last build."""
+        """``(seat, handle)`` pairs the implicit ``seats`` hold after the last build.
+
+        Candidates come from cells over the last build's positions (a radius query per
+        seat, not every seat against every entity); the test that decides is the same
+        ``d2 <= radius**2`` as the build's."""
         last = self._last
         assert last is not None
         alive = np.flatnonzero(last.netid != 0)
-        ax, ay = last.x[alive], last.y[alive]
-        r2 = self.radius_units**2
-        step = max(1, MATERIALIZE_CHUNK // max(1, len(alive)))
-        out_s: list[I64] = []
-        out_h: list[I64] = []
-        for i in range(0, len(seats), step):
-            sub = seats[i : i + step]
-            dist = d2(ax[None, :], ay[None, :], last.vx[sub][:, None], last.vy[sub][:, None])
-            si, hi = np.nonzero(dist <= r2)
-            out_s.append(sub[si])
-            out_h.append(alive[hi])
-        if not out_s:
+        if len(alive) == 0 or len(seats) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        return np.concatenate(out_s), np.concatenate(out_h)
+        ax, ay = last.x[alive], last.y[alive]
+        r = self.radius_units
+        bins = CellBins(ax, ay, self.cell_units or cell_side(r, len(alive), last.box))
+        vx, vy = last.vx[seats], last.vy[seats]
+        qi, idx = bins.query(vx, vy, r * (1 + 1e-9) + bins.eps, ax, ay)
+        keep = d2(ax[idx], ay[idx], vx[qi], vy[qi]) <= r**2
+        return seats[qi[keep]], alive[idx[keep]]
 
     def _go_explicit(self, seats: I64) -> None:
         """Write down what implicit ``seats`` hold, so the explicit path can take them."""
