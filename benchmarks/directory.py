@@ -19,6 +19,8 @@
    run in this one process (one core), so the figure is a lower bound for two nodes on
    two cores. ``--concurrency`` is the joins in flight (a node taking 2,000 joins/s at
    a few ms each has about that many).
+3. **HTTP joins through two real nodes** (:mod:`benchmarks.directory_http`): the whole
+   ``POST /matchmake/join-or-create`` path, HTTP included.
 
 Needs ``redis-server`` on the PATH (Debian: ``apt-get install redis-server``).
 """
@@ -36,6 +38,7 @@ import time
 from typing import Any
 
 from benchmarks.common import percentile, result_path, write_json
+from benchmarks.directory_http import http_joins
 from server.directory import MatchRecord, NodeRecord, qualified_match_id
 from server.directory.redis_store import RedisDirectory
 from server.matchmaking.reservations import ReservationBook
@@ -49,6 +52,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", type=float, default=10.0, help="heartbeat phase, s")
     p.add_argument("--joins", type=int, default=4000, help="joins in the join phase")
     p.add_argument("--concurrency", type=int, default=16, help="joins in flight")
+    p.add_argument("--http-seconds", type=float, default=10.0, help="HTTP joins phase, s (0: skip)")
+    p.add_argument("--http-concurrency", type=int, default=16, help="HTTP joins in flight")
     p.add_argument("--out", default=None, help="JSON path")
 
 
@@ -250,11 +255,21 @@ def main(args: argparse.Namespace) -> int:
             )
         ratio = runs["after"]["joins_per_s"] / max(1e-9, runs["before"]["joins_per_s"])
         print(f"after / before: {ratio:.2f}x joins/s (same run, same Redis)")
+        web: dict[str, Any] = {}
+        if args.http_seconds > 0:
+            web = http_joins(url, args.http_seconds, args.http_concurrency)
+            print(
+                f"HTTP joins through two real nodes: {web['joins_per_s']} joins/s at "
+                f"{web['concurrency']} in flight (statuses {web['statuses']}, answered by "
+                f"{web['answered_by']}; includes HTTP on both nodes and this load generator); "
+                f"one node without Redis: {web['single_node_joins_per_s']} joins/s, ratio "
+                f"{web['ratio_to_single_node']}"
+            )
     finally:
         proc.terminate()
         proc.wait(timeout=10)
     write_json(
         result_path("directory", args.out),
-        {"heartbeats": hb, "joins": runs["after"], "joins_before": runs["before"]},
+        {"heartbeats": hb, "joins": runs["after"], "joins_before": runs["before"], "http": web},
     )
     return 0

@@ -11,11 +11,13 @@ from pathlib import Path
 def test_directory_benchmark_reports_heartbeats_and_joins(
     redis_binary: str, tmp_path: Path
 ) -> None:
-    """Both phases run and report; every join got its reservation (counted, not timed)."""
+    """All three phases run and report; every join got its reservation (counted, not
+    timed), and the HTTP phase's two real nodes answered quick joins."""
     out = tmp_path / "directory.json"
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks", "directory", "--nodes", "5", "--matches", "3",
-         "--interval", "0.5", "--duration", "1", "--joins", "100", "--out", str(out)],
+         "--interval", "0.5", "--duration", "1", "--joins", "100", "--http-seconds", "1",
+         "--http-concurrency", "2", "--out", str(out)],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -25,6 +27,9 @@ def test_directory_benchmark_reports_heartbeats_and_joins(
     assert data["joins"]["joins"] == 100
     assert data["joins"]["redis_ops_per_join"] > 0
     assert data["joins_before"]["joins"] == 100  # the same joins the older way, same run
+    assert data["http"]["statuses"].get("200", 0) > 0, data["http"]
+    assert set(data["http"]["statuses"]) == {"200"}, data["http"]
+    assert data["http"]["single_node_joins_per_s"] > 0  # the floor, same run
     assert "joins/s" in proc.stdout
 
 
