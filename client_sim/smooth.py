@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from client_sim.interpolate import Interpolator
-from client_sim.predict import Predictor
+from client_sim.predict import Predictor, seq_newer
 from server.gamedef.schema import GameDefinition
 from server.net.protocol import PROTOCOL_VERSION, MessageType
 
@@ -67,6 +67,17 @@ class SmoothClient:
         self.view_time = welcome.get("lag_compensation") is not None
         """Send ``view_tick``/``view_alpha`` (the game rewinds for hit tests)."""
         self.frozen_by = frozen_field(definition)
+        self.buffer = int(welcome.get("input_buffer_ticks", 0))
+        self.buttons = [f.name for f in definition.inputs if f.kind == "buttons"]
+        """The ``buttons`` fields: an input that presses one is never skipped."""
+        self._held: dict[str, int] = {}
+        self.backlog = 0
+        """Inputs of ours waiting beyond the server's buffer (``STATE.aq``) that no skip
+        sent since has answered yet (:meth:`skip`)."""
+        self._skips: list[int] = []
+        """The seq sent last before each recent skip."""
+        self.skipped = 0
+        """Sends skipped to work off a backlog (``STATE.aq``)."""
         self.frames_with_ack = 0
         self.inputs_sent = 0
         self._latest: tuple[tuple[int, int], int, int, int | None, bool, bool] | None = None
@@ -100,6 +111,7 @@ class SmoothClient:
         acked = body.get("a")
         if acked is None:
             return
+        self._backlog(int(acked), int(body.get("aq", 0)))
         steps = mirror.position_steps(self.entity)
         if steps is None:
             return
@@ -128,6 +140,34 @@ class SmoothClient:
             self._latest = None
             self.predictor.reconcile(*latest)
 
+    def _backlog(self, acked: int, q: int) -> None:
+        """``STATE.aq``: ``q`` of our inputs wait beyond the server's buffer of
+        ``input_buffer_ticks``, so ``q + buffer`` after ``a`` (those we sent and the server
+        did not drop). The backlog left is ``q`` minus the skips made after sending the
+        newest of them (the server has not seen those yet)."""
+        if q <= 0:
+            self.backlog = 0
+            self._skips.clear()
+            return
+        after = [e.seq for e in self.predictor.pending if seq_newer(e.seq, acked)]
+        waiting = q + self.buffer
+        newest = after[min(waiting, len(after)) - 1] if after else acked
+        self._skips = [s for s in self._skips if not seq_newer(newest, s)]
+        self.backlog = max(0, q - len(self._skips))
+
+    def skip(self, body: dict[str, Any]) -> bool:
+        """Skip this tick's send? Yes while the server holds a backlog of our inputs
+        (``STATE.aq``, docs/protocol.md "Writing a smooth client"), unless ``body`` presses
+        a button: the server then takes the next waiting input instead, so the backlog
+        (the extra input latency) shrinks by one and nothing is mispredicted."""
+        held = self._held
+        if self.backlog <= 0 or any(int(body[b]) & ~held.get(b, 0) for b in self.buttons):
+            return False
+        self.backlog -= 1
+        self._skips.append(self.predictor.seq)
+        self.skipped += 1
+        return True
+
     def on_error(self, body: dict[str, Any]) -> None:
         """``ERROR INPUT_SUPERSEDED`` names an input the server dropped: re-predict."""
         if body.get("code") == INPUT_SUPERSEDED and isinstance(body.get("seq"), int):
@@ -151,6 +191,8 @@ class SmoothClient:
             [PROTOCOL_VERSION, _INPUT, out], use_bin_type=True, use_single_float=True
         )
         sent = msgpack.unpackb(payload)[2]
+        for b in self.buttons:
+            self._held[b] = int(sent[b])
         self.predictor.input(out["seq"], self.predictor.mover.quantize(sent))
         self.inputs_sent += 1
         return payload

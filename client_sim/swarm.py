@@ -270,8 +270,11 @@ class Swarm:
                         body = (
                             {"x": sticks[i][0], "y": sticks[i][1]} if bodies is None else bodies[i]
                         )
-                        body["tick"] = bot.input_tick()
-                        payload, count = bot.smooth.input_payload(body, now), 1
+                        if bot.smooth.skip(body):  # the server holds a backlog of ours
+                            payload, count = b"", 0
+                        else:
+                            body["tick"] = bot.input_tick()
+                            payload, count = bot.smooth.input_payload(body, now), 1
                     elif bodies is None:
                         sx, sy = sticks[i]
                         payload = pack(input_type, {"tick": bot.input_tick(), "x": sx, "y": sy})

@@ -4,7 +4,8 @@ Called by :meth:`server.match.match.Match.tick` on snapshot ticks; the delta enc
 itself is :class:`server.core.sync.state.InterestSync`. Replicated fields
 (``[sync.replicate]``) and each seat's queued events (``EventRouter.take``) go into
 the same frame. For a player whose inputs carry ``seq``, ``a``/``at`` (the last seq
-applied and its tick, :mod:`server.match.intake`) are appended to the frame's map.
+applied and its tick, :mod:`server.match.intake`) are appended to the frame's map, and
+``aq`` (its inputs waiting beyond the buffer) when there is a backlog.
 """
 
 from __future__ import annotations
@@ -113,22 +114,26 @@ def queue_frames(out: TickOutput, seats: list[Seat], frames: list[bytes], match:
     """Queue ``frames[i]`` for ``seats[i]`` (input acks appended); they hold it from now."""
     acked = match.intake.acked
     acked_at = match.intake.acked_at
+    backlog = match.intake.backlog()
     for s, frame in zip(seats, frames, strict=True):
         s.needs_full = False
         if not s.spectator and acked[s.seat] >= 0:
-            frame = with_ack(frame, int(acked[s.seat]), int(acked_at[s.seat]))
+            q = int(backlog[s.seat])
+            frame = with_ack(frame, int(acked[s.seat]), int(acked_at[s.seat]), q)
         out.frames.append((s.conn, frame))
 
 
 _K_A = b"\xa1a"
 _K_AT = b"\xa2at"
+_K_Q = b"\xa2aq"
 
 
-def with_ack(frame: bytes, a: int, at: int) -> bytes:
-    """A ``STATE`` message with keys ``a`` (last seq applied) and ``at`` (its tick) appended.
+def with_ack(frame: bytes, a: int, at: int, q: int = 0) -> bytes:
+    """A ``STATE`` message with keys ``a`` (last seq applied), ``at`` (its tick) and, when
+    positive, ``aq`` (inputs waiting beyond the buffer) appended.
 
     The frame is ``[1, 65, {...}]`` as :mod:`server.core.sync.state` writes it: a fixarray
-    of 3, two positive fixints, then the body map, whose header is rewritten for two more
+    of 3, two positive fixints, then the body map, whose header is rewritten for the new
     entries (a fixmap becomes a map 16 past 15 entries) and the pairs appended at its end.
     """
     head = frame[3]
@@ -138,6 +143,9 @@ def with_ack(frame: bytes, a: int, at: int) -> bytes:
         n, start = int.from_bytes(frame[4:6], "big"), 6
     else:
         raise ValueError(f"not a STATE frame with a map body (byte 3 = {head:#x})")
-    n += 2
+    n += 3 if q > 0 else 2
     header = bytes((0x80 | n,)) if n < 16 else b"\xde" + n.to_bytes(2, "big")
-    return b"".join((frame[:3], header, frame[start:], _K_A, uint(a), _K_AT, uint(at)))
+    parts = [frame[:3], header, frame[start:], _K_A, uint(a), _K_AT, uint(at)]
+    if q > 0:
+        parts += (_K_Q, uint(q))
+    return b"".join(parts)

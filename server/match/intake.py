@@ -5,11 +5,22 @@ The rules (docs/protocol.md, ``INPUT``, "Sequence numbers, buffer and view time"
 - **Timing.** An input stamped for the next tick is *on time*; stamped for a tick
   already simulated it is *late*, for a later one *early*. All three are applied the
   same way (below) and counted per seat (:data:`COUNTS`).
-- **Buffer.** Each seat has a FIFO of ``input_buffer_ticks + 1`` inputs; every tick
-  takes at most one (the oldest) from each seat, so no flood applies more than one input
-  per tick. When the FIFO is full a new input pushes out the oldest waiting one, which
-  is never applied (*superseded*; with 0, the default, the newest input wins, as before
-  issue 18). An input stays in effect tick after tick until the next one is taken.
+- **Buffer.** Each seat has a FIFO of ``input_buffer_ticks + 1`` inputs (:attr:`depth`);
+  every tick takes at most one (the oldest) from each seat, so no flood applies more than
+  one input per tick. An input stays in effect tick after tick until the next one is
+  taken (numbered inputs: see *Catch-up*). When the FIFO is full, a new input makes room
+  by dropping one waiting input unapplied (*superseded*; with 0, the default, the newest
+  input wins): the oldest that *presses* no button (sets no ``buttons`` bit that the
+  input received before it did not hold), else the oldest, whose presses (OR-ed) and
+  view go forward into the input after it (*carried*). So a press is never lost to a
+  full FIFO, and the shot it fires is judged against the view of the input that pressed.
+- **Catch-up** (numbered inputs: each is applied for exactly one tick, as the client
+  predicted it). A burst after a stall is applied in order, one per tick, each with its
+  own view: the FIFO has ``catch_up_ticks`` more places. A FIFO that runs dry applies a
+  *still* input once (sticks and buttons 0, angles and ints kept; *starved*) rather than
+  repeating the last. The backlog beyond the buffer is reported (:meth:`backlog`,
+  ``STATE.aq``) for the client to skip sends; one that lasts ``drain_grace_ticks`` is
+  worked off here (*caught_up*). The bounds and the victim choice: :mod:`server.match.overflow`.
 - **Sequence numbers.** ``seq`` (uint32) is compared serially (RFC 1982): an input is
   newer iff ``(seq - last) mod 2^32`` lies in ``1 .. 2^31 - 1``; one that is not (a
   repeat, a step back, a jump of 2^31 or more) is dropped. So no input is applied
@@ -32,11 +43,12 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
+from server.match.overflow import Dropped, make_room
 from server.net.protocol import ErrorCode
 
+NEVER = -(1 << 40)
 SEQ_MODULUS = 1 << 32
 SEQ_HALF = 1 << 31
-
 COUNTS = (
     "late",
     "early",
@@ -46,11 +58,24 @@ COUNTS = (
     "seq_required",
     "view_future",
     "view_too_old",
+    "carried",
+    "caught_up",
+    "starved",
 )
 """Per-seat input counters, in this order (the columns of :attr:`InputIntake.counts`)."""
-LATE, EARLY, ON_TIME, SUPERSEDED, SEQ_NOT_NEWER, SEQ_REQUIRED, VIEW_FUTURE, VIEW_TOO_OLD = range(
-    len(COUNTS)
-)
+(
+    LATE,
+    EARLY,
+    ON_TIME,
+    SUPERSEDED,
+    SEQ_NOT_NEWER,
+    SEQ_REQUIRED,
+    VIEW_FUTURE,
+    VIEW_TOO_OLD,
+    CARRIED,
+    CAUGHT_UP,
+    STARVED,
+) = range(len(COUNTS))
 
 
 def seq_newer(seq: int, last: int) -> bool:
@@ -82,19 +107,51 @@ class InputIntake:
         dtypes: Sequence[DTypeLike],
         buffer_ticks: int = 0,
         rewind_ticks: int | None = None,
+        kinds: Sequence[str] = (),
+        catch_up_ticks: int = 0,
+        drain_every_ticks: int = 1,
+        drain_grace_ticks: int = 0,
+        starve_zero: bool = False,
     ) -> None:
         """``rewind_ticks``: how far back a view may reach (None: the game has no lag
-        compensation, views are ignored)."""
+        compensation, views are ignored). ``kinds``: per field, its input kind
+        (``stick``, ``angle``, ``buttons``, ``int``; the presses of ``buttons`` fields are
+        never lost to a full FIFO; default: all sticks). ``catch_up_ticks``: the
+        room beyond the buffer for numbered inputs after a burst, ``drain_every_ticks``:
+        at most one of them dropped per that many ticks once a backlog has lasted
+        ``drain_grace_ticks`` (the module doc, *Catch-up*)."""
         self.capacity = capacity
         self.depth = buffer_ticks + 1
+        self.catch_up = catch_up_ticks
+        self.drain_every = max(1, drain_every_ticks)
+        self.drain_grace = drain_grace_ticks
+        self.starve_zero = starve_zero
+        self._in_effect = np.zeros(capacity, dtype=bool)
+        """Per seat: a numbered input is in effect (with ``starve_zero``, a dry FIFO then
+        applies the still input once: sticks and buttons 0, angles and ints kept)."""
         self.rewind_ticks = rewind_ticks
-        shape = (capacity, self.depth)
-        self._values = [np.zeros(shape, dtype=d) for d in dtypes]
-        self._q_seq = np.full(shape, -1, dtype=np.int64)
-        self._q_view = np.full(shape, -1, dtype=np.int64)
-        self._q_alpha = np.zeros(shape, dtype=np.float64)
-        self._head = np.zeros(capacity, dtype=np.int64)
-        self._size = np.zeros(capacity, dtype=np.int64)
+        self.ring = self.depth + catch_up_ticks
+        shape = (capacity, self.ring)
+        self.values = [np.zeros(shape, dtype=d) for d in dtypes]
+        self.q_seq = np.full(shape, -1, dtype=np.int64)
+        self.q_view = np.full(shape, -1, dtype=np.int64)
+        self.q_alpha = np.zeros(shape, dtype=np.float64)
+        self.q_press = np.zeros(shape, dtype=bool)
+        """Per waiting input: does it press a button its predecessor did not hold."""
+        self.buttons = [i for i, k in enumerate(kinds) if k == "buttons"]
+        """The indices of the ``buttons`` fields."""
+        self._kept = [i for i, k in enumerate(kinds) if k in ("angle", "int")]
+        """The fields a dry FIFO's zero input keeps (aims, targets); sticks and buttons go
+        to 0 (the player stops and lets go)."""
+        self._held: list[tuple[int, ...]] = [(0,) * len(self.buttons)] * capacity
+        """Per seat, the buttons fields of the last input received (presses are edges
+        against it)."""
+        self.head = np.zeros(capacity, dtype=np.int64)
+        self.size = np.zeros(capacity, dtype=np.int64)
+        self._drained_at = [NEVER] * capacity
+        """Per seat, the tick of its last catch-up drop."""
+        self._backlog_since = [NEVER] * capacity
+        """Per seat, the tick since which inputs wait beyond the buffer (NEVER: none)."""
         self._last_seq: list[int] = [-1] * capacity
         """The newest seq received per seat (-1: none yet on this connection)."""
         self.acked = np.full(capacity, -1, dtype=np.int64)
@@ -108,9 +165,8 @@ class InputIntake:
         self._counts = [[0] * len(COUNTS) for _ in range(capacity)]
         """Per seat since it was taken (reset on join), by :data:`COUNTS` index."""
         self._totals = [0] * len(COUNTS)
-        self._simple = self.depth == 1 and rewind_ticks is None
-        """No buffer and no views: an input without seq takes the short path."""
-        self._slot0 = [col[:, 0] for col in self._values]
+        self._simple = self.depth == 1 and rewind_ticks is None and not self.buttons
+        """No buffer, views nor buttons: an input without seq takes the short path."""
 
     # -- seats -----------------------------------------------------------------------
 
@@ -118,34 +174,40 @@ class InputIntake:
         """A new player holds ``seat``: forget everything of the previous one."""
         self._clear(seat)
         self._counts[seat] = [0] * len(COUNTS)
-        for col in self._values:
+        for col in self.values:
             col[seat] = 0
 
     def restart(self, seat: int) -> None:
         """A new connection resumed ``seat``: its seq numbering starts afresh."""
         self._last_seq[seat] = -1
-        self._q_seq[seat] = -1
+        self.q_seq[seat] = -1
         self.acked[seat] = -1
 
     def stand_still(self, seat: int) -> None:
         """The seat dropped: waiting inputs are discarded, a zero input is queued."""
         self._clear(seat)
-        for col in self._values:
+        for col in self.values:
             col[seat, 0] = 0
-        self._size[seat] = 1
+        self.size[seat] = 1
 
     def _clear(self, seat: int) -> None:
-        self._head[seat] = 0
-        self._size[seat] = 0
-        self._q_seq[seat] = -1
-        self._q_view[seat] = -1
+        self.head[seat] = 0
+        self.size[seat] = 0
+        self.q_seq[seat] = -1
+        self.q_view[seat] = -1
+        self.q_press[seat] = False
+        self._drained_at[seat] = NEVER
+        self._backlog_since[seat] = NEVER
+        self._in_effect[seat] = False
+        self._held[seat] = (0,) * len(self.buttons)
         self._last_seq[seat] = -1
         self.acked[seat] = -1
         self.view_tick[seat] = -1
 
     # -- inputs ------------------------------------------------------------------------
 
-    def _count(self, seat: int, which: int) -> None:
+    def count(self, seat: int, which: int) -> None:
+        """Count one event ``which`` (a :data:`COUNTS` index) for ``seat``."""
         self._counts[seat][which] += 1
         self._totals[which] += 1
 
@@ -173,24 +235,25 @@ class InputIntake:
             which = LATE if tick < nxt else EARLY if tick > nxt else ON_TIME
             self._counts[seat][which] += 1
             self._totals[which] += 1
-            if self._size[seat]:
+            if self.size[seat]:
                 self._counts[seat][SUPERSEDED] += 1
                 self._totals[SUPERSEDED] += 1
-            for col, v in zip(self._slot0, values, strict=True):
-                col[seat] = v
-            self._size[seat] = 1
+            head = int(self.head[seat])
+            for col, v in zip(self.values, values, strict=True):
+                col[seat, head] = v
+            self.size[seat] = 1
             return ()
         if seq is None:
             if last >= 0:
-                self._count(seat, SEQ_REQUIRED)
+                self.count(seat, SEQ_REQUIRED)
                 return (Refusal(ErrorCode.SEQ_REQUIRED, "input without seq after seq"),)
         elif last >= 0 and not 0 < (seq - last) % SEQ_MODULUS < SEQ_HALF:
-            self._count(seat, SEQ_NOT_NEWER)
+            self.count(seat, SEQ_NOT_NEWER)
             return (Refusal(ErrorCode.SEQ_NOT_NEWER, f"seq {seq} is not newer than {last}", seq),)
         else:
             self._last_seq[seat] = seq
         nxt = now + 1
-        self._count(seat, LATE if tick < nxt else EARLY if tick > nxt else ON_TIME)
+        self.count(seat, LATE if tick < nxt else EARLY if tick > nxt else ON_TIME)
         notices: tuple[Refusal, ...] = ()
         vt = -1
         va = 0.0
@@ -198,7 +261,7 @@ class InputIntake:
             vt, va = view_tick, float(view_alpha or 0.0)
             oldest = max(0, nxt - self.rewind_ticks)
             if vt > now or (vt == now and va > 0.0):
-                self._count(seat, VIEW_FUTURE)
+                self.count(seat, VIEW_FUTURE)
                 notices = (
                     Refusal(
                         ErrorCode.VIEW_CLAMPED,
@@ -208,7 +271,7 @@ class InputIntake:
                 )
                 vt, va = now, 0.0
             elif vt < oldest:
-                self._count(seat, VIEW_TOO_OLD)
+                self.count(seat, VIEW_TOO_OLD)
                 notices = (
                     Refusal(
                         ErrorCode.VIEW_CLAMPED,
@@ -217,52 +280,103 @@ class InputIntake:
                     ),
                 )
                 vt, va = oldest, 0.0
-        head = int(self._head[seat])
-        size = int(self._size[seat])
-        depth = self.depth
-        if size == depth:
-            old_seq = int(self._q_seq[seat, head])
-            self._count(seat, SUPERSEDED)
-            if old_seq >= 0:
-                notices += (
-                    Refusal(
-                        ErrorCode.INPUT_SUPERSEDED,
-                        f"input buffer full ({depth}): seq {old_seq} dropped unapplied",
-                        old_seq,
-                    ),
-                )
-            head = (head + 1) % depth
-            self._head[seat] = head
-            size -= 1
-        slot = (head + size) % depth
-        for col, v in zip(self._values, values, strict=True):
+        press = False
+        if self.buttons:
+            held = self._held[seat]
+            now_held = tuple(int(values[i]) for i in self.buttons)
+            press = any(v & ~h for v, h in zip(now_held, held, strict=True))
+            self._held[seat] = now_held
+        size = int(self.size[seat])
+        room: Dropped | None = None
+        drain = False
+        if size >= (self.depth if seq is None else self.ring):
+            room = make_room(self, seat, seq, values, vt, va, press)
+        elif size >= self.depth:  # a backlog: worked off slowly once it has lasted
+            since = self._backlog_since[seat]
+            if since == NEVER:
+                self._backlog_since[seat] = now
+            elif (
+                now - since >= self.drain_grace and now - self._drained_at[seat] >= self.drain_every
+            ):
+                drain = True
+                room = make_room(self, seat, seq, values, vt, va, press, drain=True)
+                if room is not None:
+                    self._drained_at[seat] = now
+        else:
+            self._backlog_since[seat] = NEVER
+        if room is not None:
+            notices += self._dropped(seat, room, drain)
+            values, vt, va, press = room.values, room.view_tick, room.view_alpha, room.press
+        ring = self.ring
+        head = int(self.head[seat])
+        size = int(self.size[seat])
+        slot = (head + size) % ring
+        for col, v in zip(self.values, values, strict=True):
             col[seat, slot] = v
-        self._q_seq[seat, slot] = -1 if seq is None else seq
-        self._q_view[seat, slot] = vt
-        self._q_alpha[seat, slot] = va
-        self._size[seat] = size + 1
+        self.q_seq[seat, slot] = -1 if seq is None else seq
+        self.q_view[seat, slot] = vt
+        self.q_alpha[seat, slot] = va
+        self.q_press[seat, slot] = press
+        self.size[seat] = size + 1
         return notices
+
+    def _dropped(self, seat: int, room: Dropped, drain: bool) -> tuple[Refusal, ...]:
+        """Count a dropped input; the ``ERROR INPUT_SUPERSEDED`` for a numbered one."""
+        self.count(seat, CAUGHT_UP if drain else SUPERSEDED)
+        if room.carried_to is not None:
+            self.count(seat, CARRIED)
+        if room.seq < 0:
+            return ()
+        if drain:
+            why = f"catching up after a burst ({room.waiting} waiting)"
+        else:
+            why = f"input buffer full ({room.waiting})"
+        reason = f"{why}: seq {room.seq} dropped unapplied"
+        if room.carried_to is not None:
+            into = "the next input" if room.carried_to < 0 else f"seq {room.carried_to}"
+            reason += f", its button presses and view carried to {into}"
+        return (Refusal(ErrorCode.INPUT_SUPERSEDED, reason, room.seq),)
 
     def take(self, tick: int) -> TakenInputs | None:
         """The inputs applied at ``tick``: the oldest waiting one of each seat (None: none)."""
-        seats = np.flatnonzero(self._size)
-        if len(seats) == 0:
+        waiting = self.size > 0
+        seats = np.flatnonzero(waiting)
+        dry = None
+        if self.starve_zero:
+            dry = np.flatnonzero(self._in_effect & ~waiting)
+            if len(dry):
+                self._in_effect[dry] = False
+                self._count_many(dry, STARVED)
+        if len(seats) == 0 and (dry is None or len(dry) == 0):
             return None
-        head = self._head[seats]
-        columns = [col[seats, head] for col in self._values]
-        seq = self._q_seq[seats, head]
-        view = self._q_view[seats, head]
-        self._head[seats] = (head + 1) % self.depth
-        self._size[seats] -= 1
+        head = self.head[seats]
+        columns = [col[seats, head] for col in self.values]
+        seq = self.q_seq[seats, head]
+        view = self.q_view[seats, head]
+        self.head[seats] = (head + 1) % self.ring
+        self.size[seats] -= 1
         with_seq = seq >= 0
         if with_seq.any():
             s = seats[with_seq]
             self.acked[s] = seq[with_seq]
             self.acked_at[s] = tick
+            self._in_effect[s] = True
         self.view_tick[seats] = view
-        self.view_alpha[seats] = self._q_alpha[seats, head]
+        self.view_alpha[seats] = self.q_alpha[seats, head]
         self.view_at[seats] = tick
+        if dry is not None and len(dry):
+            last = (self.head[dry] - 1) % self.ring  # the input taken last, not reused
+            zero = [np.zeros(len(dry), c.dtype) for c in columns]
+            for i in self._kept:
+                zero[i] = self.values[i][dry, last]
+            seats = np.concatenate([seats, dry])
+            columns = [np.concatenate([c, z]) for c, z in zip(columns, zero, strict=True)]
         return TakenInputs(seats, columns)
+
+    def _count_many(self, seats: NDArray[np.int64], which: int) -> None:
+        for seat in seats.tolist():  # the seats whose FIFO ran dry this tick (few)
+            self._counts[seat][which] += 1
+        self._totals[which] += len(seats)
 
     def views(self, tick: int) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
         """``(seats, view ticks, alphas)`` in effect at ``tick`` for seats with a view.
@@ -274,13 +388,19 @@ class InputIntake:
         ticks = self.view_tick[seats] + (tick - self.view_at[seats])
         return seats, ticks, self.view_alpha[seats]
 
+    def backlog(self) -> NDArray[np.int64]:
+        """Per seat, the inputs waiting beyond the buffer (``input_buffer_ticks``) after
+        this tick's take: ``STATE.aq`` is sent when it is positive (a client may skip a
+        send to work it off, docs/protocol.md)."""
+        return np.maximum(self.size - (self.depth - 1), 0)
+
     def newest_waiting(self, seat: int) -> tuple[int, ...] | None:
         """The stored values of the newest input waiting for a tick (None: none waits)."""
-        size = int(self._size[seat])
+        size = int(self.size[seat])
         if size == 0:
             return None
-        slot = (int(self._head[seat]) + size - 1) % self.depth
-        return tuple(int(col[seat, slot]) for col in self._values)
+        slot = (int(self.head[seat]) + size - 1) % self.ring
+        return tuple(int(col[seat, slot]) for col in self.values)
 
     def take_totals(self) -> dict[str, int]:
         """Counts since the last call, by :data:`COUNTS` name (for the metrics)."""

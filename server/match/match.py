@@ -44,6 +44,7 @@ from server.match.frames import build_state_frames
 from server.match.handler import DefaultHandler, LeaveReason, MatchHandler
 from server.match.intake import InputIntake, Refusal
 from server.match.lockstep_feed import LockstepFeed
+from server.match.overflow import DRAIN_EVERY_S, DRAIN_GRACE_S, seconds_in_ticks
 from server.match.result import MatchResult, build_result
 from server.match.routing import route_events
 from server.match.types import MatchState, Seat, TickOutput
@@ -120,11 +121,17 @@ class Match:
         self.input_decoder = InputDecoder(definition.inputs) if definition.inputs_declared else None
         """Validates ``INPUT`` bodies of a game with ``[input]`` (None: default sticks)."""
         lag = definition.latency.lag_compensation
+        rate = definition.tick_rate_hz
         self.intake = InputIntake(
             self.capacity,
             [f.dtype for f in definition.inputs],
             definition.latency.input_buffer_ticks,
-            None if lag is None else lag.history_ticks(definition.tick_rate_hz),
+            None if lag is None else lag.history_ticks(rate),
+            kinds=[f.kind for f in definition.inputs],
+            catch_up_ticks=seconds_in_ticks(rate),
+            drain_every_ticks=seconds_in_ticks(rate, DRAIN_EVERY_S),
+            drain_grace_ticks=seconds_in_ticks(rate, DRAIN_GRACE_S),
+            starve_zero=True,
         )
         """State sync: inputs waiting for their tick, seq, views, counts (per seat)."""
         self.seat_entity = np.full(self.capacity, -1, dtype=np.int64)

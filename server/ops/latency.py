@@ -22,7 +22,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("tickwire.server")
 
 TIMINGS = ("late", "early", "on_time")
-FAULTS = ("superseded", "seq_not_newer", "seq_required", "view_future", "view_too_old")
+FAULTS = (
+    "superseded",
+    "caught_up",
+    "carried",
+    "starved",
+    "seq_not_newer",
+    "seq_required",
+    "view_future",
+    "view_too_old",
+)
 LOG_EVERY_S = 1.0
 
 
@@ -62,7 +71,9 @@ class LatencyObserver:
                 faults = self._pending.pop(match.match_id)
                 log_event(
                     log,
-                    logging.WARNING if set(faults) - {"superseded"} else logging.INFO,
+                    logging.WARNING
+                    if set(faults) - {"superseded", "caught_up", "carried", "starved"}
+                    else logging.INFO,
                     Event.INPUT_FAULTS,
                     "match %s: input faults in the last second or more: %s",
                     match.match_id,

@@ -112,3 +112,118 @@ def test_views_are_ignored_without_lag_compensation_and_a_drop_stands_still() ->
     assert taken is not None
     assert np.array_equal(taken.columns[0], [0])
     assert int(it.acked[3]) == -1
+
+
+def shooter_intake(buffer_ticks: int) -> InputIntake:
+    """Sticks plus a buttons field (the shooter's shape), views kept 30 ticks."""
+    return InputIntake(
+        2, ["int8", "int8", "uint16"], buffer_ticks, 30, ["stick", "stick", "buttons"]
+    )
+
+
+def test_a_burst_after_a_stall_keeps_every_press_with_its_own_view() -> None:
+    it = shooter_intake(2)
+    # Ten inputs held behind a stall arrive at once; a tap holds fire (bit 1) over
+    # seqs 3..5 and a second tap presses at seq 9; each input's view is its own tick.
+    fire = {3, 4, 5, 9}
+    for k in range(1, 11):
+        it.receive(0, 40, 41, (k, 0, 2 if k in fire else 0), seq=k, view_tick=20 + k)
+    applied = []
+    for tick in range(41, 45):
+        taken = it.take(tick)
+        if taken is not None:
+            applied.append((int(it.acked[0]), int(taken.columns[2][0]), int(it.view_tick[0])))
+    # The FIFO (3) kept the two presses (3 and 9) with their own views and the newest.
+    assert applied == [(3, 2, 23), (9, 2, 29), (10, 0, 30)]
+    counts = it.seat_counts(0)
+    assert (counts["superseded"], counts["carried"]) == (7, 0)
+
+
+def test_a_press_pushed_out_of_a_full_fifo_goes_forward_with_its_view() -> None:
+    it = shooter_intake(0)  # one input per tick, the newest wins
+    assert it.receive(0, 10, 11, (0, 0, 1), seq=1, view_tick=7, view_alpha=0.5) == ()
+    (r,) = it.receive(0, 10, 11, (5, 5, 0), seq=2, view_tick=8, view_alpha=0.0)
+    assert (r.code, r.seq) == (ErrorCode.INPUT_SUPERSEDED, 1)
+    assert "carried to seq 2" in r.reason
+    taken = it.take(11)
+    assert taken is not None
+    # seq 2's sticks, seq 1's press and view: the shot is judged by what seq 1 saw.
+    assert [int(c[0]) for c in taken.columns] == [5, 5, 1]
+    assert (int(it.view_tick[0]), float(it.view_alpha[0])) == (7, 0.5)
+    assert int(it.acked[0]) == 2
+    assert it.take(12) is None  # nothing applied twice
+    assert it.seat_counts(0)["carried"] == 1
+
+
+def test_a_flood_of_presses_is_still_one_input_per_tick_and_bounded() -> None:
+    it = shooter_intake(2)
+    for k in range(1, 61):  # every other input presses fire: 30 presses in one burst
+        it.receive(1, 100, 101, (0, 0, k % 2), seq=k, view_tick=99)
+    applied = [int(it.acked[1]) for tick in range(101, 110) if it.take(tick) is not None]
+    assert len(applied) == 3  # the FIFO's length, one per tick, none twice
+    assert len(set(applied)) == 3
+    assert it.seat_counts(1)["superseded"] == 57
+
+
+def catch_up_intake(grace: int = 30) -> InputIntake:
+    """The shooter's shape at 30 Hz: buffer 2, 9 catch-up places, one drop per 6 ticks
+    after a backlog of ``grace`` ticks, a dry FIFO applies the zero input."""
+    return InputIntake(
+        4, ["int8", "int8", "uint16"], 2, 30, ["stick", "stick", "buttons"], 9, 6, grace, True
+    )
+
+
+def test_a_burst_of_numbered_inputs_is_applied_in_order_with_a_backlog_reported() -> None:
+    it = catch_up_intake()
+    for k in range(1, 11):  # 10 numbered inputs after a stall, none pressing
+        assert it.receive(0, 50, 51, (k, 0, 0), seq=k, view_tick=40 + k) == ()
+    applied = []
+    backlog = []
+    for tick in range(51, 61):
+        taken = it.take(tick)
+        assert taken is not None
+        applied.append((int(taken.columns[0][0]), int(it.view_tick[0])))
+        backlog.append(int(it.backlog()[0]))
+    assert applied == [(k, 40 + k) for k in range(1, 11)]  # each once, its own view
+    assert backlog == [7, 6, 5, 4, 3, 2, 1, 0, 0, 0]  # beyond the buffer of 2
+    assert it.seat_counts(0)["superseded"] == 0
+    # Un-numbered inputs get no catch-up places: the FIFO's 3, as before.
+    for k in range(1, 11):
+        it.receive(1, 50, 51, (k, 0, 0))
+    assert it.seat_counts(1)["superseded"] == 7
+
+
+def test_a_lasting_backlog_is_worked_off_one_input_per_drain_interval() -> None:
+    it = catch_up_intake(grace=30)
+    for k in range(1, 9):  # a backlog of 5 beyond the buffer, then one input per tick
+        it.receive(0, 0, 1, (k, 0, 0), seq=k)
+    seq = 8
+    dropped = []
+    for tick in range(1, 121):
+        taken = it.take(tick)
+        after_take = int(it.backlog()[0])  # what STATE.aq reports
+        seq += 1
+        dropped += [r.seq for r in it.receive(0, tick, tick + 1, (1, 0, 0), seq=seq)]
+    # Nothing in the grace (30 ticks), then one per 6 ticks until the buffer is back.
+    assert len(dropped) == 5
+    assert after_take == 0
+    assert it.seat_counts(0)["caught_up"] == 5
+    assert taken is not None
+
+
+def test_a_dry_fifo_of_a_numbered_client_applies_the_zero_input_once() -> None:
+    it = catch_up_intake()
+    it.receive(3, 10, 11, (50, -20, 0), seq=1)
+    taken = it.take(11)
+    assert taken is not None
+    assert [int(c[0]) for c in taken.columns] == [50, -20, 0]
+    taken = it.take(12)  # nothing arrived: each numbered input moves one tick only
+    assert taken is not None
+    assert taken.seats.tolist() == [3]
+    assert [int(c[0]) for c in taken.columns] == [0, 0, 0]
+    assert int(it.acked[3]) == 1  # the zero input is not an input of the client's
+    assert it.take(13) is None  # in effect until the next one: applied once
+    assert it.seat_counts(3)["starved"] == 1
+    it.receive(2, 13, 14, (9, 9, 0))  # an un-numbered input stays in effect (as before)
+    assert it.take(14) is not None
+    assert it.take(15) is None

@@ -77,10 +77,10 @@ def scene(defn: GameDefinition) -> tuple[Match, Seat, Seat, dict[int, tuple[floa
         match.tick()
     place(match, a, 50.0, 150.0)
     place(match, b, 100.0, 30.0)
-    match.receive_fields(b, match.tick_count + 1, (0, 127, 0, 0), seq=1)
     seen: dict[int, tuple[float, float]] = {}
     world = match.sim.world
-    for _ in range(20):
+    for i in range(20):  # a numbered input moves one tick: one per tick, as a client does
+        match.receive_fields(b, match.tick_count + 1, (0, 127, 0, 0), seq=1 + i)
         match.tick()
         assert b.entity is not None
         slot = world.slot_of(b.entity)
@@ -103,7 +103,8 @@ def test_a_rewound_ray_hits_where_the_target_was_seen_and_an_unrewound_one_misse
     assert shoot(match, a, 3, aim, FIRE_NOW, t0, 0.0) == []  # where it was: gone
     aim = aim_at((50.0, 150.0), position(match, b))  # where it is (it moves on in update)
     assert shoot(match, a, 5, aim, FIRE_NOW, match.tick_count, 0.0) == [target]
-    assert shoot(match, a, 7, aim, FIRE_REWIND, match.tick_count - 10, 0.0) == []
+    # B stopped with its last input (the scene's end, 15 ticks ago): 25 back it still moved.
+    assert shoot(match, a, 7, aim, FIRE_REWIND, match.tick_count - 25, 0.0) == []
 
 
 def test_a_view_past_the_limit_is_clamped_never_rewound_further(lagcomp: GameDefinition) -> None:

@@ -171,3 +171,27 @@ async def test_a_rewound_hitscan_hits_what_the_client_saw_and_an_unrewound_one_m
         assert await shoot(1, 1 << 1) == [target]  # "hitscan": rewinds to t0
         assert await shoot(3, 1 << 2) == []  # "hitscan_now": the target left t0's place
         reader.cancel()
+
+
+async def test_a_burst_of_numbered_inputs_is_applied_in_order_and_its_backlog_reported(
+    small_arena: GameDefinition,
+) -> None:
+    """Inputs held behind a stall arrive together: each is applied once, in order, one per
+    tick (none dropped: the catch-up places), and STATE ``aq`` reports the backlog."""
+    async with running_server(small_arena) as srv, TestClient.connect(srv.url) as c:
+        w = await c.expect(MessageType.WELCOME)
+        first = await c.expect(MessageType.STATE)
+        n = math.ceil(0.3 * w["tick_rate_hz"])  # one burst, within the catch-up places
+        for k in range(n):
+            await c.send(Input(first["t"] + 1, 1.0, 0.0, seq=100 + k))
+        seen = await frames_until(c, lambda b: b.get("a") == 100 + n - 1 and "aq" not in b)
+    assert [e for e in seen if e["_kind"] is MessageType.ERROR] == []
+    acks = [(b["a"], b["at"], b.get("aq", 0)) for b in seen if "a" in b]
+    assert max(q for _, _, q in acks) >= 1  # a backlog beyond the buffer was reported
+    first_at: dict[int, int] = {}
+    for a, at, _ in acks:
+        first_at.setdefault(a, at)
+    seqs = sorted(first_at)
+    ticks = [first_at[s] for s in seqs]
+    assert ticks == sorted(set(ticks))  # one input per tick, in seq order, once each
+    assert seqs[-1] == 100 + n - 1
