@@ -199,11 +199,18 @@ class ClusterNode:
 
     async def _run(self) -> None:
         next_audit = 0.0
-        while not self.draining:
-            if await self.heartbeat_once() and time.monotonic() >= next_audit:
-                await self.audit_once()
-                next_audit = time.monotonic() + self.audit_interval_s
-            await asyncio.sleep(self.interval_s)
+        audit: asyncio.Task[int | None] | None = None
+        try:
+            while not self.draining:
+                if await self.heartbeat_once() and time.monotonic() >= next_audit:
+                    # In a task of its own: a slow SCAN never delays the next heartbeat.
+                    if audit is None or audit.done():
+                        audit = asyncio.get_running_loop().create_task(self.audit_once())
+                    next_audit = time.monotonic() + self.audit_interval_s
+                await asyncio.sleep(self.interval_s)
+        finally:
+            if audit is not None:
+                audit.cancel()
 
     def start(self) -> None:
         """Start heartbeating (the first heartbeat goes out at once)."""
