@@ -15,7 +15,7 @@ CPU_BARS: dict[tuple[str, int, int], float] = {
     ("state", 5000, 200): 0.20,
     ("state", 1000, 500): 0.30,
     ("state", 1000, 1000): 0.50,
-    ("state", 20000, 200): 0.30,
+    ("state", 20000, 200): 0.35,
     ("lockstep", 1000, 1000): 0.36,
 }
 RATE_BAR = 19.5
