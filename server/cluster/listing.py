@@ -64,12 +64,4 @@ def listing_rows(
                 "ws_url": urls[r.node_id],
             }
         )
-    page = rows[query.offset : query.offset + query.limit]
-    end = query.offset + len(page)
-    return {
-        "matches": page,
-        "total": len(rows),
-        "offset": query.offset,
-        "limit": query.limit,
-        "next_offset": end if end < len(rows) else None,
-    }
+    return query.page(rows)

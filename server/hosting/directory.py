@@ -226,12 +226,4 @@ class Directory:
                 rows.append(
                     {**m.labels(), "labels": dict(m.label_values), "open": room > 0, "room": room}
                 )
-        page = rows[query.offset : query.offset + query.limit]
-        end = query.offset + len(page)
-        return {
-            "matches": page,
-            "total": len(rows),
-            "offset": query.offset,
-            "limit": query.limit,
-            "next_offset": end if end < len(rows) else None,
-        }
+        return query.page(rows)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl
 
 from server.matchmaking.errors import BadFilter, BadLabels, BadListingQuery
@@ -53,6 +54,19 @@ class ListingQuery:
     filter: Filter = field(default_factory=Filter)
     offset: int = 0
     limit: int = DEFAULT_LIMIT
+
+    def page(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """The ``GET /matches`` answer for all matching ``rows``: this query's page of them,
+        the total, and ``next_offset`` (None on the last page)."""
+        page = rows[self.offset : self.offset + self.limit]
+        end = self.offset + len(page)
+        return {
+            "matches": page,
+            "total": len(rows),
+            "offset": self.offset,
+            "limit": self.limit,
+            "next_offset": end if end < len(rows) else None,
+        }
 
 
 def _text_values(text: str) -> tuple[Scalar, ...]:
