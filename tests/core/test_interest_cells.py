@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import msgpack
 import numpy as np
+from churn import newborn_handles
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -81,14 +82,8 @@ def test_cell_frames_rebuild_the_brute_force_view(
         born = int(rng.integers(0, 4))
         netids = np.concatenate([netids, np.arange(next_netid, next_netid + born, dtype=np.uint32)])
         next_netid += born
-        new_handles = []
-        for _ in range(born):
-            if free:
-                new_handles.append(free.pop())
-            else:
-                new_handles.append(next_handle)
-                next_handle += 1
-        handles = np.concatenate([handles, np.array(new_handles, dtype=np.int64)])
+        new_handles, next_handle = newborn_handles(free, next_handle, born)
+        handles = np.concatenate([handles, new_handles])
         xs = np.concatenate([xs, rng.uniform(0, W, born)])
         ys = np.concatenate([ys, rng.uniform(0, W, born)])
         # Shuffle slots (swap-removes move entities between slots; handles stay).

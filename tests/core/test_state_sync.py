@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgpack
 import numpy as np
+from churn import newborn_handles
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -55,14 +56,8 @@ def test_state_deltas_rebuild_the_full_snapshot(
         born = int(rng.integers(0, 5))
         netids = np.concatenate([netids, np.arange(next_netid, next_netid + born, dtype=np.uint32)])
         next_netid += born
-        new_handles = []
-        for _ in range(born):
-            if free:
-                new_handles.append(free.pop())
-            else:
-                new_handles.append(next_handle)
-                next_handle += 1
-        handles = np.concatenate([handles, np.array(new_handles, dtype=np.int64)])
+        new_handles, next_handle = newborn_handles(free, next_handle, born)
+        handles = np.concatenate([handles, new_handles])
         xs = np.concatenate([xs, rng.uniform(0, 100, born)])
         ys = np.concatenate([ys, rng.uniform(0, 100, born)])
         n = len(xs)
