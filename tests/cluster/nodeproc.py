@@ -15,6 +15,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from health import wait_healthy
+
 ROOT = Path(__file__).resolve().parents[2]
 FAST = ["--directory-ttl-s", "1.5", "--heartbeat-interval-s", "0.25"]
 """Heartbeat flags that make node loss visible within 1.5 s."""
@@ -81,6 +83,26 @@ class Node:
             self.proc.kill()
             self.proc.wait(timeout=10)
         self._out.close()
+
+
+async def start_nodes(
+    nodes: list[Node],
+    prefix: str,
+    redis_url: str,
+    folder: Path,
+    n: int = 2,
+    env: dict[str, str] | None = None,
+) -> int:
+    """Start ``n`` nodes named ``<prefix>0..`` on consecutive free ports, with FAST heartbeats
+    on one Redis and their logs in ``folder``; append them to ``nodes`` (the caller's
+    fixture stops them); wait until each answers /healthz. The base port."""
+    base = free_ports(n)
+    for i in range(n):
+        args = ["--port", str(base + i), "--node-name", f"{prefix}{i}", "--redis-url", redis_url]
+        nodes.append(Node([*args, *FAST], folder / f"{prefix}{i}.log", env=env))
+    for i in range(n):
+        await asyncio.to_thread(wait_healthy, base + i)
+    return base
 
 
 async def wait_for(pred: Any, timeout_s: float, what: str) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from health import wait_healthy
-from nodeproc import FAST, ROOT, Node, free_ports, http_json, post_json, wait_for
+from nodeproc import FAST, ROOT, Node, free_ports, http_json, post_json, start_nodes, wait_for
 
 from server.directory.redis_store import RedisDirectory
 from server.net.messages import Hello, Input
@@ -33,12 +33,7 @@ async def test_node_registers_its_matches_and_vanishes_within_the_ttl_after_sigk
 ) -> None:
     """Two nodes list their matches (ids name the node); SIGKILL one and its matches are
     gone from the directory within the TTL while the other node's stay."""
-    base = free_ports(2)
-    for i in range(2):
-        args = ["--port", str(base + i), "--node-name", f"k{i}", "--redis-url", redis_server.url]
-        nodes.append(Node([*args, *FAST], tmp_path / f"k{i}.log"))
-    for i in range(2):
-        await asyncio.to_thread(wait_healthy, base + i)
+    base = await start_nodes(nodes, "k", redis_server.url, tmp_path)
     d = RedisDirectory(redis_server.url)
     try:
         await wait_for(lambda: _count(d, 2), 10, "both nodes' matches")
@@ -211,12 +206,7 @@ async def test_a_reservation_asked_of_any_node_is_made_by_the_node_holding_the_m
 ) -> None:
     """POST /matchmake/join-by-id on node a for a match of node b answers with b's
     reservation and b's ws_url; HELLO {reservation} on b seats the player there."""
-    base = free_ports(2)
-    for i in range(2):
-        args = ["--port", str(base + i), "--node-name", f"r{i}", "--redis-url", redis_server.url]
-        nodes.append(Node([*args, *FAST], tmp_path / f"r{i}.log"))
-    for i in range(2):
-        await asyncio.to_thread(wait_healthy, base + i)
+    base = await start_nodes(nodes, "r", redis_server.url, tmp_path)
     d = RedisDirectory(redis_server.url)
     try:
         await wait_for(lambda: _count(d, 2), 15, "both nodes' first heartbeats")

@@ -10,8 +10,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from health import wait_healthy
-from nodeproc import FAST, Node, free_ports, http_json, post_json, wait_for
+from nodeproc import Node, http_json, post_json, start_nodes, wait_for
 
 from server.directory import RendezvousRing, node_of_match
 from server.directory.redis_store import RedisDirectory
@@ -36,12 +35,7 @@ async def get(url: str) -> Any:
 async def test_cluster_places_matches_by_load_and_by_key(
     redis_server: Any, nodes: list[Node], tmp_path: Path
 ) -> None:
-    base = free_ports(2)
-    for i in range(2):
-        args = ["--port", str(base + i), "--node-name", f"p{i}", "--redis-url", redis_server.url]
-        nodes.append(Node([*args, *FAST], tmp_path / f"p{i}.log", env=LIFT_RATE))
-    for i in range(2):
-        await asyncio.to_thread(wait_healthy, base + i)
+    base = await start_nodes(nodes, "p", redis_server.url, tmp_path, env=LIFT_RATE)
     a, b = (f"http://127.0.0.1:{base + i}" for i in range(2))
     d = RedisDirectory(redis_server.url)
     try:

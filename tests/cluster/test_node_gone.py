@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from health import wait_healthy
-from nodeproc import FAST, Node, free_ports, http_json, wait_for
+from nodeproc import Node, http_json, start_nodes, wait_for
 from websockets.exceptions import ConnectionClosed
 
 from client_sim.joining import JoinPlan
@@ -26,12 +25,7 @@ LIFT_RATE = {"TICKWIRE_MATCHMAKE_RATE_PER_S": "1000", "TICKWIRE_MATCHMAKE_BURST"
 async def test_bots_rematchmake_when_their_node_dies_and_its_tokens_close_node_gone(
     redis_server: Any, nodes: list[Node], tmp_path: Path
 ) -> None:
-    base = free_ports(2)
-    for i in range(2):
-        args = ["--port", str(base + i), "--node-name", f"g{i}", "--redis-url", redis_server.url]
-        nodes.append(Node([*args, *FAST], tmp_path / f"g{i}.log", env=LIFT_RATE))
-    for i in range(2):
-        await asyncio.to_thread(wait_healthy, base + i)
+    base = await start_nodes(nodes, "g", redis_server.url, tmp_path, env=LIFT_RATE)
     a_ws, b_ws = (f"ws://127.0.0.1:{base + i}/ws" for i in range(2))
 
     async def b_listed() -> bool:
