@@ -143,8 +143,8 @@ class Metrics:
         )
         self.input_faults = Counter(
             "tickwire_input_faults",
-            "State-sync inputs superseded in the buffer, refused for their seq, or whose "
-            "view was clamped, by fault.",
+            "State-sync input faults: superseded, caught up, carried or starved in the "
+            "buffer, refused for their seq, or with a clamped view, by fault.",
             ["kind", "fault"],
             registry=r,
         )
