@@ -7,6 +7,7 @@ import { drawFrame } from "./draw.js";
 import { Panel, showResult } from "./hud.js";
 import { attachLockstep } from "./lockstep/view.js";
 import { Mirror } from "./mirror.js";
+import { Backlog } from "./smooth/backlog.js";
 import { Predictor, quantiles, quantizeStick, ServerClock } from "./smooth/predict.js";
 import { attachReplay, replayId } from "./replay.js";
 import { CLOSE_NAMES, readIds, T, VERSION } from "./wire.js";
@@ -32,15 +33,16 @@ const S = {
   overlays: { interest: true, grid: false },
   // Prediction (predict.js): active once WELCOME has interpolation_ms (the server speaks
   // INPUT.seq); predictedPos is where the own entity is drawn, serverPos where the last
-  // STATE put it; errors in world units.
+  // STATE put it; errors in world units; skipped: sends skipped to work off STATE.aq.
   prediction: { active: false, predictedPos: null, serverPos: null, acked: null, pending: 0,
-    error: null, p50: null, p99: null, corrections: 0, correctionsPerS: 0 },
+    error: null, p50: null, p99: null, corrections: 0, correctionsPerS: 0, skipped: 0 },
   renderTick: null,
 };
 globalThis.tickwire = S;
 
 const mirror = new Mirror();
 let predictor = null; // the own entity's prediction (state sync players)
+let backlog = null; // our inputs the server holds beyond its buffer (STATE.aq), worked off by skips
 let clock = null; // the server tick estimated from arrivals; renderTick trails it
 
 const canvas = document.getElementById("arena");
@@ -147,6 +149,8 @@ function onWelcome(w) {
   if (w.sync === "state") clock = new ServerClock(w.tick_rate_hz, w.interpolation_ms ?? 100);
   if (!w.spectator && w.sync === "state" && w.interpolation_ms !== undefined && w.movement) {
     predictor = new Predictor(w);
+    const buttons = controls.schema.filter((f) => f.type === "buttons").map((f) => f.name);
+    backlog = new Backlog(w.input_buffer_ticks ?? 0, buttons);
     S.prediction.active = true;
   }
   if (!w.spectator) setInterval(sendInput, 1000 / w.tick_rate_hz);
@@ -157,7 +161,11 @@ function onState(b) {
   const now = performance.now();
   if (clock) clock.frame(b.t, now);
   mirror.applyState(b, now);
-  if (predictor && b.a !== undefined) reconcile(b);
+  if (predictor && b.a !== undefined) {
+    reconcile(b);
+    backlog.update(b.a, b.aq ?? 0, predictor.pending.map((p) => p.seq));
+    S.prediction.skipped = backlog.skipped;
+  }
   S.tick = b.t;
   S.states += 1;
   panel.states += 1;
@@ -188,7 +196,11 @@ function sendInput() {
   // frame the input is meant for.
   const tick = w.sync === "lockstep" ? Math.max(0, S.lastFrame) + w.input_delay_ticks : S.tick + 1;
   const body = controls.body(tick, S.ownPos);
+  // After a stall the server holds a backlog of our inputs (STATE.aq): skip this send
+  // (neither sent nor predicted) unless it presses a button (smooth/backlog.js).
+  if (predictor && backlog.skip(body, predictor.seq)) return;
   if (predictor) {
+    backlog.sent(body);
     // Number the input, say what the page shows of the others, and move at once.
     const seq = predictor.nextSeq();
     body.seq = seq;

@@ -1,5 +1,8 @@
 """The browser's prediction (server/web/smooth/predict.js) against the server, run by node.
 
+Also the page's backlog skips (server/web/smooth/backlog.js) against the bots'
+(client_sim/smooth.py) for the same random sends, frames (``a``, ``aq``) and skips.
+
 The movement cases are the real core stepping the shooter and the arena; the
 reconciliation case is the Python reference's run over a delayed link with late inputs
 (tests/client_sim/test_predict.py): the JavaScript must measure the same error at every
@@ -15,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from client_sim.smooth import SmoothClient
 from server.gamedef import GameDefinition, load_definition
 from server.hosting.welcome import movement
 from tests.client_sim.test_predict import ServerSide, play
@@ -61,6 +65,36 @@ def _movement_case(defn: GameDefinition, seed: int, start: tuple[int, int]) -> d
     }
 
 
+def _backlog_case(defn: GameDefinition, seed: int) -> dict[str, Any]:
+    """Random sends (some pressing fire), frames acknowledging some of them with a
+    backlog ``aq`` of 0-4, and skips asked, with the bots' SmoothClient's answers."""
+    buffer = 2
+    smooth = SmoothClient(
+        defn,
+        {"tick_rate_hz": 30, "interpolation_ms": 100, "input_buffer_ticks": buffer, "entity": 1},
+    )
+    rng = np.random.default_rng(seed)
+    log: list[list[int | bool]] = []
+    sent = acked = 0
+    for _ in range(400):
+        buttons = int(rng.choice([0, 0, 0, 1, 2, 3]))
+        body = {"tick": 1, "x": 0.5, "y": 0.0, "aim": 0.0, "buttons": buttons}
+        op = rng.random()
+        if sent < 3 or (op < 0.4 and sent < 60):
+            smooth.input_payload(body)
+            log.append([1, buttons])
+            sent += 1
+        elif op < 0.7:
+            acked = int(rng.integers(acked, sent))
+            q = int(rng.choice([0, 1, 2, 3, 4]))
+            smooth._backlog(acked, q)
+            log.append([0, acked, q, smooth.backlog])
+        else:
+            log.append([2, buttons, smooth.skip(body)])
+    assert any(row[0] == 2 and row[2] for row in log), "the case never skips: no test"
+    return {"kind": "backlog", "name": f"backlog-{seed}", "buffer": buffer, "log": log}
+
+
 def _run(
     node: str, cases: list[dict[str, Any]], tmp_path: Path
 ) -> subprocess.CompletedProcess[str]:
@@ -89,10 +123,22 @@ def test_js_movement_and_reconciliation_equal_the_server_and_python(
             "log": log,
             "corrections": predictor.stats.corrections,
         },
+        *(_backlog_case(shooter, seed) for seed in (5, 6, 7)),
     ]
     done = _run(node, cases, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.split() == [w for c in cases for w in ("ok", c["name"])]
+
+
+def test_js_check_reports_a_wrong_skip(node: str, tmp_path: Path) -> None:
+    """Python's answer to one skip turned: the runner names that row (it can fail)."""
+    shooter = load_definition(ROOT / "data" / "games" / "shooter.toml")
+    case = _backlog_case(shooter, 8)
+    row = next(i for i, r in enumerate(case["log"]) if r[0] == 2 and r[2])
+    case["log"][row][2] = False
+    done = _run(node, [case], tmp_path)
+    assert done.returncode == 1
+    assert f"FAIL backlog-8: row {row}: skip true, python false" in done.stdout
 
 
 def test_js_check_reports_a_wrong_position(node: str, tmp_path: Path) -> None:

@@ -3,8 +3,11 @@
 //   movement: {welcome, start: [x, y], sticks: [[qx, qy], ...], want: [[x, y], ...]}
 //   reconcile: {welcome, log: [[0, qx, qy, a, t, at, error] | [1, seq, qx, qy], ...],
 //               corrections: int}   (a frame's error: python's, a number or null)
+//   backlog:   {buffer, log: [[0, a, aq, left] | [1, buttons] | [2, buttons, skipped], ...]}
+//               (a STATE and python's backlog left after it; a send; a skip asked)
 // Prints "ok NAME" or "FAIL NAME: ..." per case; exit 0 when every case agrees.
 import { readFileSync } from "node:fs";
+import { Backlog } from "./backlog.js";
 import { Movement, Predictor } from "./predict.js";
 
 function movement(c) {
@@ -37,6 +40,25 @@ function reconcile(c) {
   return null;
 }
 
+function backlog(c) {
+  const b = new Backlog(c.buffer, ["buttons"]);
+  const sent = [];
+  for (const [i, row] of c.log.entries()) {
+    if (row[0] === 0) {
+      b.update(row[1], row[2], sent);
+      if (b.left !== row[3]) return `row ${i}: backlog ${b.left}, python ${row[3]}`;
+    } else if (row[0] === 1) {
+      sent.push(sent.length);
+      b.sent({ buttons: row[1] });
+    } else {
+      const got = b.skip({ buttons: row[1] }, sent.length - 1);
+      if (got !== row[2]) return `row ${i}: skip ${got}, python ${row[2]}`;
+    }
+  }
+  return null;
+}
+
+const CHECKS = { movement, reconcile, backlog };
 const path = process.argv[2];
 if (!path) {
   console.error("usage: node check.js CASES.json");
@@ -44,7 +66,7 @@ if (!path) {
 }
 let failed = 0;
 for (const c of JSON.parse(readFileSync(path, "utf8"))) {
-  const why = c.kind === "movement" ? movement(c) : reconcile(c);
+  const why = CHECKS[c.kind](c);
   if (why === null) console.log(`ok ${c.name}`);
   else {
     failed += 1;
