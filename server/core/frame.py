@@ -170,13 +170,19 @@ class FrameProcessor:
         return self.finish(ctx, result)
 
     def begin(
-        self, tick: int, inputs: InputBatch | None, with_index: bool = True
+        self,
+        tick: int,
+        inputs: InputBatch | None,
+        with_index: bool = True,
+        write_inputs: bool = True,
     ) -> tuple[TickContext, FrameResult]:
         """The start of a step: queued commands applied, the tick's inputs written.
 
         Then :meth:`run_phases` (or a batch, :mod:`server.core.batch`) runs the systems
         and :meth:`finish` closes the step. ``with_index=False`` (a batch, whose systems
-        get the batch's index) leaves ``ctx.index`` None instead of this world's index.
+        get the batch's index) leaves ``ctx.index`` None instead of this world's index;
+        ``write_inputs=False`` (a batch, which writes every match's sticks at once) leaves
+        the input columns to the caller.
         """
         timer = self._timer
         result = FrameResult(tick)
@@ -193,17 +199,23 @@ class FrameProcessor:
         )
         if len(self.commands):
             self._record(result, self.commands.apply())
-        world = self.world
-        if inputs is not None and self._has_input:
-            slots = world.entities.slots_of(inputs.entities)
-            ok = slots >= 0
-            if inputs.columns is None:
-                world.col("input.x")[slots[ok]] = inputs.x[ok]
-                world.col("input.y")[slots[ok]] = inputs.y[ok]
-            else:
-                for name, values in inputs.columns.items():
-                    world.col(f"input.{name}")[slots[ok]] = values[ok]
+        if inputs is not None and write_inputs:
+            self.write_inputs(inputs)
         return ctx, result
+
+    def write_inputs(self, inputs: InputBatch) -> None:
+        """Write a tick's inputs into the input columns (rows of ids not alive skipped)."""
+        if not self._has_input:
+            return
+        world = self.world
+        slots = world.entities.slots_of(inputs.entities)
+        ok = slots >= 0
+        if inputs.columns is None:
+            world.col("input.x")[slots[ok]] = inputs.x[ok]
+            world.col("input.y")[slots[ok]] = inputs.y[ok]
+        else:
+            for name, values in inputs.columns.items():
+                world.col(f"input.{name}")[slots[ok]] = values[ok]
 
     def run_phases(self, ctx: TickContext, result: FrameResult) -> None:
         """Every phase's systems over this world, commands applied after each phase."""

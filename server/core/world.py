@@ -55,6 +55,11 @@ class World:
         self._columns["entity"] = np.zeros(self._capacity, dtype=np.int64)
         self.entities = EntityAllocator(self._capacity)
         self._next_netid = 1
+        self.version = 0
+        """Bumped by every structural change (spawn, despawn, import): rows moved."""
+        self.stack: object | None = None
+        """The batch stack whose rows this world's columns are views of, if any
+        (:mod:`server.core.batch.stack`); only that module reads or sets it."""
 
     # -- reading -----------------------------------------------------------------
 
@@ -154,6 +159,7 @@ class World:
         self._columns["entity"][start:end] = eids
         self.entities.set_slots(eids, np.arange(start, end, dtype=np.int64))
         self.count = end
+        self.version += 1
         return netids
 
     def despawn_batch(self, eids: NDArray[np.int64]) -> NDArray[np.uint32]:
@@ -173,6 +179,7 @@ class World:
         for arr in self._columns.values():
             arr[:new_count] = arr[: self.count][keep]
         self.count = new_count
+        self.version += 1
         self.entities.free(removed_eids)
         self.entities.set_slots(
             self._columns["entity"][:new_count], np.arange(new_count, dtype=np.int64)
@@ -220,6 +227,7 @@ def import_world(world: World, state: dict[str, object]) -> None:
             raise InvalidState(f"checkpoint column {key} has {len(arr)} rows, expected {count}")
         world._columns[key][:count] = arr
     world.count = count
+    world.version += 1
     world._next_netid = int(state["next_netid"])  # type: ignore[call-overload]
     alloc = world.entities
     n = int(state["alloc_next"])  # type: ignore[call-overload]

@@ -16,7 +16,7 @@ from server.core.entity import EntityId
 from server.core.pipeline import Pipeline, ScheduledSystem
 from server.core.simulation import LockstepReplica, Simulation
 from server.core.spatial.brute import BruteForceIndex
-from server.core.spatial.pairs import pairs_within
+from server.core.spatial.pairs import grid_pairs, pairs_within, sweep_pairs
 from server.core.systems.registry import SystemSpec, TickContext
 from server.core.world import World
 from server.errors import SystemFailed
@@ -172,6 +172,61 @@ def test_a_raising_batched_system_fails_only_its_match(small_arena: GameDefiniti
         assert sims[i].checksum() == twins[i].checksum()
 
 
+def test_batches_of_any_composition_over_time_step_as_alone(small_arena: GameDefinition) -> None:
+    """Worlds stay stacked across ticks (their columns are views of the batch's arrays):
+    batches that change from tick to tick (subsets, another order, some matches alone),
+    spawns and despawns, and inputs naming dead ids give every match the checksum of a
+    twin that always steps alone."""
+    from server.core.batch.stack import stack_of
+    from server.core.frame import InputBatch
+
+    n = 5
+    sims = [Simulation(small_arena, i) for i in range(n)]
+    twins = [Simulation(small_arena, i) for i in range(n)]
+    players: list[list[EntityId]] = [[] for _ in range(n)]
+    for i in range(n):
+        for s in (sims[i], twins[i]):
+            s.spawn_initial()
+        for _ in range(1 + i):
+            e = sims[i].queue_player()
+            assert twins[i].queue_player() == e
+            players[i].append(e)
+    rng = np.random.default_rng(11)
+    reused = 0
+    for t in range(40):
+        inputs: list[InputBatch | None] = []
+        for i in range(n):
+            ids = [e for e in players[i] if rng.random() < 0.8]  # some seats send nothing
+            sticks = rng.integers(-127, 128, (2, len(ids))).astype(np.int8)
+            batch = InputBatch(np.array(ids, dtype=np.int64), sticks[0], sticks[1])
+            inputs.append(batch if ids or rng.random() < 0.5 else None)
+        if t in (6, 21):  # a player leaves; its id stays in the inputs (dead: skipped)
+            for s in (sims[2], twins[2]):
+                s.queue_despawn(players[2][0])
+        if t in (9, 30):  # a player joins another match
+            e = sims[4].queue_player()
+            assert twins[4].queue_player() == e
+            players[4].append(e)
+        if t == 14:  # an NPC despawns
+            npc = EntityId(int(sims[0].world.col("entity")[3]))
+            for s in (sims[0], twins[0]):
+                s.queue_despawn(npc)
+        order = [int(i) for i in rng.permutation(n)] if t % 7 == 3 else list(range(n))
+        batched = [i for i in order if t % 5 != 2 or i != 1]  # match 1 alone at times
+        if t % 11 == 4:
+            batched = batched[:2]
+        before = stack_of([sims[i].world for i in batched])
+        results = step_batch([sims[i] for i in batched], [inputs[i] for i in batched])
+        reused += before is not None
+        assert not any(isinstance(r, SystemFailed) for r in results)
+        for i in set(range(n)) - set(batched):
+            sims[i].step(inputs[i])
+        for i in range(n):
+            twins[i].step(inputs[i])
+            assert sims[i].checksum() == twins[i].checksum(), (t, i, batched)
+    assert reused > 10  # steady ticks reuse the stack
+
+
 def test_which_definitions_batch(small_arena: GameDefinition) -> None:
     """The arena's systems batch; a definition with any other system steps per match."""
     assert can_batch(small_arena)
@@ -230,7 +285,8 @@ def test_pairs_with_the_cell_table_equal_brute_force(
     n: int, seed: int, layout: str, distance: float
 ) -> None:
     """From 256 points on, pairs_within looks cells up in a table (when there are at most
-    16 cells per point) instead of binary searches: still exactly brute force's pairs."""
+    16 cells per point) instead of binary searches; where points are sparse along x it
+    sweeps instead: each way, and the one chosen, exactly brute force's pairs."""
     rng = np.random.default_rng(seed)
     if layout == "plane":  # many small matches side by side: wide and sparse
         xs = rng.integers(0, 256 * 2000, n) / SCALE
@@ -247,5 +303,6 @@ def test_pairs_with_the_cell_table_equal_brute_force(
     brute.rebuild(ids, xs, ys)
     ea, eb = brute.candidate_pairs(distance)
     expected = sorted(zip(np.minimum(ea, eb).tolist(), np.maximum(ea, eb).tolist(), strict=True))
-    a, b = pairs_within(ids, xs, ys, distance)
-    assert list(zip(a.tolist(), b.tolist(), strict=True)) == expected
+    for way in (pairs_within, grid_pairs, sweep_pairs):
+        a, b = way(ids, xs, ys, distance)
+        assert list(zip(a.tolist(), b.tolist(), strict=True)) == expected, way.__name__

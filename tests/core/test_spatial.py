@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 from server.core.spatial import BruteForceIndex, make_index
+from server.core.spatial.pairs import grid_pairs, sweep_pairs
 
 W, H = 100.0, 100.0
 
@@ -134,6 +135,8 @@ def test_fast_indexes_match_brute_force_for_pairs(
     for name, index in indexes(cell, leaf).items():
         index.rebuild(ids, xs, ys)  # type: ignore[attr-defined]
         assert same(index.candidate_pairs(distance), expected), name  # type: ignore[attr-defined]
+    for way in (grid_pairs, sweep_pairs):  # both ways of pairs_within, whichever it picks
+        assert same(way(ids, xs, ys, distance), expected), way.__name__
 
 
 @pytest.mark.parametrize("kind", ["grid", "quadtree", "brute"])

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from server.core.batch.stepper import StackedWorld
+from server.core.batch.stack import StackedWorld, stack_of
 from server.core.sync.cells import eps_units, positions
 from server.core.sync.encode import Part, bounds, encode, frame_heads, share
 from server.core.sync.msgbytes import frame_tails
@@ -105,7 +105,8 @@ def _build(
     ms: list[WholeViewMatch], quantizer: PositionQuantizer, scale: float
 ) -> list[list[bytes] | None]:
     n_m = len(ms)
-    stack = StackedWorld([m.world for m in ms], _COLUMNS)
+    worlds = [m.world for m in ms]
+    stack = stack_of(worlds) or StackedWorld(worlds, _COLUMNS)  # the step's, if the same
     counts = stack.counts
     starts = _excl(counts)
     row_m = np.repeat(np.arange(n_m, dtype=np.int64), counts)

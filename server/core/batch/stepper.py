@@ -8,24 +8,26 @@ that ends it. Every world ends bit for bit as if it had stepped alone
 (:meth:`~server.core.simulation.Simulation.step`): same positions, velocities,
 checksums; tested tick by tick in tests/core/test_batch.py.
 
-How: per match, the start of a step (its own queued spawns and despawns, its own inputs:
-:meth:`~server.core.frame.FrameProcessor.begin`); then the matches' columns are stacked
-(one ``np.concatenate`` per column, rows match after match), every system of the
-pipeline runs once over the stack -- pairs come from a
-:class:`~server.core.batch.plane.MatchPlaneIndex`, so none crosses matches -- and the
-columns the systems write are copied back into each match's world. Each match's own
-spatial index is marked stale and rebuilt only if something queries it.
+How: per match, the start of a step (its own queued spawns and despawns:
+:meth:`~server.core.frame.FrameProcessor.begin`); then the worlds' storage is one stack
+(:func:`~server.core.batch.stack.bound_stack`: every world's columns are views of one
+array per column, rows match after match, re-stacked only when the batch or a world's
+structure changed since the last tick), every match's default stick inputs are written
+into it at once (:func:`write_sticks`), and every system of the pipeline runs once over
+the stack -- pairs come from a :class:`~server.core.batch.plane.MatchPlaneIndex`, so none
+crosses matches. The systems write the worlds directly: nothing is copied back. Each
+match's own spatial index is marked stale and rebuilt only if something queries it.
 
 Which definitions batch (:func:`can_batch`): every system declares ``batch_writes``
-(today the arena's four: ``apply_inputs``, ``move``, ``bounce_at_edges``, ``collide``;
-the stack holds the fields of the components the systems require, and ``has``)
+(today the arena's four: ``apply_inputs``, ``move``, ``bounce_at_edges``, ``collide``)
 and no system after ``validate`` writes positions. Any other definition steps per match
 (the host does that by itself). A batched system must not queue commands, emit events or
-end the match; if it does, or if any system raises, the stack is discarded (no match's
-world was written) and every match of the batch is stepped alone from the same point:
-the one whose data makes a system raise fails alone with its own ``SystemFailed``; the
-others complete their tick exactly as they would have alone. That retry is the isolation
-rule (which match "caused" an exception raised over a stack cannot be known).
+end the match; if it does, or if any system raises, the columns the systems write
+(their ``batch_writes``, saved before the first system ran) are restored and every match
+of the batch is stepped alone from the same point: the one whose data makes a system
+raise fails alone with its own ``SystemFailed``; the others complete their tick exactly
+as they would have alone. That retry is the isolation rule (which match "caused" an
+exception raised over a stack cannot be known).
 
 ``ctx.stats`` of a batched tick are the batch's (e.g. ``contacts`` over all its matches)
 and are reported in the first match's result; timings (``system_s``, ``phase_s``,
@@ -39,8 +41,10 @@ from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import numpy as np
+from numpy.typing import NDArray
 
 from server.core.batch.plane import MatchPlaneIndex
+from server.core.batch.stack import StackedWorld, bound_stack
 from server.core.commands import CommandBuffer
 from server.core.determinism import MatchRng
 from server.core.frame import FrameResult, InputBatch
@@ -48,11 +52,12 @@ from server.core.phases import Phase
 from server.core.pipeline import Pipeline
 from server.core.simulation import Simulation
 from server.core.systems.registry import TickContext
-from server.core.world import World
 from server.errors import InvalidState, SystemFailed
 from server.gamedef.schema import GameDefinition
 
 _POSITION = ("position.x", "position.y")
+_ROWS_KEPT = 16
+"""Input layouts (which seats sent) remembered per world and stack."""
 Timer = Callable[[], float]
 
 
@@ -70,17 +75,6 @@ def can_batch(definition: GameDefinition) -> bool:
     return True
 
 
-def read_columns(pipeline: Pipeline, world: World) -> tuple[str, ...]:
-    """What a batch stacks: the fields of every component a system requires, and ``has``."""
-    out: list[str] = ["has"]
-    for s in pipeline.systems():
-        for comp in s.spec.requires:
-            for key in world.component_columns(comp):
-                if key not in out:
-                    out.append(key)
-    return tuple(out)
-
-
 def written_columns(pipeline: Pipeline) -> tuple[str, ...]:
     """The columns the pipeline's systems write: what a batch copies back per match."""
     out: list[str] = []
@@ -89,35 +83,6 @@ def written_columns(pipeline: Pipeline) -> tuple[str, ...]:
             if c not in out:
                 out.append(c)
     return tuple(out)
-
-
-class StackedWorld(World):
-    """Columns ``keys`` of several worlds of one definition, concatenated (a copy).
-
-    Reading API as :class:`World` (``col``, ``mask``, ``count``, ``has_component``);
-    structural changes and entity handles are not available on a stack.
-    """
-
-    def __init__(self, worlds: Sequence[World], keys: Sequence[str]) -> None:
-        first = worlds[0]
-        # The schema (component bits, archetypes) is the definition's, shared by all.
-        self._components = first._components
-        self._bits = first._bits
-        self._archetypes = first._archetypes
-        self.counts = np.fromiter((w.count for w in worlds), dtype=np.int64, count=len(worlds))
-        self.offsets = np.concatenate(([0], np.cumsum(self.counts)))
-        self.count = int(self.offsets[-1])
-        self._capacity = self.count
-        self._columns = {key: np.concatenate([w.col(key) for w in worlds]) for key in keys}
-        self._next_netid = 0
-
-    def write_back(self, worlds: Sequence[World], keys: Sequence[str]) -> None:
-        """Copy columns ``keys`` of the stack back into each world (its rows only)."""
-        offsets = self.offsets.tolist()
-        for key in keys:
-            column = self._columns[key]
-            for i, w in enumerate(worlds):
-                w.col(key)[:] = column[offsets[i] : offsets[i + 1]]
 
 
 class _NoRng:
@@ -143,23 +108,37 @@ def step_batch(
     """
     out: list[FrameResult | SystemFailed | None] = [None] * len(sims)
     begun: list[tuple[int, TickContext, FrameResult]] = []
+    sticks: list[InputBatch | None] = []
     for i, (sim, batch) in enumerate(zip(sims, inputs, strict=True)):
         sim.tick += 1
+        # Default sticks are written below, over the stack, for all matches at once.
+        stick = batch if batch is not None and batch.columns is None else None
         try:
-            ctx, res = sim.processor.begin(sim.tick, batch, with_index=False)
+            ctx, res = sim.processor.begin(
+                sim.tick, batch, with_index=False, write_inputs=stick is None
+            )
         except Exception as exc:
             out[i] = _wrapped(exc, sim.tick)
             continue
         begun.append((i, ctx, res))
+        sticks.append(stick)
     if begun:
         idle = [sims[i] for i, _, _ in begun]
+        pipeline = idle[0].processor.pipeline
+        saved: dict[str, NDArray[Any]] = {}
         try:
+            stack = bound_stack([s.world for s in idle])
+            if stack.has_component("input"):
+                write_sticks(stack, sticks)
+            saved = {key: stack.col(key).copy() for key in written_columns(pipeline)}
             stats, system_s, phase_s, index_s = _run_stacked(
-                idle[0].processor.pipeline, idle[0].definition, [s.world for s in idle], timer
+                pipeline, idle[0].definition, stack, timer
             )
         except Exception:  # a system raised, or did what a batch cannot: one by one
-            for i, ctx, res in begun:
-                out[i] = _alone(sims[i], ctx, res)
+            for key, column in saved.items():  # from the same point: the tick's start
+                stack.col(key)[:] = column
+            for (i, ctx, res), stick in zip(begun, sticks, strict=True):
+                out[i] = _alone(sims[i], ctx, res, stick)
         else:
             n = len(begun)
             for j, (i, ctx, res) in enumerate(begun):
@@ -182,11 +161,42 @@ def _wrapped(exc: Exception, tick: int) -> SystemFailed:
     return error
 
 
+def write_sticks(stack: StackedWorld, sticks: Sequence[InputBatch | None]) -> None:
+    """Write each bound world's default stick inputs (``input.x``/``input.y``) into the
+    stack, as :meth:`~server.core.frame.FrameProcessor.begin` writes them alone: rows of
+    ids that are not alive are skipped. One fancy assignment per column for all worlds;
+    the rows of a world's ids are looked up once per stack (they move only when it does).
+    """
+    rows: list[NDArray[np.int64]] = []
+    xs: list[NDArray[np.int8]] = []
+    ys: list[NDArray[np.int8]] = []
+    offsets = stack.offsets.tolist()
+    for j, batch in enumerate(sticks):
+        if batch is None or not len(batch.entities):
+            continue
+        cache = stack.input_rows[j]
+        key = batch.entities.tobytes()
+        got = cache.get(key)
+        if got is None:
+            if len(cache) >= _ROWS_KEPT:
+                cache.clear()
+            slots = stack.worlds[j].entities.slots_of(batch.entities)
+            alive = slots >= 0
+            got = cache[key] = (slots[alive] + offsets[j], None if alive.all() else alive)
+        at, live = got
+        rows.append(at)
+        xs.append(batch.x if live is None else batch.x[live])
+        ys.append(batch.y if live is None else batch.y[live])
+    if rows:
+        at = np.concatenate(rows)
+        stack.col("input.x")[at] = np.concatenate(xs)
+        stack.col("input.y")[at] = np.concatenate(ys)
+
+
 def _run_stacked(
-    pipeline: Pipeline, definition: GameDefinition, worlds: Sequence[World], timer: Timer
+    pipeline: Pipeline, definition: GameDefinition, stack: StackedWorld, timer: Timer
 ) -> tuple[dict[str, float], dict[str, float], dict[str, float], float]:
-    """Stack, run the pipeline once, write back. Raises before any world is written."""
-    stack = StackedWorld(worlds, read_columns(pipeline, worlds[0]))
+    """Run the pipeline once over the stack (which is the worlds' storage)."""
     commands = CommandBuffer(stack)
     ctx = TickContext(
         tick=0,
@@ -218,13 +228,17 @@ def _run_stacked(
             ctx.index = MatchPlaneIndex(xs, ys, stack.counts)
             index_s = timer() - t_index
         phase_s[phase.key] = timer() - t_phase
-    stack.write_back(worlds, written_columns(pipeline))
     return ctx.stats, system_s, phase_s, index_s
 
 
-def _alone(sim: Simulation, ctx: TickContext, res: FrameResult) -> FrameResult | SystemFailed:
-    """The rest of one match's tick on its own world (the batch's isolation retry)."""
+def _alone(
+    sim: Simulation, ctx: TickContext, res: FrameResult, sticks: InputBatch | None
+) -> FrameResult | SystemFailed:
+    """The rest of one match's tick on its own world (the batch's isolation retry);
+    ``sticks``: inputs the batch was to write (written again here: the same values)."""
     try:
+        if sticks is not None:
+            sim.processor.write_inputs(sticks)
         ctx.index = sim.processor.built_index()
         sim.processor.run_phases(ctx, res)
         return sim.processor.finish(ctx, res)
