@@ -32,7 +32,7 @@ docs/architecture.md).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -47,6 +47,10 @@ FRAME_OVERHEAD_BYTES = 48
 """About what a frame costs before its rows (envelope, keys, bin headers)."""
 LEVELS = 96
 """Priority levels: a quarter octave each, from 2**-16 up (lower ones share the last)."""
+NEAR_MARGIN_UNITS = 0.5
+"""Rows this much beyond ``falloff_units`` count as near too: clients measure "near" on
+quantized positions, the server on exact ones (a 1/16-unit step moves a distance by
+less than 0.1 unit), so an entity the client sees at 49.98 units is near here as well."""
 _TOP = ((127 + 8) << 2) + 1
 """``level = _TOP - quarter octave``: scores from 2**8 up share level 2 (the best)."""
 
@@ -66,6 +70,8 @@ class Budget:
     """Per seat: this frame is a full snapshot."""
     near: NDArray[np.bool_] | None = None
     """Per visible pair: within ``falloff_units`` (None: no distances)."""
+    config: BudgetConfig | None = None
+    """The match's settings (its stamp matrix: the staleness accumulators)."""
 
 
 @dataclass(slots=True)
@@ -81,6 +87,10 @@ class BudgetConfig:
     """Per kind (index = kind id); None: 1 for every kind."""
     credit: F64 | None = None
     """Per seat: bytes carried over from earlier frames, within one frame's share."""
+    stamp: NDArray[np.uint16] = field(default_factory=lambda: np.zeros((0, 0), np.uint16))
+    """Per ``[seat, handle]`` (the explicit baselines' shape): the tick (mod 2**16) the
+    seat's copy last equalled the entity's quantized position (the staleness
+    accumulator of :mod:`server.core.sync.budget_pairs`)."""
 
     def set_importance(self, weights: Sequence[float]) -> None:
         """Importance per kind id (the definition's archetypes, in file order)."""
@@ -101,12 +111,6 @@ class BudgetConfig:
         ``tail_bytes``: per seat, the bytes of its frame's tail keys (events, acks),
         paid before any changed row; ``fresh``: per seat, a full snapshot.
         """
-        rows = int(seats.max(initial=-1)) + 1
-        if self.credit is None or len(self.credit) < rows:
-            grown = np.zeros(rows)
-            if self.credit is not None:
-                grown[: len(self.credit)] = self.credit
-            self.credit = grown
         imp = self.importance
         if imp is None:
             prio = np.ones(len(kinds_of_pairs))
@@ -115,11 +119,37 @@ class BudgetConfig:
         near = None
         if d2 is not None:
             prio = prio * falloff(d2, self.falloff_units)
-            near = d2 <= self.falloff_units**2
-        allow = self.bytes_per_frame + self.credit[seats] - FRAME_OVERHEAD_BYTES
+            near = d2 <= self.near_d2()
+        allow = self.allow(seats, tail_bytes)
+        return Budget(allow, prio, tick, self.max_stale_ticks, fresh, near, self)
+
+    def allow(self, seats: I64, tail_bytes: I64 | None) -> F64:
+        """Bytes per seat for its rows: its share plus carried credit, less what is paid
+        first (the frame's overhead and ``tail_bytes``, its tail keys)."""
+        rows = int(seats.max(initial=-1)) + 1
+        if self.credit is None or len(self.credit) < rows:
+            grown = np.zeros(rows)
+            if self.credit is not None:
+                grown[: len(self.credit)] = self.credit
+            self.credit = grown
+        allow: F64 = self.bytes_per_frame + self.credit[seats] - FRAME_OVERHEAD_BYTES
         if tail_bytes is not None:
             allow = allow - tail_bytes
-        return Budget(allow, prio, tick, self.max_stale_ticks, fresh, near)
+        return allow
+
+    def near_d2(self) -> float:
+        """Squared distance (world units) within which a row is near."""
+        return (self.falloff_units + NEAR_MARGIN_UNITS) ** 2
+
+    def stamps(self, shape: tuple[int, ...]) -> NDArray[np.uint16]:
+        """The ``[seat, handle]`` stamp matrix, grown (contents kept) to ``shape``."""
+        st = self.stamp
+        if st.shape != shape:
+            grown = np.zeros(shape, dtype=np.uint16)
+            r, c = min(shape[0], st.shape[0]), min(shape[1], st.shape[1])
+            grown[:r, :c] = st[:r, :c]
+            self.stamp = st = grown
+        return st
 
     def forget(self, seats: I64) -> None:
         """``seats`` start afresh (they left or rejoined): no credit, no debt."""
@@ -156,6 +186,42 @@ def falloff(d2: F64, units: float) -> F64:
     return out
 
 
+def hold_rows(
+    budget: Budget,
+    sent_q: NDArray[np.uint32],
+    changed: NDArray[np.bool_],
+    entered: NDArray[np.bool_],
+    flat: I64,
+    qi: I64,
+    old_q: NDArray[np.uint32],
+    new_q: NDArray[np.uint32],
+    netids: NDArray[np.uint32],
+    n: int,
+) -> None:
+    """The general explicit path's budget: hold back the changed rows beyond each seat's
+    share (``changed`` loses them, ``sent_q`` gets back what the client keeps) and
+    restart the accumulators of what is fresh (sent now, or equal to what is held).
+
+    ``flat`` indexes ``sent_q`` per visible pair; ``qi``: seat index (0..n-1) per pair,
+    grouped ascending.
+    """
+    assert budget.config is not None
+    stamp = budget.config.stamps(sent_q.shape).reshape(-1)
+    now = np.uint16(budget.tick & 0xFFFF)
+    age = (now - stamp[flat]).astype(np.int64)  # uint16 arithmetic wraps
+    width = 2 if int(netids.max(initial=0)) < 65536 else 4
+    hold = hold_back(budget, changed, entered, qi, old_q, new_q, age, width, n)
+    sent_q.reshape(-1)[flat[hold]] = old_q[hold]  # the client keeps what it has
+    changed[hold] = False
+    stamp[flat[changed | entered | (old_q == new_q)]] = now
+    if budget.fresh is not None and budget.fresh.any():
+        # A full snapshot's rows would all come due on the same build a bound later
+        # (a burst every max_stale_ticks): spread their first deadlines over half of it.
+        e = np.flatnonzero(entered & budget.fresh[qi])
+        spread = max(1, budget.max_stale_ticks // 2)
+        stamp[flat[e]] = now - (flat[e] % spread).astype(np.uint16)
+
+
 def hold_back(
     budget: Budget,
     changed: NDArray[np.bool_],
@@ -170,38 +236,67 @@ def hold_back(
     """Indexes (into the pairs) of changed rows that do not fit their seat's budget.
 
     ``qi`` (seat index per pair, grouped ascending); ``age``: ticks since each pair's
-    position was last sent. Entered rows and forced rows (own entity, stale) are paid
-    first; the rest by descending priority level per seat.
+    copy last equalled the entity's position (its staleness). Entered rows and forced
+    rows (own entity, stale) are paid first; the rest by descending priority level per
+    seat.
     """
     ch = np.flatnonzero(changed)
     if len(ch) == 0:
         return ch
-    o, nq = old_q[ch], new_q[ch]
-    dx = (nq & 0xFFFF).astype(np.int32) - (o & 0xFFFF).astype(np.int32)
-    dy = (nq >> 16).astype(np.int32) - (o >> 16).astype(np.int32)
-    near = (np.abs(dx) <= 127) & (np.abs(dy) <= 127)
-    cost = np.where(near, width + 2, width + 4)
+    cost, _, _, _ = row_costs(old_q[ch], new_q[ch], width)
     a = age[ch]
     p = budget.prio[ch]
-    seat = qi[ch]
-    forced = (a >= budget.max_stale_ticks) | (p >= OWN)
-    # Level 0: forced; 1: near rows a snapshot late; 2..LEVELS+1 by descending priority.
+    near = budget.near[ch] if budget.near is not None else None
+    level = _levels(p, a, near, (a >= budget.max_stale_ticks) | (p >= OWN))
+    room = budget.allow - np.bincount(qi[entered], minlength=n) * (width + 5)
+    out: I64 = ch[~fit_levels(qi[ch], level, cost, room, n)]
+    return out
+
+
+def row_costs(
+    old_q: NDArray[np.uint32], new_q: NDArray[np.uint32], width: int
+) -> tuple[I64, NDArray[np.bool_], NDArray[np.int32], NDArray[np.int32]]:
+    """Per changed row: its bytes, whether it goes as an int8 step, and the steps."""
+    dx = (new_q & 0xFFFF).astype(np.int32) - (old_q & 0xFFFF).astype(np.int32)
+    dy = (new_q >> 16).astype(np.int32) - (old_q >> 16).astype(np.int32)
+    ok = (np.abs(dx) <= 127) & (np.abs(dy) <= 127)
+    cost: I64 = np.where(ok, width + 2, width + 4)
+    return cost, ok, dx, dy
+
+
+def levels_of(cfg: BudgetConfig, kinds: NDArray[np.uint8], d2: F64, age: I64) -> I64:
+    """Each changed row's priority level (0: forced; 1: near and a snapshot late)."""
+    p = falloff(d2, cfg.falloff_units)
+    imp = cfg.importance
+    if imp is not None:
+        p *= imp[np.minimum(kinds, len(imp) - 1)]
+    near = d2 <= cfg.near_d2()
+    return _levels(p, age, near, (age >= cfg.max_stale_ticks) | (d2 == 0))
+
+
+def _levels(p: F64, age: I64, near: NDArray[np.bool_] | None, forced: NDArray[np.bool_]) -> I64:
+    """Level 0: forced; 1: near rows a snapshot late; 2..LEVELS+1 by descending priority."""
     # A float32's bits over 2**21 are its exponent and two mantissa bits: a quarter octave.
-    score = (p * (a + 1)).astype(np.float32)
+    score = (p * (age + 1)).astype(np.float32)
     quarter = score.view(np.int32) >> 21
-    level = np.clip(_TOP - quarter, 2, LEVELS + 1).astype(np.int64)
-    if budget.near is not None:
-        level[budget.near[ch] & (a >= 2)] = 1
+    level: I64 = np.clip(_TOP - quarter, 2, LEVELS + 1).astype(np.int64)
+    if near is not None:
+        level[near & (age >= 2)] = 1
     level[forced] = 0
+    return level
+
+
+def fit_levels(seat: I64, level: I64, cost: I64, room: F64, n: int) -> NDArray[np.bool_]:
+    """Which rows fit: each seat (``seat``: 0..n-1, grouped ascending) takes its levels
+    from the top while they fit in ``room``, level 0 whatever the room; in the one level
+    that fits only in part, rows go in order."""
     span = LEVELS + 2
     sums = np.bincount(seat * span + level, weights=cost, minlength=n * span).reshape(n, span)
     cum = np.cumsum(sums, axis=1)
-    entered_cost = np.bincount(qi[entered], minlength=n) * (width + 5)
-    room = budget.allow - entered_cost
     whole = (cum <= room[:, None]).sum(axis=1)  # levels of each seat that fit entirely
     whole = np.maximum(whole, 1)  # forced rows go whatever the room
     thr = whole[seat]
-    fits = level < thr
+    fits: NDArray[np.bool_] = level < thr
     edge = np.flatnonzero(level == thr)  # the one partly fitting level, in pair order
     if len(edge):
         es = seat[edge]
@@ -210,5 +305,4 @@ def hold_back(
         before = np.r_[0, run][starts]
         got_before = cum[es, whole[es] - 1]
         fits[edge] = got_before + (run - before) <= room[es]
-    out: I64 = ch[~fits]
-    return out
+    return fits

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from server.core.sync.budget import Budget, hold_back
+from server.core.sync.budget import Budget, hold_rows
 from server.core.sync.encode import Part, bounds
 from server.core.sync.msgbytes import FieldRows
 
@@ -43,8 +43,6 @@ class ExplicitBaselines:
         self.sent_q = np.zeros((0, 0), dtype=np.uint32)
         """Last quantized position sent per [seat, handle]; ``UNKNOWN`` if not sent."""
         self._scratch = np.zeros((0, 0), dtype=bool)
-        self.sent_tick = np.zeros((0, 0), dtype=np.int32)
-        """With a byte budget: the tick each [seat, handle] position was last sent."""
         self.handle_netid = np.zeros(0, dtype=np.uint32)
         """The netid each handle had at the last build (to notice reuse and deaths)."""
         self._pending_seat = _EMPTY_I64
@@ -64,10 +62,6 @@ class ExplicitBaselines:
             c = max(cols, 2 * self.cols)
         sent = np.full((r, c), UNKNOWN, dtype=np.uint32)
         sent[: self.rows, : self.cols] = self.sent_q
-        if self.sent_tick.size:
-            ticks = np.zeros((r, c), dtype=np.int32)
-            ticks[: self.rows, : self.cols] = self.sent_tick
-            self.sent_tick = ticks
         for i, old in enumerate(self.field_sent):
             grown = np.zeros((r, c), dtype=old.dtype)
             grown[: self.rows, : self.cols] = old
@@ -153,12 +147,46 @@ class ExplicitBaselines:
             sent_flat[flat[skip]] = old_q[skip]  # the client keeps what it has
             changed[skip] = False
         if budget is not None:
-            self._budget(budget, changed, entered, flat, qi, old_q, new_q, netids, n)
+            hold_rows(budget, self.sent_q, changed, entered, flat, qi, old_q, new_q, netids, n)
         r_cols = None
         if field_values:
             r_cols = self._field_rows(field_values, owner_seat, flat, entered, slots, qi, n, netids)
 
-        # Left: visible at the seat's last build, not now (only for seats built now).
+        left_id, left_b = self.leave(seats, flat, vis_seat, vis_handle)
+
+        # A changed entity that moved at most 127 steps per axis since what this client
+        # has is sent as an int8 step delta ("c"/"d"); farther moves carry the absolute
+        # position ("m"/"q").
+        ch_new = new_q[changed]
+        ch_old = old_q[changed]
+        dx = (ch_new & 0xFFFF).astype(np.int32) - (ch_old & 0xFFFF).astype(np.int32)
+        dy = (ch_new >> 16).astype(np.int32) - (ch_old >> 16).astype(np.int32)
+        near = (np.abs(dx) <= 127) & (np.abs(dy) <= 127)
+        ch_ids = netids[slots[changed]]
+        ch_seat = qi[changed]
+        steps = np.empty((int(near.sum()), 2), dtype=np.int8)
+        steps[:, 0] = dx[near]
+        steps[:, 1] = dy[near]
+        e_slots = slots[entered]
+        part = Part(
+            netids[e_slots], kinds[e_slots], new_q[entered], bounds(qi[entered], n),
+            ch_ids[near], steps, bounds(ch_seat[near], n),
+            ch_ids[~near], ch_new[~near], bounds(ch_seat[~near], n),
+            left_id, left_b,
+        )  # fmt: skip
+        return part, r_cols, len(flat)
+
+    def leave(
+        self, seats: I64, flat: I64, vis_seat: I64, vis_handle: I64
+    ) -> tuple[NDArray[np.uint32], I64]:
+        """``left`` rows of ``seats`` (ascending; built now): what was visible at each
+        one's last build and is not now (``flat`` = ``vis_seat * cols + vis_handle``,
+        this build's visible pairs), and the deaths not yet told. The visible lists
+        advance. Returns the left net ids and their run bounds per seat.
+        """
+        n = len(seats)
+        cols = self.cols
+        sent_flat = self.sent_q.reshape(-1)
         building = np.zeros(self.rows, dtype=bool)
         building[seats] = True
         if len(self.vis_seat):
@@ -192,56 +220,8 @@ class ExplicitBaselines:
             order = np.argsort(left_seat, kind="stable")
             left_seat, left_id = left_seat[order], left_id[order]
 
-        # A changed entity that moved at most 127 steps per axis since what this client
-        # has is sent as an int8 step delta ("c"/"d"); farther moves carry the absolute
-        # position ("m"/"q").
-        ch_new = new_q[changed]
-        ch_old = old_q[changed]
-        dx = (ch_new & 0xFFFF).astype(np.int32) - (ch_old & 0xFFFF).astype(np.int32)
-        dy = (ch_new >> 16).astype(np.int32) - (ch_old >> 16).astype(np.int32)
-        near = (np.abs(dx) <= 127) & (np.abs(dy) <= 127)
-        ch_ids = netids[slots[changed]]
-        ch_seat = qi[changed]
-        steps = np.empty((int(near.sum()), 2), dtype=np.int8)
-        steps[:, 0] = dx[near]
-        steps[:, 1] = dy[near]
-        e_slots = slots[entered]
         pos_of = np.searchsorted(seats, np.arange(self.rows))  # seat -> index in seats
-        part = Part(
-            netids[e_slots], kinds[e_slots], new_q[entered], bounds(qi[entered], n),
-            ch_ids[near], steps, bounds(ch_seat[near], n),
-            ch_ids[~near], ch_new[~near], bounds(ch_seat[~near], n),
-            left_id, bounds(pos_of[left_seat], n),
-        )  # fmt: skip
-        return part, r_cols, len(flat)
-
-    def _budget(
-        self,
-        budget: Budget,
-        changed: NDArray[np.bool_],
-        entered: NDArray[np.bool_],
-        flat: I64,
-        qi: I64,
-        old_q: NDArray[np.uint32],
-        new_q: NDArray[np.uint32],
-        netids: NDArray[np.uint32],
-        n: int,
-    ) -> None:
-        """Hold back the changed rows beyond each seat's budget; stamp what is sent."""
-        if self.sent_tick.shape != self.sent_q.shape:
-            self.sent_tick = np.full(self.sent_q.shape, budget.tick, dtype=np.int32)
-        tick_flat = self.sent_tick.reshape(-1)
-        age = budget.tick - tick_flat[flat].astype(np.int64)
-        width = 2 if int(netids.max(initial=0)) < 65536 else 4
-        hold = hold_back(budget, changed, entered, qi, old_q, new_q, age, width, n)
-        self.sent_q.reshape(-1)[flat[hold]] = old_q[hold]  # the client keeps what it has
-        changed[hold] = False
-        tick_flat[flat[changed | entered]] = budget.tick
-        if budget.fresh is not None and budget.fresh.any():
-            # A full snapshot's rows would all come due on the same build a bound later
-            # (a burst every max_stale_ticks): spread their first deadlines over half of it.
-            e = np.flatnonzero(entered & budget.fresh[qi])
-            tick_flat[flat[e]] = budget.tick - flat[e] % max(1, budget.max_stale_ticks // 2)
+        return left_id, bounds(pos_of[left_seat], n)
 
     def _field_rows(
         self,

@@ -39,6 +39,7 @@ from numpy.typing import NDArray
 
 from server.core.spatial import SpatialIndex
 from server.core.sync.budget import BudgetConfig
+from server.core.sync.budget_pairs import budgeted_rows
 from server.core.sync.cells import CellBins, cell_side
 from server.core.sync.encode import PROTOCOL_VERSION, STATE_MESSAGE_TYPE, Part, encode, share
 from server.core.sync.explicit import UNKNOWN, ExplicitBaselines
@@ -283,7 +284,14 @@ class InterestSync:
         lseats = seats[lp]
         parts_ex: Part | None = None
         r_cols: list[FieldRows] | None = None
-        if len(lp):
+        lean = budget_on and entity_xy is not None and not field_values and self.far_every == 1
+        if len(lp) and lean and entity_xy is not None:  # the byte budget's own build
+            tb = None if tails is None else np.array([len(tails[i][1]) for i in lp.tolist()])
+            parts_ex, stats.pairs = budgeted_rows(
+                ex, self.budget, tick, lseats, viewer_x[lp], viewer_y[lp], bins_of(), radius,
+                entity_xy, netids, kinds, packed_q, handles, tb, full[lp],
+            )  # fmt: skip
+        elif len(lp):
             lx, ly = viewer_x[lp], viewer_y[lp]
             if eligible and entity_xy is not None:
                 # These seats become implicit: decide on the same positions as the cells.
