@@ -210,3 +210,35 @@ def test_per_client_keys_follow_the_shared_delta() -> None:
     assert bodies[2]["at"] == 3
     assert frames[0] is frames[1] is frames[3]
     assert {k: v for k, v in bodies[2].items() if k not in ("a", "at")} == bodies[0]
+
+
+def test_overload_relief_keeps_the_cell_path_and_every_row() -> None:
+    """Relief (far rows every other build) applies on the pair path only: a match on the
+    cell path stays there (its seats implicit) and every frame is exact."""
+    rng = np.random.default_rng(17)
+    n, n_seats, r = 600, 12, 20.0
+    sync = InterestSync(radius_units=r)
+    sync.small_pairs = 0  # the cell path for this small scene
+    sync.far_every = 2
+    netids = np.arange(1, n + 1, dtype=np.uint32)
+    kinds = np.zeros(n, dtype=np.uint8)
+    handles = np.arange(n, dtype=np.int64)
+    xs = rng.uniform(0, W, n)
+    ys = rng.uniform(0, W, n)
+    seats = np.arange(n_seats, dtype=np.int64)
+    mirrors = [StateMirror() for _ in range(n_seats)]
+    for t in range(1, 7):
+        xs = np.clip(xs + rng.normal(0, 0.5, n), 0, W)
+        ys = np.clip(ys + rng.normal(0, 0.5, n), 0, W)
+        q = _q(xs, ys)
+        index = make_index("grid", W, W, 10.0)
+        index.rebuild(np.arange(n, dtype=np.int64), xs, ys)
+        vx, vy = xs[:n_seats], ys[:n_seats]
+        frames = sync.build(
+            t, index, netids, kinds, q, handles, seats, vx, vy, np.full(n_seats, t == 1), (xs, ys)
+        )
+        if t > 1:
+            assert sync.last_stats.steady == n_seats
+        for s, frame in enumerate(frames):
+            mirrors[s].apply(msgpack.unpackb(frame, raw=False)[2])
+            assert mirrors[s].entities == _truth(netids, kinds, q, xs, ys, vx[s], vy[s], r)

@@ -40,6 +40,22 @@ def eps_units(box: tuple[float, float, float, float] | None) -> float:
     return EPS_UNITS * (1.0 + max(abs(v) for v in box) * 2.0)
 
 
+_ARANGE = [np.arange(1 << 16, dtype=np.int64)]
+_ARANGE[0].flags.writeable = False
+
+
+def arange(n: int) -> I64:
+    """``np.arange(n)`` as a read-only view of one kept array (grown on demand).
+
+    The runs below add it to a repeated offset: a fresh ``arange`` of a few hundred
+    thousand entries a call cost more than the rest of the work (new pages each time)."""
+    a = _ARANGE[0]
+    if len(a) < n:
+        a = _ARANGE[0] = np.arange(max(n, 2 * len(a)), dtype=np.int64)
+        a.flags.writeable = False
+    return a[:n]
+
+
 def positions(lo: I64, hi: I64) -> I64:
     """Every position of the runs ``[lo[i], hi[i])``, in order (no run index)."""
     cnt = np.maximum(hi - lo, 0)
@@ -48,7 +64,7 @@ def positions(lo: I64, hi: I64) -> I64:
         return _E
     first = np.cumsum(cnt) - cnt
     out: I64 = np.repeat(lo - first, cnt)
-    out += np.arange(total, dtype=np.int64)
+    out += arange(total)
     return out
 
 
@@ -65,10 +81,35 @@ def expand(lo: I64, hi: I64) -> tuple[I64, I64]:
     total = int(cnt.sum())
     if total == 0:
         return _E, _E
-    run = np.repeat(np.arange(len(lo), dtype=np.int64), cnt)
+    run = np.repeat(arange(len(lo)), cnt)
     first = np.cumsum(cnt) - cnt
-    pos = np.arange(total, dtype=np.int64) + np.repeat(lo - first, cnt)
+    pos = np.repeat(lo - first, cnt)
+    pos += arange(total)
     return run, pos
+
+
+def one_run_each(seat: I64, n: int, offset: int) -> tuple[I64, I64, I64]:
+    """Rows ``offset + i`` grouped by ``seat`` (ascending, ``0..n-1``) as one run per seat."""
+    b = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(seat, minlength=n), out=b[1:])
+    b += offset
+    return np.arange(n, dtype=np.int64), b[:-1], b[1:]
+
+
+def seat_runs(n: int, sets: list[tuple[I64, I64, I64]]) -> tuple[I64, I64]:
+    """The rows of several sets of runs, grouped by seat, and per-seat bounds (``n + 1``).
+
+    Each set is ``(seat, lo, hi)``: runs ``[lo, hi)`` of one source, ``seat`` ascending.
+    A seat's rows are its runs of the first set, then of the second, and so on."""
+    if len(sets) == 1:
+        seat, lo, hi = sets[0]
+    else:
+        seat = np.concatenate([s for s, _, _ in sets])
+        lo = np.concatenate([a for _, a, _ in sets])
+        hi = np.concatenate([b for _, _, b in sets])
+        o = np.argsort(seat.astype(np.int16) if n < 32768 else seat, kind="stable")
+        seat, lo, hi = seat[o], lo[o], hi[o]
+    return positions(lo, hi), per_group(seat, hi - lo, n)
 
 
 class CellBins:

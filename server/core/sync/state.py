@@ -100,7 +100,9 @@ class InterestSync:
         """Overload relief: when > 1, entities in the outer half of the radius get a
         changed-update only on every ``far_every``-th build (entered and left are never
         delayed). Their baseline stays what the client has, so the next update is a
-        correct delta. Needs ``entity_xy`` in :meth:`build`."""
+        correct delta. Needs ``entity_xy`` in :meth:`build`, and applies only to builds
+        in the pair path's range (below :attr:`small_pairs`): on the cell path the
+        explicit baselines it needs cost more than the rows it saves."""
 
     @property
     def sent_q(self) -> NDArray[np.uint32]:
@@ -235,11 +237,15 @@ class InterestSync:
                 [self._implicit, np.zeros(ex.rows - len(self._implicit), dtype=bool)]
             )
         radius = self.radius_units
-        far_skip = self.far_every > 1 and entity_xy is not None and tick % self.far_every != 0
         # Relief holds changes back, so baselines differ from the last build: explicit
-        # for as long as relief is on (one switch, not one every other build).
+        # for as long as relief is on (one switch, not one every other build). Only in
+        # the pair path's range: on the cell path the explicit path it needs costs more
+        # CPU than the rows it holds back (1.5x the build at (5000, 200), docs/benchmarks.md),
+        # so a relieved build there keeps every seat's full rate.
+        relief = self.far_every > 1 and entity_xy is not None and small
+        far_skip = relief and tick % self.far_every != 0
         budget_on = self.budget.bytes_per_frame > 0
-        eligible = entity_xy is not None and not field_values and self.far_every == 1
+        eligible = entity_xy is not None and not field_values and not relief
         eligible = eligible and not budget_on
         if eligible and small and entity_xy is not None:
             # Few visible pairs: the pair path's few numpy calls per build beat the cell

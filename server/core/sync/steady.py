@@ -20,6 +20,9 @@ Entered / changed / left of such a "steady" seat are decided by geometry:
 - **Jumpers** (new, reused handles, teleports) and **deaths**: a brute-force check
   against every steady seat (few rows by construction; the caller falls back to the
   explicit path when there are too many).
+- **One gather per key**: each key's rows of all seats are gathered in one pass, seat
+  by seat (the seat's deep runs, then its rim, jumper and death rows): one part already
+  grouped by seat, which the encoder slices with no merge.
 - **Whole views**: a seat whose radius covers every entity now and every entity of the
   last build sees the same rows as every other such seat: the match's delta, encoded
   once (:func:`server.core.sync.encode.share`).
@@ -34,12 +37,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from server.core.sync.cells import CellBins, eps_units, expand, per_group, positions
-from server.core.sync.encode import Part, bounds, changes_only, empty_bounds
+from server.core.sync.cells import CellBins, eps_units, expand, one_run_each, seat_runs
+from server.core.sync.encode import Part
 
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
@@ -48,9 +52,9 @@ BRUTE_LIMIT = 4_000_000
 """Most (seat x jumper-or-death) checks a build does before it falls back."""
 MAX_FAST_JUMPERS = 64
 """Most entities made jumpers for moving faster than the rest (see :func:`_move_bound`)."""
-_NONE_E = (np.zeros(0, np.uint32), np.zeros(0, np.uint8), np.zeros(0, np.uint32))
-_NONE_C = (np.zeros(0, np.uint32), np.zeros((0, 2), np.int8))
-_NONE_M = (np.zeros(0, np.uint32), np.zeros(0, np.uint32))
+STEP, FAR = 1, 2
+"""Per-entity codes of what a seat that keeps it in view gets: a step or a far move."""
+B = NDArray[np.bool_]
 
 
 @dataclass(slots=True)
@@ -74,7 +78,7 @@ class SteadyOut:
 
     whole: NDArray[np.bool_]
     parts: list[Part]
-    """``[deep, rim, jumpers, deaths]`` for the seats not ``whole`` (in order)."""
+    """One part: the rows of the seats not ``whole`` (in order); empty when all are."""
     shared: Part
     """The delta every ``whole`` seat gets (one seat's worth)."""
     pairs: int
@@ -152,64 +156,106 @@ def steady_rows(
     if n * (len(jumpers) + len(dead)) > BRUTE_LIMIT:
         return None
     n_whole = len(vx) - n
-    counts = [n_whole * len(shared.e_ids), n_whole * (len(shared.c_ids) + len(shared.m_ids))]
-    counts.append(n_whole * len(shared.l_ids))
     pairs = n_whole * len(xs)
     bins = bins_of()
     sx, sy, spx, spy = vx[sel], vy[sel], pvx[sel], pvy[sel]
     margin = d_max + np.sqrt((sx - spx) ** 2 + (sy - spy) ** 2) + eps
     run_q, lo, hi, dlo, dhi = bins.ranges(sx, sy, radius + margin, radius - margin)
 
-    # Deep: shared runs of non-jumpers' changes, gathered as whole ranges.
+    # Per entity, once, in cell order: what a seat that holds it and still sees it gets
+    # (STEP: a step, FAR: a far move, 0: nothing). Jumpers are checked below, so in the
+    # cell runs they sit at infinity (never visible there).
     order = bins.order
-    deep_ok = ~jumper[order]
-    pc_ok = np.r_[0, np.cumsum(deep_ok)]
+    code = np.where(changed & ~jumper, np.where(near, STEP, FAR), 0).astype(np.uint8)
+    co = code[order]
+    jo = jumper[order]
+    xo, yo = np.where(jo, np.inf, xs[order]), np.where(jo, np.inf, ys[order])
+    pxo, pyo = np.where(jo, np.inf, px[order]), np.where(jo, np.inf, py[order])
+
+    # Deep: each (seat, grid row) run is a run of the cell-ordered STEP (FAR) rows.
+    pc_ok = np.r_[0, np.cumsum(~jo)]
     pairs += int((pc_ok[dhi] - pc_ok[dlo]).sum())
     step_u2 = steps_all.view("<u2").reshape(-1)
-    deep_cols = []
-    for mask, val in ((changed & near & ~jumper, step_u2), (changed & ~near & ~jumper, q)):
-        ms = mask[order]
+    vals = (step_u2, q)
+    deep = []
+    for c in (STEP, FAR):
+        ms = co == c
         pc = np.r_[0, np.cumsum(ms)]
-        compact = order[ms]
-        a, b = pc[dlo], pc[dhi]
-        pos = positions(a, b)
-        deep_cols.append((netids[compact][pos], val[compact][pos], per_group(run_q, b - a, n)))
-    (cn_ids, cn_val, cn_b), (cf_ids, cf_val, cf_b) = deep_cols
-    steps = cn_val.view(np.int8).reshape(-1, 2)
-    deep = changes_only(cn_ids, steps, cn_b, cf_ids, cf_val, cf_b)
+        slots = order[ms]
+        deep.append(((netids[slots], vals[c - 1][slots]), (run_q, pc[dlo], pc[dhi])))
 
-    # Rim: both sides of each deep run, pair by pair (jumpers are checked below).
+    # Rim: both sides of each deep run, pair by pair.
     starts = np.stack([lo, dhi], axis=1).reshape(-1)
     ends = np.stack([dlo, hi], axis=1).reshape(-1)
     run, pos = expand(starts, ends)
-    rq = run_q[run // 2]
-    rs = order[pos]
-    keep = ~jumper[rs]
-    rq, rs = rq[keep], rs[keep]
-    now = d2(xs[rs], ys[rs], sx[rq], sy[rq]) <= r2
-    then = d2(px[rs], py[rs], spx[rq], spy[rq]) <= r2
+    rq = run_q[run >> 1]
+    now = d2(xo[pos], yo[pos], sx[rq], sy[rq]) <= r2
+    then = d2(pxo[pos], pyo[pos], spx[rq], spy[rq]) <= r2
+    pairs += int(now.sum())
+    rim = _split(rq, order[pos], co[pos], now, then)
 
     # Jumpers and deaths: every non-whole steady seat against each (few by design).
     jn = d2(xs[jumpers][None, :], ys[jumpers][None, :], sx[:, None], sy[:, None]) <= r2
     jt = d2(px[jumpers][None, :], py[jumpers][None, :], spx[:, None], spy[:, None]) <= r2
     jt &= same[jumpers][None, :]
     js, jj = np.nonzero(jn | jt)
+    pairs += int(jn.sum())
+    jslot = jumpers[jj]
+    jcode = np.where(changed[jslot], np.where(near[jslot], STEP, FAR), 0)
+    jump = _split(js, jslot, jcode, jn[js, jj], jt[js, jj])
     dd = d2(last.x[dead][None, :], last.y[dead][None, :], spx[:, None], spy[:, None])
     ds, dk = np.nonzero(dd <= r2)
-    cols_ = (netids, kinds, q, changed, near, steps_all)
-    rim = _pair_part(rq, rs, now, then, n, *cols_)
-    jump = _pair_part(js, jumpers[jj], jn[js, jj], jt[js, jj], n, *cols_)
-    z = empty_bounds(n)
-    gone = Part(*_NONE_E, z, *_NONE_C, z, *_NONE_M, z, last.netid[dead[dk]], bounds(ds, n))
-    pairs += int(now.sum()) + int(jn.sum())
-    for p in (rim, jump, gone):
-        counts[0] += len(p.e_ids)
-        counts[1] += len(p.c_ids) + len(p.m_ids)
-        counts[2] += len(p.l_ids)
-    counts[1] += len(deep.c_ids) + len(deep.m_ids)
-    return SteadyOut(
-        whole, [deep, rim, jump, gone], shared, pairs, (counts[0], counts[1], counts[2])
+
+    # One part, grouped by seat as it is gathered (no merge of parts).
+    def pick(k: int, *arrays: NDArray[Any]) -> list[tuple[I64, tuple[NDArray[Any], ...]]]:
+        return [(seat, tuple(a[slot] for a in arrays)) for seat, slot in (rim[k], jump[k])]
+
+    (e_ids, e_kind, e_pos), e_b = _rows(n, [], pick(0, netids, kinds, q))
+    (c_ids, c_step), c_b = _rows(n, [deep[0]], pick(1, netids, step_u2))
+    (m_ids, m_pos), m_b = _rows(n, [deep[1]], pick(2, netids, q))
+    (l_ids,), l_b = _rows(n, [], [*pick(3, netids), (ds, (last.netid[dead[dk]],))])
+    part = Part(
+        e_ids, e_kind, e_pos, e_b, c_ids, c_step.view(np.int8).reshape(-1, 2), c_b,
+        m_ids, m_pos, m_b, l_ids, l_b,
+    )  # fmt: skip
+    counts = (
+        n_whole * len(shared.e_ids) + len(e_ids),
+        n_whole * (len(shared.c_ids) + len(shared.m_ids)) + len(c_ids) + len(m_ids),
+        n_whole * len(shared.l_ids) + len(l_ids),
     )
+    return SteadyOut(whole, [part], shared, pairs, counts)
+
+
+def _split(seat: I64, slot: I64, code: NDArray[Any], now: B, then: B) -> list[tuple[I64, I64]]:
+    """``(seat, slot)`` of the pairs that entered, stepped, moved far and left (that order)."""
+    both = now & then
+    out = []
+    for m in (now & ~then, both & (code == STEP), both & (code == FAR), then & ~now):
+        k = np.flatnonzero(m)
+        out.append((seat[k], slot[k]))
+    return out
+
+
+Cols = tuple[NDArray[Any], ...]
+
+
+def _rows(
+    n: int, runs: list[tuple[Cols, tuple[I64, I64, I64]]], groups: list[tuple[I64, Cols]]
+) -> tuple[Cols, I64]:
+    """One key's columns for ``n`` seats, grouped by seat, and the per-seat bounds.
+
+    ``runs``: ``(columns, (seat, lo, hi))``, each seat's rows ``columns[lo:hi]`` (``seat``
+    ascending); ``groups``: ``(seat, columns)``, a row per entry (``seat`` ascending)."""
+    srcs = [c for c, _ in runs] + [c for _, c in groups]
+    sets = [r for _, r in runs]
+    off = sum(len(c[0]) for c, _ in runs)
+    for seat, c in groups:
+        sets.append(one_run_each(seat, n, off))
+        off += len(c[0])
+    idx, b = seat_runs(n, sets)
+    if len(srcs) == 1:
+        return tuple(a[idx] for a in srcs[0]), b
+    return tuple(np.concatenate(k)[idx] for k in zip(*srcs, strict=True)), b
 
 
 def _shared_delta(
@@ -236,35 +282,6 @@ def _shared_delta(
         netids[cn], steps, one(len(steps)),
         netids[cf], q[cf], one(int(cf.sum())),
         dead_ids, one(len(dead_ids)),
-    )  # fmt: skip
-
-
-def _pair_part(
-    pq: I64,
-    ps: I64,
-    now: NDArray[np.bool_],
-    then: NDArray[np.bool_],
-    n: int,
-    netids: U32,
-    kinds: NDArray[np.uint8],
-    q: U32,
-    changed: NDArray[np.bool_],
-    near: NDArray[np.bool_],
-    steps_all: NDArray[np.int8],
-) -> Part:
-    """Rows of (seat ``pq``, slot ``ps``) pairs grouped by seat, visible ``now``/``then``."""
-    ent = now & ~then
-    ch = now & then & changed[ps]
-    cn = ch & near[ps]
-    cf = ch & ~near[ps]
-    gone = then & ~now
-    es, cs, fs, ls = ps[ent], ps[cn], ps[cf], ps[gone]
-    steps = steps_all[cs]
-    return Part(
-        netids[es], kinds[es], q[es], bounds(pq[ent], n),
-        netids[cs], steps, bounds(pq[cn], n),
-        netids[fs], q[fs], bounds(pq[cf], n),
-        netids[ls], bounds(pq[gone], n),
     )  # fmt: skip
 
 
