@@ -124,6 +124,8 @@ def print_result(r: dict[str, Any]) -> None:
             f"floor: {r['floor']['cpu_us_per_message']} us per message "
             f"({r['floor']['cpu_core_s_per_s']:.3f} core-s/s); ratio {r.get('floor_ratio')}"
         )
+    if "floor_error" in r:
+        print(f"floor: the run failed ({r['floor_error']}): no ratio")
     for b in r["bars"]:
         verdict = "PASS" if b["pass"] else "FAIL"
         print(f"  {verdict}  {b['bar']}: {b['observed']} (bar {b['target']})")

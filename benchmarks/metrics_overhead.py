@@ -2,16 +2,17 @@
 
 Times, on a real :class:`~server.app.TickwireServer`'s own metric objects, exactly the
 calls the server makes: per tick, :meth:`Host.observe_tick` (observer and overload
-controller) with a real
-``FrameResult`` of the arena (every phase and system histogram, lateness, counters, the
-degradation controller) and the send-side counters of ``Host.deliver``; per client message,
-the receive loop's plain counts (added to the Prometheus counters once a second and on
-every scrape; the flush is timed too). It multiplies those costs by the standard
-workload's rates (20 ticks/s; each client sends 20 inputs/s and gets 20 frames/s) and
-prints the overhead in core-seconds per second and as a share of a measured server CPU
-(``--server-cpu``, e.g. from ``benchmarks e2e``). "Metrics off" is the same server minus
-these calls, so this is the on-minus-off difference measured directly, without the noise
-of two end-to-end runs on a shared machine.
+controller) with a real ``FrameResult`` of the arena (every phase and system histogram,
+lateness, counters, the degradation controller) and the send-side calls of
+``Host.deliver``, both kept as plain lists and counts until the once-a-second flush adds
+them to Prometheus in bulk; per client message, the receive loop's plain counts (added
+to the Prometheus counters once a second and on every scrape; the flush is timed too).
+It multiplies those costs by the standard workload's rates (20 ticks/s; each client
+sends 20 inputs/s and gets 20 frames/s) and prints the overhead in core-seconds per
+second and as a share of a measured server CPU (``--server-cpu``, e.g. from
+``benchmarks e2e``). "Metrics off" is the same server minus these calls, so this is the
+on-minus-off difference measured directly, without the noise of two end-to-end runs on
+a shared machine.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from benchmarks.common import result_path, write_json
 from server.app import TickwireServer
 from server.config import ServerConfig
 from server.core.clock import DueTick
+from server.core.sync.state import StateFrameStats
 from server.match.match import Match
 from server.net.protocol import MessageType
 from server.ops.metrics import Metrics
@@ -57,14 +59,11 @@ def main(args: argparse.Namespace) -> int:
     due = DueTick(out.tick, 0.0, 0.0002)
     tick_s = _per_call_s(lambda: server.host.observe_tick(match, due, out, 0.004), args.repeat)
     observer = server.observer
-    state_out = observer.m_state_out
-    state_bytes = observer.m_state_bytes
+    stats = StateFrameStats(entered=0, changed=50 * args.clients)
 
     def deliver_counters() -> None:
-        state_out.inc(args.clients)
-        state_bytes.inc(300 * args.clients)
-        server.metrics.state_entities_changed.inc(50 * args.clients)
-        observer.m_tick_send.observe(0.001)
+        observer.state_sent(args.clients, 300 * args.clients, stats)
+        observer.send_time(0.001)
 
     send_s = _per_call_s(deliver_counters, args.repeat)
     counts = observer.in_counts

@@ -70,11 +70,12 @@ class Host(Seating):
         for game in self.directory.games.values():
             game.manager.on_created.append(self._start_runner)
             kind = f"{game.name}/{game.definition.sync.mode}"
-            self.observers[game.name] = (
-                observer
-                if kind == observer.kind
-                else Observer(observer.metrics, kind, observer.slow_tick_budget_ms)
-            )
+            if kind == observer.kind:
+                self.observers[game.name] = observer
+            else:
+                other = Observer(observer.metrics, kind, observer.slow_tick_budget_ms)
+                observer.siblings.append(other)  # flushed with the server's observer
+                self.observers[game.name] = other
         self.queue = QueueService(
             self.directory,
             config.ticket_ttl_s,

@@ -7,6 +7,9 @@ docs/operations.md with its type, labels and unit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -39,6 +42,32 @@ TICK_BUCKETS = (
     0.1,
     0.25,
 )
+
+
+def observe_many(child: Histogram, values: Sequence[float]) -> None:
+    """Add ``values`` to one histogram series at once, as ``observe`` per value would.
+
+    ``child`` is a labelled series (``histogram.labels(...)``) or an unlabelled
+    histogram. Each value goes into the first bucket whose upper bound is at or above it
+    (Prometheus' ``le``), and the sum grows by their total: one bucket increment per
+    occupied bucket instead of a locked ``observe`` per value (~1 us each). It reads
+    the series' bucket cells (``_upper_bounds``, ``_buckets``, ``_sum``: prometheus_client
+    0.2x); a series without them gets ``observe`` per value.
+    """
+    if not values:
+        return
+    bounds = getattr(child, "_upper_bounds", None)
+    buckets = getattr(child, "_buckets", None)
+    total = getattr(child, "_sum", None)
+    if bounds is None or buckets is None or total is None:
+        for v in values:
+            child.observe(v)
+        return
+    arr = np.asarray(values, dtype=np.float64)
+    per_bucket = np.bincount(np.searchsorted(bounds, arr, side="left"), minlength=len(bounds))
+    for i in np.flatnonzero(per_bucket).tolist():
+        buckets[i].inc(float(per_bucket[i]))
+    total.inc(float(arr.sum()))
 
 
 class Metrics:

@@ -17,10 +17,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.exceptions import ConnectionClosed
 
 from server.config import ServerConfig
+from server.core.sync.state import StateFrameStats
 from server.gamedef import GameDefinition
 from server.net.messages import Hello, Input
 from server.net.protocol import PROTOCOL_VERSION, CloseCode, MessageType
-from server.ops.metrics import Metrics
+from server.ops.metrics import Metrics, observe_many
+from server.ops.observer import Observer
 from server.testing import TestClient, running_server
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -242,3 +244,50 @@ def test_operations_doc_lists_every_metric_when_compared_with_the_registry() -> 
             name = family.name + ("_total" if family.type == "counter" else "")
             exported[name] = family.type
     assert rows == exported
+
+
+def test_observe_many_gives_the_exposition_of_one_observe_per_value() -> None:
+    """Bulk observations land in the same buckets, sum and count as ``observe`` each."""
+    values = [0.0, 0.0001, 0.00011, 0.0004, 0.003, 0.003, 0.05, 0.2, 0.3, 7.5, 0.00025]
+    one, bulk = Metrics(), Metrics()
+    for v in values:
+        one.tick_lateness.labels("arena/state").observe(v)
+    observe_many(bulk.tick_lateness.labels("arena/state"), values)
+    observe_many(bulk.tick_lateness.labels("arena/state"), [])
+
+    def lateness(m: Metrics) -> Samples:
+        return {
+            k: v
+            for k, v in parse(m.exposition().decode()).items()
+            if k[0].startswith("tickwire_tick_lateness") and not k[0].endswith(("_created", "_sum"))
+        }
+
+    hist = lateness(one)
+    assert hist == lateness(bulk)
+    sums = [
+        value(
+            parse(m.exposition().decode()), "tickwire_tick_lateness_seconds_sum", kind="arena/state"
+        )
+        for m in (one, bulk)
+    ]
+    assert sums[1] == pytest.approx(sums[0])
+    assert value(hist, "tickwire_tick_lateness_seconds_count", kind="arena/state") == len(values)
+
+
+def test_observer_flush_adds_every_kinds_counts_when_only_the_first_is_flushed() -> None:
+    """Frames counted by the observer of a second game kind reach Prometheus with the
+    server's (first) observer's flush, and not before."""
+    metrics = Metrics()
+    first = Observer(metrics, "arena/state", 50.0)
+    second = Observer(metrics, "tag/state", 50.0)
+    first.siblings.append(second)
+    second.state_sent(3, 300, StateFrameStats(entered=2, changed=5))
+    assert (
+        value(parse(metrics.exposition().decode()), "tickwire_messages_sent_total", type="state")
+        == 0
+    )
+    first.flush_counters()
+    samples = parse(metrics.exposition().decode())
+    assert value(samples, "tickwire_messages_sent_total", type="state") == 3
+    assert value(samples, "tickwire_sent_bytes_total", type="state") == 300
+    assert value(samples, "tickwire_state_entities_changed_total") == 7
