@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from server.core.batch.frames import WholeViewMatch, build_whole_views
 from server.core.frame import FrameResult, InputBatch
+from server.core.sync.events import EventRouter
 from server.errors import SystemFailed
 from server.match.frames import build_state_frames, queue_frames
 
@@ -120,23 +123,25 @@ def _whole_view(
         seats.append(s)
     if not seats:
         return None
-    seats.sort(key=_seat_number)
+    numbers = [s.seat for s in seats]
+    if numbers != sorted(numbers):
+        seats.sort(key=_SEAT)
+        numbers = [s.seat for s in seats]
     events = m.events if m.send_events else None
-
-    def tails() -> list[tuple[int, bytes]] | None:
-        return [events.take(s.seat) for s in seats] if events is not None else None
-
-    ids = m.seat_entity
+    tails = _no_tails if events is None else partial(_tails, events, numbers)
+    ids = m.seat_entity.tolist()
     ask = WholeViewMatch(
-        m.interest,
-        m.sim.tick,
-        m.sim.world,
-        [s.seat for s in seats],
-        [int(ids[s.seat]) for s in seats],
-        tails,
+        m.interest, m.sim.tick, m.sim.world, numbers, [ids[n] for n in numbers], tails
     )
     return seats, ask
 
 
-def _seat_number(s: Seat) -> int:
-    return s.seat
+_SEAT = attrgetter("seat")
+
+
+def _no_tails() -> None:
+    return None
+
+
+def _tails(events: EventRouter, numbers: list[int]) -> list[tuple[int, bytes]]:
+    return [events.take(n) for n in numbers]

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import replace
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+import server.core.batch.frames as whole_views
+import server.core.batch.steady_frames as steady_frames
 import server.match.batch_frames as batch_frames
 from server.core.batch.stepper import step_batch
 from server.core.entity import EntityId
+from server.core.sync.cells import eps_units
+from server.core.sync.state import InterestSync
+from server.core.sync.steady import LastBuild
 from server.gamedef import GameDefinition
 from server.match.handler import LeaveReason
 from server.match.match import Match, Seat, TickOutput
@@ -95,16 +104,25 @@ def test_whole_views_in_one_pass_equal_each_match_alone(
     """Matches of different sizes (one with net ids past 65535: 4-byte ids), players
     joining (a full snapshot: built alone that tick), leaving, NPCs dying and a slow
     reader: every tick the same frames, byte for byte, and the same interest state as
-    each match built alone; most match-ticks go through the one-pass build."""
+    each match built alone; most match-ticks go through the one-pass build, and the
+    ticks where nothing but positions changed through its steady shortcut."""
     passed = [0]
+    steady = [0]
     real = batch_frames.build_whole_views
+    real_steady = whole_views.build_steady
 
     def counted(*args: Any) -> list[list[bytes] | None]:
         got = real(*args)
         passed[0] += sum(f is not None for f in got)
         return got
 
+    def counted_steady(*args: Any) -> list[list[bytes]] | None:
+        got = real_steady(*args)
+        steady[0] += got is not None
+        return got
+
     monkeypatch.setattr(batch_frames, "build_whole_views", counted)
+    monkeypatch.setattr(whole_views, "build_steady", counted_steady)
     pairs = [Pair(small_world, i, p) for i, p in ((1, 3), (2, 8), (3, 1), (4, 5))]
     for m in (pairs[2].alone, pairs[2].batched):
         m.sim.world._next_netid = 70_000  # the player spawns past 65535
@@ -144,6 +162,7 @@ def test_whole_views_in_one_pass_equal_each_match_alone(
             assert _state(p.batched) == _state(p.alone), (t, p.alone.match_id)
             assert b.skipped_slow == a.skipped_slow
     assert passed[0] > 0.8 * ticks * 4
+    assert steady[0] >= 15
 
 
 def test_mirrors_of_batched_whole_views_equal_the_worlds(small_world: GameDefinition) -> None:
@@ -199,3 +218,67 @@ def _apply(mirror: dict[int, int], body: dict[str, Any]) -> None:
     mirror.update(zip(m, np.frombuffer(body["q"], dtype="<u4").tolist(), strict=True))
     for netid in np.frombuffer(body["l"], dtype=dtype).tolist():
         del mirror[netid]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), min_size=1, max_size=4),
+            st.tuples(st.floats(-5, 40), st.floats(-5, 40), st.floats(0, 120), st.floats(0, 120)),
+            st.tuples(st.floats(-5, 40), st.floats(-5, 40), st.floats(0, 120), st.floats(0, 120)),
+            st.sampled_from([0.6, 0.9, 1 - 1e-13, 1.0, 1 + 1e-13, 1.1, 1.5]),
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_the_steady_view_test_is_the_general_passs(matches: list[Any]) -> None:
+    """The steady shortcut's whole-view test (boxes' diagonals against the bound, in whole
+    arrays, the exact rule where that is not sure) decides as the general pass's rule
+    (per match ``eps_units`` and ``**`` in Python floats, every viewer's corner test),
+    radii near the diagonal included."""
+    ms, refs, bx, lb, vx, vy, pvx, pvy, seat_m = [], [], [], [], [], [], [], [], []
+    for j, (viewers, (x0, y0, w, h), (lx0, ly0, lw, lh), factor) in enumerate(matches):
+        box = (x0, y0, x0 + w, y0 + h)
+        last = (lx0, ly0, lx0 + lw, ly0 + lh)
+        radius = math.hypot(max(w, lw), max(h, lh)) * factor + 1e-9
+        for v in viewers:  # viewers are entities of their match: inside both boxes
+            vx.append(box[0] + v[0] * w)
+            vy.append(box[1] + v[1] * h)
+            pvx.append(last[0] + v[0] * lw)
+            pvy.append(last[1] + v[1] * lh)
+            seat_m.append(j)
+        for group in (ms, refs):
+            sync = InterestSync(radius)
+            sync._last = LastBuild(*(np.zeros(0),) * 6, last)  # type: ignore[arg-type]
+            group.append(SimpleNamespace(interest=sync, seats=list(range(len(viewers)))))
+        bx.append(box)
+        lb.append(last)
+    seats = np.array(seat_m, dtype=np.int64)
+    views = SimpleNamespace(
+        bx=np.array(lb), seat_m=seats, nvx=np.array(pvx), nvy=np.array(pvy),
+        seat_at=np.arange(len(seats)),
+    )  # fmt: skip
+    boxes = [tuple(b) for b in bx]
+    got = steady_frames._views_whole(
+        ms,
+        views,
+        np.array(bx),
+        boxes,
+        np.array(vx),
+        np.array(vy),  # type: ignore[arg-type]
+    )
+    ok = True
+    for j, r in enumerate(refs):  # frames._build's rule, as written there
+        sync = r.interest
+        radius = sync.radius_units
+        lim = (radius - eps_units(boxes[j])) ** 2
+        if sync._small(len(r.seats)) and not sync._whole_world(radius, boxes[j]):
+            ok = False
+        for k in np.flatnonzero(seats == j).tolist():
+            for b, x, y in ((bx[j], vx[k], vy[k]), (lb[j], pvx[k], pvy[k])):
+                fx = max(abs(x - b[0]), abs(x - b[2]))
+                fy = max(abs(y - b[1]), abs(y - b[3]))
+                ok &= fx * fx + fy * fy <= lim
+    assert got == ok

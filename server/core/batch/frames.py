@@ -32,7 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from server.core.batch.stack import StackedWorld, stack_of
+from server.core.batch.stack import StackedWorld, rows_of
+from server.core.batch.steady_frames import SteadyViews, _corner, build_steady
 from server.core.sync.cells import eps_units, positions
 from server.core.sync.encode import Part, bounds, encode, frame_heads, share
 from server.core.sync.msgbytes import frame_tails
@@ -75,8 +76,8 @@ def _ready(m: WholeViewMatch) -> bool:
         return False
     if len(ex.vis_seat) or len(ex._pending_seat):
         return False
-    implicit = sync._implicit
-    if m.seats[-1] >= len(implicit) or np.count_nonzero(implicit) != len(m.seats):
+    implicit = sync._implicit.tolist()  # a few seats: Python is cheaper than numpy here
+    if m.seats[-1] >= len(implicit) or sum(implicit) != len(m.seats):
         return False
     return all(implicit[s] for s in m.seats)
 
@@ -106,7 +107,13 @@ def _build(
 ) -> list[list[bytes] | None]:
     n_m = len(ms)
     worlds = [m.world for m in ms]
-    stack = stack_of(worlds) or StackedWorld(worlds, _COLUMNS)  # the step's, if the same
+    held = rows_of(worlds)  # the step's stack holds these worlds: their rows in it
+    bound, rows = held if held is not None else (None, None)
+    if bound is not None and isinstance(bound.views, SteadyViews):
+        steady = build_steady(ms, bound.views, bound, rows, quantizer, scale)
+        if steady is not None:
+            return list(steady)
+    stack = bound if bound is not None and rows is None else StackedWorld(worlds, _COLUMNS)
     counts = stack.counts
     starts = _excl(counts)
     row_m = np.repeat(np.arange(n_m, dtype=np.int64), counts)
@@ -241,6 +248,7 @@ def _build(
                           part.l_b.tolist())  # fmt: skip
     counts_l = counts.tolist()
     result: list[list[bytes] | None] = [None] * n_m
+    made: list[LastBuild] = []
     nb, rb, cb = nbase.tolist(), rbase.tolist(), ebase.tolist()
     cn_l, rn_l, ce_l, gone_l = (
         cols_new.tolist(),
@@ -279,6 +287,7 @@ def _build(
         a, b = nb[j], nb[j] + cn_l[j]
         r0, r1 = rb[j], rb[j] + rn_l[j]
         sync._last = LastBuild(nx[a:b], ny[a:b], nq[a:b], nn[a:b], nvx[r0:r1], nvy[r0:r1], boxes[j])
+        made.append(sync._last)
         ne, nc, nl = (
             e_b[j + 1] - e_b[j],
             c_b[j + 1] - c_b[j] + m_b[j + 1] - m_b[j],
@@ -290,12 +299,15 @@ def _build(
             steady=n, shared=n,
         )  # fmt: skip
         result[j] = frames
+    if bound is not None:  # what the next tick needs if it is steady
+        bound.views = None
+        if all(ok_l):
+            bound.views = SteadyViews(
+                bound, rows, [m.interest for m in ms], made,
+                [m.seats for m in ms], [m.viewers for m in ms],
+                [m.interest.explicit.handle_netid for m in ms],
+                [m.interest.last_stats for m in ms],
+                row_m, starts, seat_m, vrow, at, rbase[seat_m] + seats,
+                nx, ny, nq, nvx, nvy, q, bx, [bool(w) for w in wide.tolist()], counts_l,
+            )  # fmt: skip
     return result
-
-
-def _corner(box: F64, vx: F64, vy: F64) -> F64:
-    """steady._corner_d2 with one box per viewer (rows of ``box``: x0, y0, x1, y1)."""
-    fx = np.maximum(np.abs(vx - box[:, 0]), np.abs(vx - box[:, 2]))
-    fy = np.maximum(np.abs(vy - box[:, 1]), np.abs(vy - box[:, 3]))
-    out: F64 = fx * fx + fy * fy
-    return out

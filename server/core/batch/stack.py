@@ -60,6 +60,10 @@ class StackedWorld(World):
         self.worlds: tuple[World, ...] = ()
         """The worlds whose storage this stack is (empty for a copy)."""
         self._marks: list[tuple[NDArray[Any], int]] = []
+        self._place: dict[int, int] = {}
+        self.views: object | None = None
+        """What the frames of the last batch pass left for a steady next tick
+        (:class:`~server.core.batch.steady_frames.SteadyViews`), if anything."""
         self.input_rows: list[dict[bytes, InputRows]] = []
         """Per bound world: stack rows of an input batch's entities, by the ids' bytes
         (valid while the stack is: slots move only with a structural change)."""
@@ -79,6 +83,7 @@ def bound_stack(worlds: Sequence[World]) -> StackedWorld:
         w.stack = stack
     stack.worlds = tuple(worlds)
     stack._marks = [(w._columns["has"], w.version) for w in worlds]
+    stack._place = {id(w): i for i, w in enumerate(worlds)}
     stack.input_rows = [{} for _ in worlds]
     return stack
 
@@ -92,3 +97,28 @@ def stack_of(worlds: Sequence[World]) -> StackedWorld | None:
         if w is not bound or w._columns["has"] is not has or w.version != version:
             return None
     return stack
+
+
+def rows_of(worlds: Sequence[World]) -> tuple[StackedWorld, NDArray[np.int64] | None] | None:
+    """The bound stack holding all of ``worlds`` (each still valid), and their rows in it
+    in this order (None: exactly the stack's worlds, all its rows); else None."""
+    whole = stack_of(worlds)
+    if whole is not None:
+        return whole, None
+    stack = worlds[0].stack if worlds else None
+    if not isinstance(stack, StackedWorld):
+        return None
+    at: list[int] = []
+    for w in worlds:
+        i = stack._place.get(id(w), -1)
+        if i < 0 or stack.worlds[i] is not w:
+            return None
+        has, version = stack._marks[i]
+        if w._columns["has"] is not has or w.version != version:
+            return None
+        at.append(i)
+    picked = np.array(at, dtype=np.int64)
+    lo, hi = stack.offsets[picked], stack.offsets[picked + 1]
+    cnt = hi - lo
+    rows = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(int(cnt.sum()), dtype=np.int64)
+    return stack, rows

@@ -31,7 +31,9 @@ exception raised over a stack cannot be known).
 
 ``ctx.stats`` of a batched tick are the batch's (e.g. ``contacts`` over all its matches)
 and are reported in the first match's result; timings (``system_s``, ``phase_s``,
-``index_s``) are the batch's divided evenly among its matches.
+``index_s``) are the batch's divided evenly among its matches (the ``system_s`` and
+``phase_s`` dicts are one object shared by the batch's results: read them, do not
+change them).
 """
 
 from __future__ import annotations
@@ -141,11 +143,14 @@ def step_batch(
                 out[i] = _alone(sims[i], ctx, res, stick)
         else:
             n = len(begun)
+            # Every match's share of the batch's timings: one dict each, shared (read-only).
+            per_system = {k: v / n for k, v in system_s.items()}
+            per_phase = {k: v / n for k, v in phase_s.items()}
             for j, (i, ctx, res) in enumerate(begun):
                 processor = sims[i].processor
                 processor.mark_index_stale()
-                res.system_s = {k: v / n for k, v in system_s.items()}
-                res.phase_s = {k: v / n for k, v in phase_s.items()}
+                res.system_s = per_system
+                res.phase_s = per_phase
                 res.index_s = index_s / n
                 if j == 0:
                     ctx.stats.update(stats)
