@@ -20,6 +20,7 @@ the staleness figures of the budget bars. Example::
 from __future__ import annotations
 
 import argparse
+import resource
 import time
 import tomllib
 from dataclasses import replace
@@ -146,19 +147,22 @@ def main(args: argparse.Namespace) -> int:
         "build_ms_p50": round(1e3 * percentile(times, 50), 2),
         "build_ms_p99": round(1e3 * percentile(times, 99), 2),
         "build_cpu_ms_p50": round(1e3 * percentile(cpu, 50), 2),
+        "build_cpu_ms_min": round(1e3 * min(cpu), 2),
         "bytes_per_client_per_s_mean": round(float(sizes.mean()) / seconds, 1),
         "bytes_per_client_per_s_max": round(float(sizes.max()) / seconds, 1),
         "staleness": st,
+        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     near, held = st["near_snapshots"], st["held_s"]
     print(
-        f"build p50/p99 {row['build_ms_p50']}/{row['build_ms_p99']} ms (CPU p50 "
-        f"{row['build_cpu_ms_p50']} ms); bytes/s per client "
+        f"build p50/p99 {row['build_ms_p50']}/{row['build_ms_p99']} ms (CPU p50/min "
+        f"{row['build_cpu_ms_p50']}/{row['build_cpu_ms_min']} ms); bytes/s per client "
         f"mean {row['bytes_per_client_per_s_mean']:.0f} max "
         f"{row['bytes_per_client_per_s_max']:.0f} (budget {args.budget_bytes_per_s:g}); "
         f"near p50/p99/max {near['p50']:g}/{near['p99']:g}/{near['max']:g} snapshots "
         f"(mean {near['mean']:g}, {st['near_samples']} samples); held p99/max "
-        f"{held['p99']:.2f}/{held['max']:.2f} s"
+        f"{held['p99']:.2f}/{held['max']:.2f} s; peak RSS {row['max_rss_mb']} MB (the mirrors "
+        f"and the meter included)"
     )
     out = result_path("budget", args.out)
     write_json(out, row)

@@ -163,8 +163,11 @@ def test_a_copy_that_equals_the_truth_again_is_fresh(xy: bool) -> None:
 
 
 def test_budgeted_mirror_is_what_the_server_recorded() -> None:
-    """After every frame the client's mirror holds, for every entity in view, exactly the
-    position the server's baseline says it sent (the next delta's base), and nothing else."""
+    """After every frame the client's mirror holds exactly the entities in view, each at
+    the position the server's baseline says it sent (the next delta's base): with
+    teleports, deaths and births on reused handles, a mid-run full snapshot, seats that
+    skip builds (slow readers), and builds without positions switching the general explicit
+    path on and off under the budget."""
     rng = np.random.default_rng(11)
     n = 300
     sync = InterestSync(radius_units=30.0)
@@ -176,24 +179,60 @@ def test_budgeted_mirror_is_what_the_server_recorded() -> None:
     sync.budget.set_importance([1.0, 3.0])
     handles = np.arange(n, dtype=np.int64)
     xs, ys = rng.uniform(0, W, n), rng.uniform(0, W, n)
-    seats = np.arange(4, dtype=np.int64)
-    mirrors = [StateMirror() for _ in seats]
+    mirrors = [StateMirror() for _ in range(4)]
     index = make_index("grid", W, W, 10.0)
-    for t in range(1, 50):
+    born = n
+    for t in range(1, 60):
         jump = rng.random(n) < 0.02  # a few teleports: absolute rows
         xs = np.where(jump, rng.uniform(0, W, n), np.clip(xs + rng.normal(0, 1.0, n), 0, W))
         ys = np.where(jump, rng.uniform(0, W, n), np.clip(ys + rng.normal(0, 1.0, n), 0, W))
+        if t % 7 == 0:  # deaths and births on the same handles
+            reborn = rng.choice(np.arange(4, n), 5, replace=False)
+            netids[reborn] = np.arange(born + 1, born + 6, dtype=np.uint32)
+            born += 5
+        general = 25 <= t < 32  # no positions: the general explicit path under the budget
         q = _q(xs, ys)
         index.rebuild(handles, xs, ys)
-        full = np.array([t == 1, t == 1, t == 1, t in (1, 20)])  # seat 3 resets once
-        args = (t, index, netids, kinds, q, handles, seats, xs[:4], ys[:4], full)
-        frames = sync.build(*args, (xs, ys))
-        for s, f in enumerate(frames):
+        seats = np.arange(4, dtype=np.int64)
+        if t > 1:
+            seats = seats[rng.random(4) < 0.7]  # the others skip this build
+        full = (t == 1) | ((t == 20) & (seats == 3))  # seat 3 resets once
+        args = (t, index, netids, kinds, q, handles, seats, xs[seats], ys[seats], full)
+        frames = sync.build(*args, None if general else (xs, ys))
+        for s, f in zip(seats.tolist(), frames, strict=True):
             mirrors[s].apply(msgpack.unpackb(f, raw=False)[2])
             d2 = (xs - xs[s]) ** 2 + (ys - ys[s]) ** 2
             assert set(mirrors[s].entities) == set(netids[d2 <= 30.0**2].tolist())
-            ids = np.array(sorted(mirrors[s].entities), dtype=np.int64)
-            held = np.array([mirrors[s].entities[int(i)][1:] for i in ids])
-            rec = sync.sent_q[s, ids - 1]
+            by_id = {int(i): h for h, i in enumerate(netids.tolist())}
+            ids = sorted(mirrors[s].entities)
+            held = np.array([mirrors[s].entities[i][1:] for i in ids])
+            rec = sync.sent_q[s, [by_id[i] for i in ids]]
             assert (held[:, 0] == (rec & 0xFFFF)).all()
             assert (held[:, 1] == (rec >> 16)).all()
+
+
+def test_views_survive_the_build_numbers_wrapping() -> None:
+    """Past 255 budgeted builds the marks that tell "left" are cleared and numbered
+    again: membership stays exact across it, also for a seat whose previous build had
+    the same number (seat 1 skips builds 4..257)."""
+    rng = np.random.default_rng(2)
+    n = 60
+    sync = InterestSync(radius_units=25.0)
+    sync.budget.bytes_per_frame = 80.0
+    netids = np.arange(1, n + 1, dtype=np.uint32)
+    kinds = np.zeros(n, dtype=np.uint8)
+    handles = np.arange(n, dtype=np.int64)
+    xs, ys = rng.uniform(0, W, n), rng.uniform(0, W, n)
+    mirrors = [StateMirror() for _ in range(2)]
+    index = make_index("grid", W, W, 10.0)
+    for t in range(1, 262):
+        xs = np.clip(xs + rng.normal(0, 2.0, n), 0, W)
+        ys = np.clip(ys + rng.normal(0, 2.0, n), 0, W)
+        seats = np.array([0, 1] if t <= 3 or t >= 258 else [0], dtype=np.int64)
+        full = np.full(len(seats), t == 1)
+        args = (t, index, netids, kinds, _q(xs, ys), handles, seats, xs[seats], ys[seats])
+        frames = sync.build(*args, full, (xs, ys))
+        for s, f in zip(seats.tolist(), frames, strict=True):
+            mirrors[s].apply(msgpack.unpackb(f, raw=False)[2])
+            d2 = (xs - xs[s]) ** 2 + (ys - ys[s]) ** 2
+            assert set(mirrors[s].entities) == set(netids[d2 <= 25.0**2].tolist())

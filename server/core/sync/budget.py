@@ -33,11 +33,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from server.gamedef.schema import GameDefinition
+
+if TYPE_CHECKING:
+    from server.core.sync.budget_pairs import Views
 
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
@@ -91,6 +95,10 @@ class BudgetConfig:
     """Per ``[seat, handle]`` (the explicit baselines' shape): the tick (mod 2**16) the
     seat's copy last equalled the entity's quantized position (the staleness
     accumulator of :mod:`server.core.sync.budget_pairs`)."""
+    views: Views | None = None
+    """What each seat saw at its last budgeted build (set by the first one)."""
+    table: tuple[tuple[float, int, tuple[float, ...]], I64] | None = None
+    """The level table and the settings it was built for (:meth:`level_table`)."""
 
     def set_importance(self, weights: Sequence[float]) -> None:
         """Importance per kind id (the definition's archetypes, in file order)."""
@@ -150,6 +158,25 @@ class BudgetConfig:
             grown[:r, :c] = st[:r, :c]
             self.stamp = st = grown
         return st
+
+    def level_table(self) -> tuple[I64, int]:
+        """``(table, ages)``: the level of a changed row by ``(kind * BANDS + band) *
+        ages + min(age, ages - 1)`` (see :func:`levels_of`); built once per settings."""
+        imp = self.importance if self.importance is not None else np.ones(1)
+        key = (self.falloff_units, self.max_stale_ticks, tuple(imp.tolist()))
+        if self.table is not None and self.table[0] == key:
+            return self.table[1], self.max_stale_ticks + 1
+        ages = self.max_stale_ticks + 1
+        d2 = np.arange(BANDS, dtype=np.float64) * (self.near_d2() / NEAR_BANDS)  # near edges
+        r = d2 / (self.falloff_units * self.falloff_units)
+        fall: F64 = 1.0 / (1.0 + r * r)  # as falloff(), without the own entity's weight
+        shape = (len(imp), BANDS, ages)
+        p = np.broadcast_to(imp[:, None, None] * fall[None, :, None], shape).reshape(-1)
+        a = np.broadcast_to(np.arange(ages)[None, None, :], shape).reshape(-1)
+        near = np.broadcast_to((np.arange(BANDS) < NEAR_BANDS)[None, :, None], shape)
+        table = _levels(p, a, near.reshape(-1), a >= self.max_stale_ticks)
+        self.table = (key, table)
+        return table, ages
 
     def forget(self, seats: I64) -> None:
         """``seats`` start afresh (they left or rejoined): no credit, no debt."""
@@ -257,21 +284,37 @@ def row_costs(
     old_q: NDArray[np.uint32], new_q: NDArray[np.uint32], width: int
 ) -> tuple[I64, NDArray[np.bool_], NDArray[np.int32], NDArray[np.int32]]:
     """Per changed row: its bytes, whether it goes as an int8 step, and the steps."""
-    dx = (new_q & 0xFFFF).astype(np.int32) - (old_q & 0xFFFF).astype(np.int32)
-    dy = (new_q >> 16).astype(np.int32) - (old_q >> 16).astype(np.int32)
-    ok = (np.abs(dx) <= 127) & (np.abs(dy) <= 127)
+    d = new_q.view(np.uint16).reshape(-1, 2).astype(np.int32)  # little-endian: qx, qy
+    d -= old_q.view(np.uint16).reshape(-1, 2)
+    dx, dy = d[:, 0], d[:, 1]
+    ok = np.maximum(np.abs(dx), np.abs(dy)) <= 127
     cost: I64 = np.where(ok, width + 2, width + 4)
     return cost, ok, dx, dy
 
 
+NEAR_BANDS = 32
+"""Distance bands of the level table inside ``near_d2`` (bands are even in ``d^2``)."""
+BANDS = NEAR_BANDS * 64
+"""Bands of the level table: to 8 x the near distance (farther rows share the last)."""
+
+
 def levels_of(cfg: BudgetConfig, kinds: NDArray[np.uint8], d2: F64, age: I64) -> I64:
-    """Each changed row's priority level (0: forced; 1: near and a snapshot late)."""
-    p = falloff(d2, cfg.falloff_units)
-    imp = cfg.importance
-    if imp is not None:
-        p *= imp[np.minimum(kinds, len(imp) - 1)]
-    near = d2 <= cfg.near_d2()
-    return _levels(p, age, near, (age >= cfg.max_stale_ticks) | (d2 == 0))
+    """Each changed row's priority level (0: forced; 1: near and a snapshot late).
+
+    One lookup per row in :meth:`BudgetConfig.level_table` by (kind, distance band,
+    age): the falloff of a band is taken at its near edge, within a sixteenth of an
+    octave of the row's own up to 8 x ``near_d2``. The own entity (distance 0) is forced.
+    """
+    table, ages = cfg.level_table()
+    scale = NEAR_BANDS / cfg.near_d2()
+    band = np.minimum((d2 * scale).astype(np.int64), BANDS - 1)
+    idx = np.minimum(age, ages - 1)
+    idx += band * ages
+    if cfg.importance is not None:
+        idx += np.minimum(kinds, len(cfg.importance) - 1).astype(np.int64) * (BANDS * ages)
+    level: I64 = table[idx]
+    level[d2 == 0] = 0
+    return level
 
 
 def _levels(p: F64, age: I64, near: NDArray[np.bool_] | None, forced: NDArray[np.bool_]) -> I64:

@@ -26,6 +26,8 @@ wait one more snapshot. Ordering and bounds are those of :mod:`server.core.sync.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -35,34 +37,101 @@ from server.core.sync.budget import (
     levels_of,
     row_costs,
 )
-from server.core.sync.cells import CellBins, expand
+from server.core.sync.cells import CellBins
 from server.core.sync.encode import Part, bounds
 from server.core.sync.explicit import UNKNOWN, ExplicitBaselines
 
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
 U32 = NDArray[np.uint32]
+_E = np.zeros(0, dtype=np.int64)
+
+
+@dataclass(slots=True)
+class Views:
+    """What each budgeted seat saw at its last build: flat ``seat * cols + handle``.
+
+    Replaces the explicit baselines' ``vis_seat``/``vis_handle`` lists while budgeted
+    builds run (those stay empty meanwhile; :meth:`release` hands the pairs back before
+    a general explicit build, and :meth:`leave` takes over whatever that path left).
+    "Left" is one scatter of this build's pairs into a mark matrix and one gather of
+    the last build's, instead of a scratch mask set, read and cleared.
+    """
+
+    flat: I64 = field(default_factory=lambda: _E)
+    cols: int = 0
+    mark: NDArray[np.uint8] = field(default_factory=lambda: np.zeros(0, np.uint8))
+    """Per ``[seat, handle]`` (flat): the number (1..255, then cleared and again) of the
+    last build that saw the pair."""
+    build: int = 0
+
+    def release(self, ex: ExplicitBaselines) -> None:
+        """Give the pairs back to ``ex``'s visible lists (a general build comes next)."""
+        if len(self.flat):
+            s, h = np.divmod(self.flat, self.cols)
+            ex.vis_seat = np.concatenate([ex.vis_seat, s])
+            ex.vis_handle = np.concatenate([ex.vis_handle, h])
+            self.flat = _E
+
+    def leave(self, ex: ExplicitBaselines, seats: I64, flat: I64) -> tuple[NDArray[np.uint32], I64]:
+        """``left`` rows of ``seats`` (ascending, built now; ``flat``: their visible
+        pairs now), deaths included; what they left becomes unknown to them."""
+        cols = ex.cols
+        prev = self.flat
+        if self.cols != cols and len(prev):
+            s, h = np.divmod(prev, self.cols)
+            prev = s * cols + h
+        if len(ex.vis_seat):  # seats that went explicit elsewhere since
+            prev = np.concatenate([prev, ex.vis_seat * cols + ex.vis_handle])
+            ex.vis_seat, ex.vis_handle = _E, _E
+        self.cols = cols
+        size = ex.rows * cols
+        if len(self.mark) != size:
+            self.mark = np.zeros(size, dtype=np.uint8)
+        self.build = self.build % 255 + 1
+        if self.build == 1:
+            self.mark[:] = 0  # the numbers wrapped: no old mark may look current
+        mk = np.uint8(self.build)
+        self.mark[flat] = mk
+        gone = prev[self.mark[prev] != mk]
+        sent_flat = ex.sent_q.reshape(-1)
+        gone = gone[sent_flat[gone] != UNKNOWN]  # not forgotten, not dead (told apart)
+        g_seat = gone // cols
+        building = np.zeros(ex.rows, dtype=bool)
+        building[seats] = True
+        now = building[g_seat]
+        carry = gone[~now]  # seats not built now keep what they saw, for their next build
+        gone, g_seat = gone[now], g_seat[now]
+        sent_flat[gone] = UNKNOWN
+        left_id = ex.handle_netid[gone - g_seat * cols]
+        self.flat = np.concatenate([carry, flat]) if len(carry) else flat
+        return ex.with_deaths(seats, building, g_seat, left_id)
 
 
 def visible_pairs(
-    bins: CellBins, vx: F64, vy: F64, radius: float, xs: F64, ys: F64
+    bins: CellBins, vx: F64, vy: F64, radius: float, sx: F64, sy: F64
 ) -> tuple[I64, I64, F64]:
-    """``(viewer, slot, squared distance)`` of every pair within ``radius``.
+    """``(viewer, position in cell order, squared distance)`` of every pair within
+    ``radius``; ``sx``/``sy`` are the positions in cell order (``xs[bins.order]``).
 
     Pairs are grouped by viewer, ascending, and in cell order within a viewer. The
-    test is ``dx*dx + dy*dy <= radius**2`` on ``xs``/``ys``, as :meth:`CellBins.query`
+    test is ``dx*dx + dy*dy <= radius**2`` on the same floats as :meth:`CellBins.query`
     and every other visibility decision compute it.
     """
     n = len(vx)
     run_q, lo, hi, _, _ = bins.ranges(vx, vy, np.full(n, radius + bins.eps), np.zeros(n))
-    run, pos = expand(lo, hi)
-    qi = run_q[run]
-    slots = bins.order[pos]
-    dx = xs[slots] - vx[qi]
-    dy = ys[slots] - vy[qi]
-    dd = dx * dx + dy * dy
-    hit = np.flatnonzero(dd <= radius * radius)
-    return qi[hit], slots[hit], dd[hit]
+    cnt = np.maximum(hi - lo, 0)
+    total = int(cnt.sum())
+    first = np.cumsum(cnt) - cnt
+    pos = np.repeat(lo - first, cnt)
+    pos += np.arange(total, dtype=np.int64)
+    dx = sx[pos] - np.repeat(vx[run_q], cnt)
+    dy = sy[pos] - np.repeat(vy[run_q], cnt)
+    dx *= dx
+    dy *= dy
+    dx += dy
+    hit = np.flatnonzero(dx <= radius * radius)
+    return np.repeat(run_q, cnt)[hit], pos[hit], dx[hit]
 
 
 def budgeted_rows(
@@ -91,57 +160,60 @@ def budgeted_rows(
     """
     n = len(seats)
     cols = ex.cols
-    qi, slots, dd = visible_pairs(bins, vx, vy, radius, *xy)
-    vis_handle = handles[slots]
-    vis_seat = seats[qi]
-    flat = vis_seat * cols + vis_handle
+    order = bins.order
+    qi, pos, dd = visible_pairs(bins, vx, vy, radius, xy[0][order], xy[1][order])
+    flat = (seats * cols)[qi] + handles[order][pos]
     sent_flat = ex.sent_q.reshape(-1)
     old_q = sent_flat[flat]
-    new_q = packed_q[slots]
+    new_q = packed_q[order][pos]
     entered = old_q == UNKNOWN
     same = old_q == new_q
-    stamp = cfg.stamps(ex.sent_q.shape).reshape(-1)
-    now = np.uint16(tick & 0xFFFF)
-    stamp[flat[same]] = now  # fresh: the copy equals the truth (the accumulator restarts)
     ch = np.flatnonzero(~(entered | same))
     ch_flat = flat[ch]
+    stamp = cfg.stamps(ex.sent_q.shape).reshape(-1)
+    now = np.uint16(tick & 0xFFFF)
     age = (now - stamp[ch_flat]).astype(np.int64)  # uint16 arithmetic wraps
     width = 2 if int(netids.max(initial=0)) < 65536 else 4
     o, nq = old_q[ch], new_q[ch]
     cost, step_ok, dqx, dqy = row_costs(o, nq, width)
-    ch_slots = slots[ch]
-    level = levels_of(cfg, kinds[ch_slots], dd[ch], age)
-    room = cfg.allow(seats, tail_bytes)
-    room -= np.bincount(qi[entered], minlength=n) * (width + 5)
-    fits = fit_levels(qi[ch], level, cost, room, n)
-
-    # Write back what is sent: entered rows, and the changed rows that fit.
-    go = ch[fits]
+    ch_pos = pos[ch]
+    level = levels_of(cfg, kinds[order][ch_pos], dd[ch], age)
     e = np.flatnonzero(entered)
-    sent_flat[ch_flat[fits]] = nq[fits]
+    room = cfg.allow(seats, tail_bytes)
+    room -= np.bincount(qi[e], minlength=n) * (width + 5)
+    gi = np.flatnonzero(fit_levels(qi[ch], level, cost, room, n))
+
+    # Write back what is sent (entered rows, the changed rows that fit); restart the
+    # accumulators of every pair whose copy equals the truth after this frame.
+    g_flat = ch_flat[gi]
+    g_q = nq[gi]
+    sent_flat[g_flat] = g_q
     sent_flat[flat[e]] = new_q[e]
-    stamp[ch_flat[fits]] = now
+    stamp[flat[same]] = now
+    stamp[g_flat] = now
     e_stamp = np.full(len(e), now, dtype=np.uint16)
     if fresh.any():
         # A full snapshot's rows would all come due on one build a bound later (a burst
         # every max_stale_ticks): spread their first deadlines over half of it.
         spread = max(1, cfg.max_stale_ticks // 2)
-        back = np.where(fresh[qi[e]], flat[e] % spread, 0).astype(np.uint16)
-        e_stamp -= back
+        e_stamp -= np.where(fresh[qi[e]], flat[e] % spread, 0).astype(np.uint16)
     stamp[flat[e]] = e_stamp
-    left_id, left_b = ex.leave(seats, flat, vis_seat, vis_handle)
+    if cfg.views is None:
+        cfg.views = Views()
+    left_id, left_b = cfg.views.leave(ex, seats, flat)
 
-    ok = step_ok[fits]
-    g_seat = qi[go]
+    ok = step_ok[gi]
+    g_seat = qi[ch[gi]]
+    g_slots = order[ch_pos[gi]]
     steps = np.empty((int(ok.sum()), 2), dtype=np.int8)
-    steps[:, 0] = dqx[fits][ok]
-    steps[:, 1] = dqy[fits][ok]
-    g_ids = netids[ch_slots[fits]]
-    e_slots = slots[e]
+    steps[:, 0] = dqx[gi][ok]
+    steps[:, 1] = dqy[gi][ok]
+    g_ids = netids[g_slots]
+    e_slots = order[pos[e]]
     part = Part(
         netids[e_slots], kinds[e_slots], new_q[e], bounds(qi[e], n),
         g_ids[ok], steps, bounds(g_seat[ok], n),
-        g_ids[~ok], nq[fits][~ok], bounds(g_seat[~ok], n),
+        g_ids[~ok], g_q[~ok], bounds(g_seat[~ok], n),
         left_id, left_b,
     )  # fmt: skip
     return part, len(flat)

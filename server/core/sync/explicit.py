@@ -184,7 +184,6 @@ class ExplicitBaselines:
         this build's visible pairs), and the deaths not yet told. The visible lists
         advance. Returns the left net ids and their run bounds per seat.
         """
-        n = len(seats)
         cols = self.cols
         sent_flat = self.sent_q.reshape(-1)
         building = np.zeros(self.rows, dtype=bool)
@@ -209,6 +208,13 @@ class ExplicitBaselines:
             left_seat = _EMPTY_I64
             left_id = np.zeros(0, dtype=np.uint32)
             self.vis_seat, self.vis_handle = vis_seat, vis_handle
+        return self.with_deaths(seats, building, left_seat, left_id)
+
+    def with_deaths(
+        self, seats: I64, building: NDArray[np.bool_], left_seat: I64, left_id: NDArray[np.uint32]
+    ) -> tuple[NDArray[np.uint32], I64]:
+        """``left`` rows of ``seats`` (``building``: by row) with the deaths not yet told
+        to them added: the net ids grouped by seat and their run bounds."""
         if len(self._pending_seat):
             # Deaths are "left" too: tell the seats built now, keep the rest for later.
             d_seat, d_id = self._pending_seat, self._pending_id
@@ -219,9 +225,8 @@ class ExplicitBaselines:
         if len(left_seat) and np.any(np.diff(left_seat) < 0):
             order = np.argsort(left_seat, kind="stable")
             left_seat, left_id = left_seat[order], left_id[order]
-
         pos_of = np.searchsorted(seats, np.arange(self.rows))  # seat -> index in seats
-        return left_id, bounds(pos_of[left_seat], n)
+        return left_id, bounds(pos_of[left_seat], len(seats))
 
     def _field_rows(
         self,

@@ -290,7 +290,7 @@ class InterestSync:
         lseats = seats[lp]
         parts_ex: Part | None = None
         r_cols: list[FieldRows] | None = None
-        lean = budget_on and entity_xy is not None and not field_values and self.far_every == 1
+        lean = budget_on and entity_xy is not None and not field_values  # relief: moot
         if len(lp) and lean and entity_xy is not None:  # the byte budget's own build
             tb = None if tails is None else np.array([len(tails[i][1]) for i in lp.tolist()])
             parts_ex, stats.pairs = budgeted_rows(
@@ -298,6 +298,8 @@ class InterestSync:
                 entity_xy, netids, kinds, packed_q, handles, tb, full[lp],
             )  # fmt: skip
         elif len(lp):
+            if self.budget.views is not None:
+                self.budget.views.release(ex)  # the general path keeps its own lists
             lx, ly = viewer_x[lp], viewer_y[lp]
             if eligible and entity_xy is not None:
                 # These seats become implicit: decide on the same positions as the cells.
