@@ -56,7 +56,9 @@ class ExplicitBaselines:
         """Grow the matrices to at least ``rows`` seats and ``cols`` handles."""
         if rows <= self.rows and cols <= self.cols:
             return
-        r = max(rows, self.rows)
+        # Both grow geometrically: seats join one by one, and a copy of the whole matrix
+        # per join (16 MB at (20000, 200)) took a tenth of a loaded ramp-up's CPU.
+        r = self.rows if rows <= self.rows else max(rows, self.rows + self.rows // 2, 8)
         c = max(cols, self.cols, 16)
         if cols > self.cols:
             c = max(cols, 2 * self.cols)

@@ -141,7 +141,11 @@ def steady_rows(
     # Whole views: everything now within r of v, everything then within r of v'.
     lim = (radius - eps) ** 2
     whole = (_corner_d2(box, vx, vy) <= lim) & (_corner_d2(last.box, pvx, pvy) <= lim)
-    shared = _shared_delta(netids, kinds, q, same, changed, near, steps_all, last.netid[dead])
+    if whole.any():
+        shared = _shared_delta(netids, kinds, q, same, changed, near, steps_all, last.netid[dead])
+    else:  # nobody gets it: an empty one
+        no = np.zeros(0, dtype=bool)
+        shared = _shared_delta(netids[:0], kinds[:0], q[:0], no, no, no, steps_all[:0], netids[:0])
     sel = np.flatnonzero(~whole)
     n = len(sel)
     if n == 0:
