@@ -53,7 +53,12 @@ class ExplicitBaselines:
         """What was visible at each seat's last build, as parallel arrays."""
 
     def ensure(self, rows: int, cols: int) -> None:
-        """Grow the matrices to at least ``rows`` seats and ``cols`` handles."""
+        """Grow the matrices to at least ``rows`` seats and ``cols`` handles.
+
+        Handles grow by a quarter at a time: a match's NPCs take the first handles and
+        each joining player one more, so doubling made 200 seats x 40,000 handles where
+        20,001 were needed (sent_q alone 32 MB instead of 16, and the budget's stamps and
+        marks follow this shape)."""
         if rows <= self.rows and cols <= self.cols:
             return
         # Both grow geometrically: seats join one by one, and a copy of the whole matrix
@@ -61,7 +66,7 @@ class ExplicitBaselines:
         r = self.rows if rows <= self.rows else max(rows, self.rows + self.rows // 2, 8)
         c = max(cols, self.cols, 16)
         if cols > self.cols:
-            c = max(cols, 2 * self.cols)
+            c = max(cols, self.cols + self.cols // 4)
         sent = np.full((r, c), UNKNOWN, dtype=np.uint32)
         sent[: self.rows, : self.cols] = self.sent_q
         for i, old in enumerate(self.field_sent):
