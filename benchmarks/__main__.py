@@ -11,6 +11,7 @@ COMMANDS = {
     "spatial": ("benchmarks.spatial", "grid vs quadtree vs brute force: build and query"),
     "aoi": ("benchmarks.aoi", "batched interest management vs a per-client filter"),
     "budget": ("benchmarks.budget_inproc", "the byte budget in process, against the truth"),
+    "host": ("benchmarks.host_ticks", "many small matches hosted in process: CPU per match-tick"),
     "e2e": ("benchmarks.e2e", "server + bots end to end against QUALITY.md's bars"),
     "matrix": ("benchmarks.matrix", "the whole QUALITY.md table, with plots"),
     "sweep": ("benchmarks.sweep", "one match at 10/20/30/60/128 Hz: CPU, lateness, frames/s"),

@@ -94,7 +94,38 @@ class Window:
 
     t: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
+    core: list[list[int]] = field(default_factory=list)
+    """The server core's /proc/stat times (:func:`core_times`)."""
     metrics: list[dict[str, float]] = field(default_factory=list)
+
+
+def core_times(core: int) -> list[int]:
+    """``[busy, softirq + irq, steal, total]`` clock ticks of ``core`` from /proc/stat
+    (busy: everything but idle and iowait, whoever ran: the server, other processes,
+    interrupts). Empty where there is no /proc/stat."""
+    try:
+        lines = Path("/proc/stat").read_text().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        name, *rest = line.split()
+        if name == f"cpu{core}":
+            v = [int(x) for x in rest[:8]]
+            total = sum(v)
+            return [total - v[3] - v[4], v[5] + v[6], v[7], total]
+    return []
+
+
+def core_share(window: Window) -> dict[str, float] | None:
+    """Over the window, the share of the server's core that was busy, in interrupts
+    (softirq: loopback TCP is processed there, not charged to the process with IRQ time
+    accounting) and stolen by the hypervisor; None without /proc/stat."""
+    if len(window.core) < 2 or not window.core[0] or not window.core[1]:
+        return None
+    d = [b - a for a, b in zip(window.core[0], window.core[1], strict=True)]
+    if d[3] <= 0:
+        return None
+    return {k: round(v / d[3], 3) for k, v in zip(("busy", "irq", "steal"), d, strict=False)}
 
 
 async def measure_under_bots(
@@ -161,6 +192,7 @@ async def measure_under_bots(
             if (not window.t and t >= start_at) or (len(window.t) == 1 and t >= end_at):
                 window.t.append(time.monotonic())
                 window.cpu.append(cpu_seconds(server_pid))
+                window.core.append(core_times(0))
                 if http_url:
                     window.metrics.append(scrape(http_url))
     finally:
@@ -241,6 +273,7 @@ async def run_case(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "tick_rate_hz": rate_hz,
         "window_s": round(dt, 2),
         "server_cpu_core_s_per_s": round(cpu, 4),
+        "server_core": core_share(window),
         "server_rss_mb": round(rss, 1),
         "server_peak_rss_mb": round(hwm, 1),
         "rate_per_client": bots["rate_per_bot"],

@@ -113,6 +113,12 @@ def print_result(r: dict[str, Any]) -> None:
     )
     if r["layout"]:
         print(f"matches running on the server: {r['server_matches']:.0f}")
+    core = r.get("server_core")
+    if core:
+        print(
+            f"server's core (all processes): {100 * core['busy']:.0f}% busy, "
+            f"{100 * core['irq']:.0f}% in interrupts, {100 * core['steal']:.0f}% stolen"
+        )
     print(
         f"ticks: {r['ticks_skipped']:.0f} skipped, {r['late_ticks']:.0f} started more than "
         f"{r['late_tick_bound_ms']} ms late, {r['ticks_overrun']:.0f} overran; lateness "

@@ -5,7 +5,8 @@ Every match of one tick rate ticks on the same grid of deadlines ``start_s + k /
 the next shared deadline at or after the moment it is added; its own tick numbers start
 at 0 there (:class:`~server.hosting.runner.MatchRunner` keeps the offset). Per deadline
 the rate's task sleeps until ``spin_s`` before it, yields to the loop (sockets are served
-meanwhile) for the last stretch -- uvloop's timers have millisecond resolution -- and then
+meanwhile; the next deadline is found once per wake-up, not once per yield) for the last
+stretch -- uvloop's timers have millisecond resolution -- and then
 runs each match's due ticks in the order the matches joined. The pre-deadline spin is
 paid once per deadline, not once per match as when every match had its own loop.
 
@@ -46,6 +47,8 @@ class RateSchedule:
         self.wakeups = 0
         """Deadlines at which the task woke and ran its matches."""
         self.task: asyncio.Task[None] | None = None
+        self.added = False
+        """A runner joined since the task last looked for the next deadline."""
 
     def join_index(self, now_s: float) -> int:
         """Index of the first shared deadline at or after ``now_s``."""
@@ -112,6 +115,7 @@ class TickScheduler:
             sched.task = loop.create_task(self._drive(sched), name=f"ticks-{rate}hz")
         runner.adopt(sched.clock_from(now), asyncio.get_running_loop().create_future())
         sched.runners.append(runner)
+        sched.added = True
 
     def tasks(self) -> list[asyncio.Task[None]]:
         """The rate tasks still running."""
@@ -126,12 +130,18 @@ class TickScheduler:
                 deadline = sched.next_deadline_s()
                 if deadline is None:
                     return
-                delay = deadline - now()
-                if delay - self.spin_s > 1e-6:  # (a sub-microsecond sleep is spun instead)
-                    await self._sleep(delay - self.spin_s)
-                    continue
-                if delay > 0:
-                    await self._sleep(0)
+                # Wait for it without looking at every match again on each spin: only a
+                # match added meanwhile (``sched.added``) can bring a deadline forward.
+                sched.added = False
+                while not sched.added:
+                    delay = deadline - now()
+                    if delay - self.spin_s > 1e-6:  # (a sub-microsecond sleep is spun)
+                        await self._sleep(delay - self.spin_s)
+                    elif delay > 0:
+                        await self._sleep(0)
+                    else:
+                        break
+                else:
                     continue
                 sched.wakeups += 1
                 await self._run_all(sched)

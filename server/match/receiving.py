@@ -29,6 +29,7 @@ def quantize_stick(v: float) -> int:
 
     Round half up, which every language computes the same way (JavaScript:
     ``Math.floor(v * 127 + 0.5)``); Python's ``round`` rounds half to even.
+    (:meth:`MatchReceiving.receive_input` computes the same inline.)
     """
     return math.floor(v * INPUT_SCALE + 0.5)
 
@@ -61,9 +62,13 @@ class MatchReceiving:
         per tick). Lockstep: the input is stored for frame ``tick`` (``seq`` and the
         view are not used). Returns the non-fatal errors to send (usually none).
         """
-        return self.receive_fields(
-            seat, tick, (quantize_stick(x), quantize_stick(y)), seq, view_tick, view_alpha
-        )
+        values = (math.floor(x * INPUT_SCALE + 0.5), math.floor(y * INPUT_SCALE + 0.5))
+        if self.collector is None:  # state sync, inlined: one call per input to the intake
+            now = self.sim.tick
+            window = 2 * self.definition.tick_rate_hz
+            if now - window <= tick <= now + window:
+                return self.intake.receive(seat.seat, now, tick, values, seq, view_tick, view_alpha)
+        return self.receive_fields(seat, tick, values, seq, view_tick, view_alpha)
 
     def receive_fields(
         self,

@@ -73,3 +73,31 @@ def test_tick_many_matches_reports_the_amortised_cost_per_match_tick(tmp_path: P
     assert "per match-tick" in stdout
     assert "faster than per match" in stdout
     assert "CPU time, batched vs per match" in stdout
+
+
+def test_host_many_matches_reports_cpu_per_match_tick_and_per_input(tmp_path: Path) -> None:
+    """3 matches of 2 players hosted for a few deadlines: a CPU cost per match-tick and
+    per input, and every player's frame handed to the transport at every deadline."""
+    data, stdout = run_benchmark(
+        [
+            "host",
+            "--matches",
+            "3",
+            "--players-per-match",
+            "2",
+            "--entities-per-match",
+            "5",
+            "--ticks",
+            "5",
+            "--warmup",
+            "2",
+        ],
+        tmp_path / "host.json",
+    )
+    r = data["result"]
+    assert (r["matches"], r["players_per_match"], r["deadlines"]) == (3, 2, 5)
+    assert r["cpu_us_per_match_tick_p50"] > 0
+    assert r["cpu_us_per_input_p50"] > 0
+    assert r["frames_handed"] >= 3 * 2 * 5
+    assert r["batched_ticks"] > 0
+    assert "us CPU per match-tick" in stdout

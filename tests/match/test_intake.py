@@ -227,3 +227,35 @@ def test_a_dry_fifo_of_a_numbered_client_applies_the_zero_input_once() -> None:
     it.receive(2, 13, 14, (9, 9, 0))  # an un-numbered input stays in effect (as before)
     assert it.take(14) is not None
     assert it.take(15) is None
+
+
+def test_short_take_of_seq_less_inputs_equals_the_general_take() -> None:
+    """Until a numbered input arrives, ``take`` takes its short path; it applies exactly
+    what the general path applies, seat for seat, tick after tick (drops, a stand-still,
+    a reset and supersedes included), and the general path takes over after a seq."""
+    rng = np.random.default_rng(7)
+    short = InputIntake(8, ["int8", "int8"], 0, None, catch_up_ticks=20, starve_zero=True)
+    general = InputIntake(8, ["int8", "int8"], 0, None, catch_up_ticks=20, starve_zero=True)
+    general._numbered = True  # the general path from the start
+    for tick in range(1, 200):
+        for seat in rng.choice(8, int(rng.integers(0, 12))).tolist():
+            values = tuple(int(v) for v in rng.integers(-127, 128, 2))
+            answer = short.receive(seat, tick - 1, tick, values)
+            assert answer == general.receive(seat, tick - 1, tick, values)
+        if tick % 37 == 0:
+            short.stand_still(tick % 8)
+            general.stand_still(tick % 8)
+        if tick % 53 == 0:
+            short.reset(3)
+            general.reset(3)
+        if tick == 150:  # a numbered client arrives: both take the general path from now
+            assert short.receive(5, tick - 1, tick, (9, 9), seq=1) == ()
+            assert general.receive(5, tick - 1, tick, (9, 9), seq=1) == ()
+        a, b = short.take(tick), general.take(tick)
+        assert (a is None) == (b is None), tick
+        if a is not None and b is not None:
+            assert a.seats.tolist() == b.seats.tolist(), tick
+            assert [c.tolist() for c in a.columns] == [c.tolist() for c in b.columns], tick
+        assert short.take_totals() == general.take_totals()
+        assert short.backlog().tolist() == general.backlog().tolist()
+    assert short._numbered

@@ -1,0 +1,67 @@
+"""The intake's vocabulary: its per-seat counters, serial numbers and result types.
+
+Split from :mod:`server.match.intake` (which re-exports them): the :data:`COUNTS` names
+and their column indices, RFC 1982 comparison of input ``seq`` numbers, a
+:class:`Refusal` (an ``ERROR`` to send for one input) and :class:`TakenInputs` (what one
+tick applies).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from server.net.protocol import ErrorCode
+
+NEVER = -(1 << 40)
+SEQ_MODULUS = 1 << 32
+SEQ_HALF = 1 << 31
+COUNTS = (
+    "late",
+    "early",
+    "on_time",
+    "superseded",
+    "seq_not_newer",
+    "seq_required",
+    "view_future",
+    "view_too_old",
+    "carried",
+    "caught_up",
+    "starved",
+)
+"""Per-seat input counters, in this order (the columns of :attr:`InputIntake.counts`)."""
+(
+    LATE,
+    EARLY,
+    ON_TIME,
+    SUPERSEDED,
+    SEQ_NOT_NEWER,
+    SEQ_REQUIRED,
+    VIEW_FUTURE,
+    VIEW_TOO_OLD,
+    CARRIED,
+    CAUGHT_UP,
+    STARVED,
+) = range(len(COUNTS))
+
+
+def seq_newer(seq: int, last: int) -> bool:
+    """RFC 1982 serial comparison of uint32s: is ``seq`` newer than ``last``?"""
+    return 0 < (seq - last) % SEQ_MODULUS < SEQ_HALF
+
+
+class Refusal(NamedTuple):
+    """A non-fatal ``ERROR`` to send for one input: its code, reason and (if any) seq."""
+
+    code: ErrorCode
+    reason: str
+    seq: int | None = None
+
+
+class TakenInputs(NamedTuple):
+    """The inputs one tick applies: the seats, one column per input field (tick's rows)."""
+
+    seats: NDArray[np.int64]
+    columns: list[NDArray[np.generic]]
