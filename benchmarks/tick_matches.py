@@ -7,8 +7,10 @@ round gives every seated player one input stamped for the next tick and ticks ev
 match, as the server's scheduler does, minus the sockets: the state frames are built and
 encoded but not sent. Two ways side by side: per match, and batched (one step of all
 matches, :mod:`server.core.batch`). Reports the amortised cost per match-tick (round
-time / N) in µs, p50/p99 over rounds and the mean, and the simulation step's part; also
-in CPU time of the process (less disturbed when the core is shared).
+time / N) in µs, p50/p99 over rounds and the mean, and its parts: inputs (every
+player's input received, then each match's taken: the host's side), the simulation
+step, and the frames (built and encoded); also in CPU time of the process (less
+disturbed when the core is shared). The parts' p50s need not add up to the whole's.
 Bar (issue 15): <= 40 µs, batched.
 """
 
@@ -57,8 +59,10 @@ def measure(matches: list[Match], args: argparse.Namespace, batched: bool) -> di
     sticks = rng.uniform(-1, 1, (args.ticks + args.warmup, players, 2)).tolist()
     seats = [[s for s in m.seats if s is not None] for m in matches]
     rounds: list[float] = []
+    takes: list[float] = []
     steps: list[float] = []
     cpu: list[float] = []
+    take_cpu: list[float] = []
     step_cpu: list[float] = []
     frames = 0
     for k in range(args.warmup + args.ticks):
@@ -90,19 +94,30 @@ def measure(matches: list[Match], args: argparse.Namespace, batched: bool) -> di
         if k >= args.warmup:
             rounds.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
+            takes.append(t1 - t0)
+            take_cpu.append(c1 - c0)
             steps.append(t2 - t1)
             step_cpu.append(c2 - c1)
     per_match_us = [1e6 * r / n for r in rounds]
     step_us = [1e6 * r / n for r in steps]
+    frames_us = [1e6 * (r - a - b) / n for r, a, b in zip(rounds, takes, steps, strict=True)]
+    frames_cpu = [1e6 * (r - a - b) / n for r, a, b in zip(cpu, take_cpu, step_cpu, strict=True)]
     return {
         "mode": "batched" if batched else "per-match",
         "us_per_match_tick_p50": round(percentile(per_match_us, 50), 1),
         "us_per_match_tick_p99": round(percentile(per_match_us, 99), 1),
         "us_per_match_tick_mean": round(sum(per_match_us) / len(per_match_us), 1),
         "step_us_per_match_tick_p50": round(percentile(step_us, 50), 1),
+        # The players' inputs received and taken (the host's side), and the frames.
+        "inputs_us_per_match_tick_p50": round(percentile([1e6 * t / n for t in takes], 50), 1),
+        "frames_us_per_match_tick_p50": round(percentile(frames_us, 50), 1),
         # CPU time of this process (time.process_time): less disturbed by a shared core.
         "cpu_us_per_match_tick_p50": round(percentile([1e6 * c / n for c in cpu], 50), 1),
         "step_cpu_us_per_match_tick_p50": round(percentile([1e6 * c / n for c in step_cpu], 50), 1),
+        "inputs_cpu_us_per_match_tick_p50": round(
+            percentile([1e6 * c / n for c in take_cpu], 50), 1
+        ),
+        "frames_cpu_us_per_match_tick_p50": round(percentile(frames_cpu, 50), 1),
         "round_ms_p50": round(percentile([r * 1000 for r in rounds], 50), 3),
         "frames_per_round": frames / (args.warmup + args.ticks),
     }
@@ -132,9 +147,14 @@ def run(args: argparse.Namespace) -> int:
             f"{layout.matches} matches x {layout.players} players x {layout.npcs} NPCs, "
             f"{row['mode']}: {row['us_per_match_tick_p50']} us per match-tick p50 "
             f"(p99 {row['us_per_match_tick_p99']}, mean {row['us_per_match_tick_mean']}; "
-            f"step {row['step_us_per_match_tick_p50']}, frames the rest); "
+            f"inputs {row['inputs_us_per_match_tick_p50']}, "
+            f"step {row['step_us_per_match_tick_p50']}, "
+            f"frames {row['frames_us_per_match_tick_p50']}); "
             f"one round of all matches {row['round_ms_p50']} ms; CPU time "
-            f"{row['cpu_us_per_match_tick_p50']} us (step {row['step_cpu_us_per_match_tick_p50']})",
+            f"{row['cpu_us_per_match_tick_p50']} us (inputs "
+            f"{row['inputs_cpu_us_per_match_tick_p50']}, step "
+            f"{row['step_cpu_us_per_match_tick_p50']}, frames "
+            f"{row['frames_cpu_us_per_match_tick_p50']})",
             flush=True,
         )
     alone, row = rows

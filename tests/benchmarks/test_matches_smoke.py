@@ -58,7 +58,7 @@ def test_e2e_many_matches_reports_per_client_figures_and_the_floor(tmp_path: Pat
 
 def test_tick_many_matches_reports_the_amortised_cost_per_match_tick(tmp_path: Path) -> None:
     """A few rounds of 3 matches, per match and batched: a cost per match-tick, the
-    step's part, and a frame per player either way."""
+    inputs', step's and frames' parts, and a frame per player either way."""
     data, stdout = run_benchmark(
         ["tick", "--matches", "3", "--entities-per-match", "5", "--ticks", "5", "--warmup", "1"],
         tmp_path / "tick.json",
@@ -68,6 +68,8 @@ def test_tick_many_matches_reports_the_amortised_cost_per_match_tick(tmp_path: P
     for row in (alone, batched):
         assert row["matches"] == 3
         assert row["us_per_match_tick_p50"] >= row["step_us_per_match_tick_p50"] > 0
+        assert row["inputs_us_per_match_tick_p50"] > 0
+        assert row["frames_us_per_match_tick_p50"] > 0
         assert row["cpu_us_per_match_tick_p50"] >= row["step_cpu_us_per_match_tick_p50"] >= 0
         assert row["frames_per_round"] == 3 * 8
     assert "per match-tick" in stdout

@@ -306,3 +306,8 @@ def test_pairs_with_the_cell_table_equal_brute_force(
     for way in (pairs_within, grid_pairs, sweep_pairs):
         a, b = way(ids, xs, ys, distance)
         assert list(zip(a.tolist(), b.tolist(), strict=True)) == expected, way.__name__
+    hint = rng.permutation(n).astype(np.int64)  # any order as the last call's: same pairs
+    for _ in range(2):
+        a, b = sweep_pairs(ids, xs, ys, distance, hint)
+        assert list(zip(a.tolist(), b.tolist(), strict=True)) == expected
+    assert (np.diff(xs[hint]) >= 0).all()  # the hint now holds the x order

@@ -102,8 +102,8 @@ def test_whole_views_in_one_pass_equal_each_match_alone(
     small_world: GameDefinition, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Matches of different sizes (one with net ids past 65535: 4-byte ids), players
-    joining (a full snapshot: built alone that tick), leaving, NPCs dying and a slow
-    reader: every tick the same frames, byte for byte, and the same interest state as
+    joining (a full snapshot: built alone that tick), leaving, NPCs dying or jumping and a
+    slow reader: every tick the same frames, byte for byte, and the same interest state as
     each match built alone; most match-ticks go through the one-pass build, and the
     ticks where nothing but positions changed through its steady shortcut."""
     passed = [0]
@@ -149,6 +149,9 @@ def test_whole_views_in_one_pass_equal_each_match_alone(
             slow.clear()
         if t == 20:
             pairs.append(Pair(small_world, 9, 2))  # a match joins the batch
+        if t in (24, 26):  # an NPC jumps (absolute rows) on a steady tick
+            for m in (pairs[1].alone, pairs[1].batched, pairs[2].alone, pairs[2].batched):
+                m.sim.world.col("position.x")[-1] = (t - 20) * 10 * 256
 
         alone = [p.alone.tick(writable) for p in pairs]
         ms = [p.batched for p in pairs]

@@ -51,11 +51,19 @@ class MatchPlaneIndex:
     system that needs one cannot run batched (it runs per match instead).
     """
 
-    def __init__(self, xs: CoordArray, ys: CoordArray, counts: NDArray[np.int64]) -> None:
+    def __init__(
+        self,
+        xs: CoordArray,
+        ys: CoordArray,
+        counts: NDArray[np.int64],
+        order_hint: NDArray[np.int64] | None = None,
+    ) -> None:
         self.xs = xs
         self.ys = ys
         self.counts = counts
         self.ids: IdArray = np.arange(len(xs), dtype=np.int64)
+        self.order_hint = order_hint
+        """The plane's x order at the last query of the same rows (see ``pairs_within``)."""
 
     def __len__(self) -> int:
         return len(self.xs)
@@ -67,7 +75,7 @@ class MatchPlaneIndex:
     def candidate_pairs(self, distance: float) -> tuple[IdArray, IdArray]:
         """All (a, b), a < b, of one match within ``distance`` (inclusive), sorted."""
         shifted = self.xs + plane_shifts(self.xs, self.counts, distance)
-        return pairs_within(self.ids, shifted, self.ys, distance)
+        return pairs_within(self.ids, shifted, self.ys, distance, self.order_hint)
 
     def query_radius(
         self, qx: CoordArray, qy: CoordArray, radius: float, ordered: bool = True

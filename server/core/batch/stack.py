@@ -61,6 +61,8 @@ class StackedWorld(World):
         """The worlds whose storage this stack is (empty for a copy)."""
         self._marks: list[tuple[NDArray[Any], int]] = []
         self._place: dict[int, int] = {}
+        self.pair_order = np.arange(self.count, dtype=np.int64)
+        """The pair sweep's x order over the stack's rows, kept from tick to tick."""
         self.views: object | None = None
         """What the frames of the last batch pass left for a steady next tick
         (:class:`~server.core.batch.steady_frames.SteadyViews`), if anything."""

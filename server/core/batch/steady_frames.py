@@ -13,8 +13,9 @@ join or leave in any of them: :func:`~server.core.batch.stack.stack_of`), the sa
 and viewers, and each match's last build and explicit handle map still the ones that
 pass left (no build of the match alone since). Then the general pass's work collapses:
 no entity entered or left (same net ids on the same handles), every handle keeps its
-row, every viewer its row, so the delta is the quantized positions that moved, and the
-new last build is written into the arrays of the old one (its views stay the match's
+row, every viewer its row, so the delta is the quantized positions that moved (encoded
+here: only the changed keys ``c``/``d`` and ``m``/``q`` have rows), and the new last
+build is written into the arrays of the old one (its views stay the match's
 ``LastBuild``). The whole-view test (each viewer's radius covers every entity now and at
 the last build) is the general pass's, on the same values; if any match fails it the
 tick is not steady.
@@ -30,8 +31,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from server.core.sync.cells import EPS_UNITS
-from server.core.sync.encode import Part, bounds, empty_bounds, encode, frame_heads, share
-from server.core.sync.msgbytes import frame_tails
+from server.core.sync.encode import bounds, frame_heads, share
+from server.core.sync.msgbytes import bin_header, frame_tails
 from server.core.sync.quantize import PositionQuantizer
 from server.core.sync.state import InterestSync, StateFrameStats
 from server.core.sync.steady import LastBuild
@@ -43,8 +44,12 @@ if TYPE_CHECKING:
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
 U32 = NDArray[np.uint32]
-_NO_U32 = np.zeros(0, dtype=np.uint32)
-_NO_U8 = np.zeros(0, dtype=np.uint8)
+_ID = {2: "<u2", 4: "<u4"}
+# The STATE body after its head (docs/protocol.md), as encode() writes it for a delta
+# with changed rows only: e, k, p and l empty, then c, d, m, q.
+_EMPTY_E_K_P = b"\xc4\x00\xa1k\xc4\x00\xa1p\xc4\x00\xa1c"
+_K_D, _K_M, _K_Q = b"\xa1d", b"\xa1m", b"\xa1q"
+_EMPTY_L = b"\xa1l\xc4\x00"
 
 
 @dataclass(slots=True)
@@ -150,24 +155,18 @@ def build_steady(
     steps[:, 1] = dqy
     netids: U32 = stack.col("netid") if rows is None else stack.col("netid")[rows]
     cn, cf = moved[near], moved[~near]
-    none = empty_bounds(n_m)
-    part = Part(
-        _NO_U32, _NO_U8, _NO_U32, none,
-        netids[cn], steps[near], bounds(st.row_m[cn], n_m),
-        netids[cf], q[cf], bounds(st.row_m[cf], n_m),
-        _NO_U32, none,
-    )  # fmt: skip
-    bodies: dict[int, list[bytes]] = {}
-    for width in {4 if w else 2 for w in st.wide}:
-        bodies[width] = encode(0, width, [part], [False] * n_m, [0] * n_m, [b""] * n_m)
+    c_b = bounds(st.row_m[cn], n_m).tolist()
+    m_b = bounds(st.row_m[cf], n_m).tolist()
+    step_bytes = steps[near].tobytes()
+    pos_bytes = q[cf].astype("<u4").tobytes()
+    ids = {w: (netids[cn].astype(_ID[w]).tobytes(), netids[cf].astype(_ID[w]).tobytes())
+           for w in {4 if w else 2 for w in st.wide}}  # fmt: skip
 
     # The new last builds, in place: every handle and viewer keeps its place.
     st.nx[st.at], st.ny[st.at], st.nq[st.at] = xs, ys, q
     st.nvx[st.seat_at], st.nvy[st.seat_at] = vx, vy
     st.q, st.bx = q, bx
-    c_b, m_b = part.c_b.tolist(), part.m_b.tolist()
     heads: dict[tuple[int, int], bytes] = {}
-    zero = {w: len(frame_heads(0, w).get(False, 0)) for w in bodies}
     result: list[list[bytes]] = []
     for j, m in enumerate(ms):
         width = 4 if st.wide[j] else 2
@@ -175,7 +174,18 @@ def build_steady(
         head = heads.get((m.tick, width))
         if head is None:
             head = heads[(m.tick, width)] = frame_heads(m.tick, width).get(False, 0)
-        body = head + bodies[width][j][zero[width] :]
+        c0, c1, m0, m1 = c_b[j], c_b[j + 1], m_b[j], m_b[j + 1]
+        c_ids, m_ids = ids[width]
+        body = b"".join(
+            (
+                head, _EMPTY_E_K_P,
+                bin_header(width * (c1 - c0)), c_ids[width * c0 : width * c1],
+                _K_D, bin_header(2 * (c1 - c0)), step_bytes[2 * c0 : 2 * c1],
+                _K_M, bin_header(width * (m1 - m0)), m_ids[width * m0 : width * m1],
+                _K_Q, bin_header(4 * (m1 - m0)), pos_bytes[4 * m0 : 4 * m1],
+                _EMPTY_L,
+            )
+        )  # fmt: skip
         tails = m.tails()
         if tails is None:
             frames = [body] * n
@@ -185,7 +195,7 @@ def build_steady(
         st.lasts[j].box = boxes[j]
         stats = st.stats[j]  # the pass's own object: counts updated in place
         stats.entered = stats.left = 0
-        stats.changed = n * (c_b[j + 1] - c_b[j] + m_b[j + 1] - m_b[j])
+        stats.changed = n * (c1 - c0 + m1 - m0)
         stats.payload_bytes = len(body) * n if tails is None else sum(map(len, frames))
         result.append(frames)
     return result

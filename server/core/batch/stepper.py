@@ -230,7 +230,7 @@ def _run_stacked(
             t_index = timer()
             xs = stack.col("position.x").astype(np.float64) / scale
             ys = stack.col("position.y").astype(np.float64) / scale
-            ctx.index = MatchPlaneIndex(xs, ys, stack.counts)
+            ctx.index = MatchPlaneIndex(xs, ys, stack.counts, stack.pair_order)
             index_s = timer() - t_index
         phase_s[phase.key] = timer() - t_phase
     return ctx.stats, system_s, phase_s, index_s
