@@ -8,6 +8,24 @@ import sys
 from pathlib import Path
 
 
+def free_port_pair() -> int:
+    """A port p with p + 1 free too (worker i listens on --port + i). A lone free port's
+    neighbour may be another test's server: a worker that cannot bind it exits, and the
+    supervisor's restart is another process (the flake where a worker's /proc vanished)."""
+    import socket
+
+    for _ in range(50):
+        with socket.socket() as a, socket.socket() as b:
+            a.bind(("127.0.0.1", 0))
+            port = int(a.getsockname()[1])
+            try:
+                b.bind(("127.0.0.1", port + 1))
+            except (OSError, OverflowError):
+                continue
+            return port
+    raise RuntimeError("no two consecutive free ports")
+
+
 def test_directory_benchmark_reports_heartbeats_and_joins(
     redis_binary: str, tmp_path: Path
 ) -> None:
@@ -35,11 +53,7 @@ def test_directory_benchmark_reports_heartbeats_and_joins(
 
 def test_scale_benchmark_compares_one_and_two_workers(tmp_path: Path) -> None:
     """`benchmarks scale` runs 1 and 2 real workers under the same bots and reports both."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port_pair()
     out = tmp_path / "scale.json"
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks", "scale", "--clients", "20", "--players-per-match",
@@ -48,7 +62,12 @@ def test_scale_benchmark_compares_one_and_two_workers(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=150, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    rows = json.loads(out.read_text())["rows"]
-    assert [r["workers"] for r in rows] == [1, 2]
+    data = json.loads(out.read_text())
+    rows = data["rows"]
+    assert [(r["round"], r["workers"]) for r in rows] == [(1, 1), (1, 2)]
     assert len(rows[1]["cpu_per_worker"]) == 2
     assert all(r["rate_min"] > 0 for r in rows)
+    assert all(r["messages_per_s"] > 0 and r["cpu_us_per_message"] > 0 for r in rows)
+    assert data["pin"] == "split"
+    assert data["ratio"] == data["summary"]["median"]
+    assert "CPU per message" in proc.stdout

@@ -113,6 +113,32 @@ async def test_matches_share_deadlines_and_keep_their_own_tick_numbers(
     assert fake.timed_sleeps == 11  # one timed sleep (and one spin) per deadline
 
 
+async def test_the_last_stretch_before_a_deadline_blocks_instead_of_spinning(
+    small_arena: GameDefinition,
+) -> None:
+    """With a blocking wait (the real clock's time.sleep), each deadline costs one timed
+    sleep, one block for the rest and one loop pass: no yield-spin (FakeTime's spin takes
+    ten 0.1 ms zero sleeps per 1 ms), and the ticks still start on their deadlines."""
+    fake, hooks = FakeTime(), Recorder()
+    blocks: list[float] = []
+
+    def block(d: float) -> None:
+        blocks.append(d)
+        fake.t += d
+
+    sched = TickScheduler(3, spin_s=0.001, perf=fake.now, sleep=fake.sleep, block=block)
+    dt = small_arena.dt_s
+    runner = MatchRunner(Match(small_arena, "m"), hooks, perf=fake.now)
+    sched.add(runner)
+    await run_until(fake, 10.5 * dt)
+    dues = hooks.ticks["m"]
+    assert len(dues) == 11
+    assert all(d.lateness_s < 1e-3 for d in dues)
+    assert len(blocks) == 10  # deadline 0 was due at once; one block before each other
+    assert all(0 < b <= 0.001 + 1e-6 for b in blocks)
+    assert fake.zero_sleeps <= 3 * len(dues)  # the pass after each block, the yield per tick
+
+
 async def test_catch_up_and_skips_are_per_match_and_counted(small_arena: GameDefinition) -> None:
     """After a stall each match catches up at most 3 ticks and counts the skipped rest."""
     fake, hooks = FakeTime(), Recorder()
