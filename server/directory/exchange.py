@@ -143,13 +143,22 @@ class Exchange:
         request never holds up the seat reservations behind it).
 
         A Redis outage is logged once and retried every second; a handler error becomes
-        ``{"error": {"code": "internal", "message": ...}}`` for the requester."""
+        ``{"error": {"code": "internal", "message": ...}}`` for the requester.
+
+        Cancelling always ends it: a cancel that lands as a pop's reply arrives can be
+        absorbed below us (the pop returns its messages instead of raising -- Python
+        3.11's ``wait_for``/timeout races), so after every await the loop checks
+        whether a cancel is pending on this task (``Task.cancelling``) and then stops,
+        leaving the popped messages unanswered (their requesters time out)."""
         d = self._d
         inbox = d._key("inbox", node_id)
         down = False
         answering: set[asyncio.Task[None]] = set()
         loop = asyncio.get_running_loop()
+        me = asyncio.current_task()
         while True:
+            if me is not None and me.cancelling():
+                raise asyncio.CancelledError  # a cancel absorbed by the last await
             try:
                 got = await d._blocking.blmpop(1, 1, inbox, direction="LEFT", count=INBOX_BATCH)
                 if down:
@@ -161,7 +170,7 @@ class Exchange:
                     down = True
                 await asyncio.sleep(1.0)
                 continue
-            if not got:
+            if not got or (me is not None and me.cancelling()):
                 continue
             d.ops += 1
             for raw in got[1]:

@@ -225,14 +225,20 @@ class ClusterNode:
     async def stop(self) -> None:
         """Stop heartbeating and delete this node's entries (best effort), then close."""
         self.draining = True
-        if self._serving is not None:
-            self._serving.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._serving
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._serving, self._task):
+            if task is not None:
+                await _cancel(task)
         with contextlib.suppress(DirectoryUnavailable):
             await self.directory.remove_node(self.node_id)
         await self.directory.close()
+
+
+async def _cancel(task: asyncio.Task[None], retry_s: float = 1.0) -> None:
+    """Cancel ``task`` and wait until it has ended, cancelling again every ``retry_s`` if
+    a cancel was absorbed below it (a Redis reply arriving with the cancel), so a
+    node's stop never hangs on its request loop."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait((task,), timeout=retry_s)
+    with contextlib.suppress(asyncio.CancelledError):
+        task.result()

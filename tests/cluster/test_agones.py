@@ -105,6 +105,9 @@ async def test_agones_mode_reports_the_nodes_life_to_the_sidecar(
             await until(lambda: "/health" in fake.paths(), "Ready then a health ping")
             assert fake.paths()[:2] == ["/gameserver", "/ready"]  # the address, then Ready
             assert server.agones.public_url == "ws://203.0.113.7:7031/ws"
+            # The labels follow the health ping in the same round (a loaded host may be
+            # seen between the two).
+            await until(lambda: "matches" in fake.labels(), "the counts as labels")
             assert fake.labels() == {"players": "0", "matches": "1"}
             assert "/allocate" not in fake.paths()  # nobody plays yet
             async with TestClient.connect(server.url) as client:
