@@ -285,3 +285,47 @@ def test_the_steady_view_test_is_the_general_passs(matches: list[Any]) -> None:
                 fy = max(abs(y - b[1]), abs(y - b[3]))
                 ok &= fx * fx + fy * fy <= lim
     assert got == ok
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    st.lists(st.integers(1, 6), min_size=2, max_size=4),
+    st.sampled_from([0, 3, 40]),
+    st.integers(0, 2**32 - 1),
+)
+def test_random_batches_build_the_frames_of_each_match_alone(
+    small_arena: GameDefinition, players: list[int], npcs: int, seed: int
+) -> None:
+    """Random layouts (matches, players, NPCs) and random joins, leaves, deaths and jumps
+    on random ticks: the batch pass (general and steady) gives every match the frames
+    and interest state it gets alone, tick by tick."""
+    world = replace(small_arena.world, width_units=100.0, height_units=100.0)
+    sync = replace(small_arena.sync, interest_radius_units=150.0)
+    defn = replace(
+        small_arena, world=world, sync=sync, spawns=(replace(small_arena.spawns[0], count=npcs),)
+    )
+    pairs = [Pair(defn, i + 1, p) for i, p in enumerate(players)]
+    rng = np.random.default_rng(seed)
+    for t in range(12):
+        for p in pairs:
+            p.inputs(rng)
+        p = pairs[int(rng.integers(len(pairs)))]
+        event = rng.integers(8)
+        if event == 0:
+            p.join()
+        elif event == 1 and len(p.seats(p.alone)) > 1:
+            p.leave(int(rng.integers(len(p.seats(p.alone)))))
+        elif event == 2 and p.alone.sim.world.count > len(p.seats(p.alone)):
+            p.despawn_npc(0)
+        elif event == 3 and p.alone.sim.world.count:
+            y = int(rng.integers(0, 100 * 256))
+            for m in (p.alone, p.batched):
+                m.sim.world.col("position.y")[0] = y
+        alone = [p.alone.tick() for p in pairs]
+        ms = [p.batched for p in pairs]
+        inputs = [m.take_inputs() for m in ms]
+        outs = batch_frames.finish_batch(ms, inputs, step_batch([m.sim for m in ms], inputs))
+        for p, a, b in zip(pairs, alone, outs, strict=True):
+            assert isinstance(b, TickOutput)
+            assert _frames(b, _seat_of(p.batched)) == _frames(a, _seat_of(p.alone)), (t, p)
+            assert _state(p.batched) == _state(p.alone), (t, p.alone.match_id)
