@@ -19,8 +19,10 @@ each client's state frame two ways from the same inputs:
 
 Only the frame building is timed (the simulation step and the per-tick inputs both
 sides share are not). It prints microseconds per client per tick for both and the
-speed-up, and checks on the first and last tick that both sent every client the same
-entered / changed / left netids (order inside a frame may differ). Example::
+speed-up, the CPU time (``process_time``, mean) of the batched and pair-path builds
+(steadier on a shared machine), and checks on the first and last tick that both sent
+every client the same entered / changed / left netids (order inside a frame may
+differ). Example::
 
     python -m benchmarks aoi --entities 1000 --clients 1000 --ticks 100
 """
@@ -180,6 +182,10 @@ def main(args: argparse.Namespace) -> int:
     t_batched: list[float] = []
     t_plain: list[float] = []
     t_pairs: list[float] = []
+    cpu_batched: list[float] = []
+    cpu_pairs: list[float] = []
+    # CPU time (process_time) of the same builds: steadier than the wall clock on a shared
+    # machine; its resolution can be coarse, so a mean over the ticks, not a p50.
     pairs = 0
     frame_bytes = [0, 0]
     total = args.warmup + args.ticks
@@ -209,21 +215,24 @@ def main(args: argparse.Namespace) -> int:
         first = k == 0
         full = np.full(args.clients, first, dtype=bool)
 
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         fa = batched.build(
             sim.tick, index, netids, kinds, packed, handles, seats, px, py, full, (xs, ys)
         )
-        t1 = time.perf_counter()
+        c1, t1 = time.process_time(), time.perf_counter()
         fb = plain.build(sim.tick, index, netids, kinds, packed, xs, ys, px, py, first)
         t2 = time.perf_counter()
+        c2 = time.process_time()
         pair_path.build(sim.tick, index, netids, kinds, packed, handles, seats, px, py, full)
-        t3 = time.perf_counter()
+        c3, t3 = time.process_time(), time.perf_counter()
         if first or k == total - 1:
             check_same(fa, fb, sim.tick)
         if k >= args.warmup:
             t_batched.append(t1 - t0)
             t_plain.append(t2 - t1)
             t_pairs.append(t3 - t2)
+            cpu_batched.append(c1 - c0)
+            cpu_pairs.append(c3 - c2)
             pairs += batched.last_stats.pairs
             frame_bytes[0] += sum(map(len, fa))
             frame_bytes[1] += sum(map(len, fb))
@@ -247,6 +256,8 @@ def main(args: argparse.Namespace) -> int:
         "batched_us_per_client_p99": us(t_batched, 99),
         "batched_us_per_client_mean": round(1e6 * sum(t_batched) / len(t_batched) / n, 3),
         "pairs_us_per_client_p50": us(t_pairs, 50),
+        "batched_cpu_us_per_client_mean": round(1e6 * sum(cpu_batched) / len(cpu_batched) / n, 3),
+        "pairs_cpu_us_per_client_mean": round(1e6 * sum(cpu_pairs) / len(cpu_pairs) / n, 3),
         "per_client_us_per_client_p50": us(t_plain, 50),
         "per_client_us_per_client_p99": us(t_plain, 99),
         "per_client_us_per_client_mean": round(1e6 * sum(t_plain) / len(t_plain) / n, 3),
@@ -262,6 +273,8 @@ def main(args: argparse.Namespace) -> int:
         f"p99 {row['batched_us_per_client_p99']:.2f}\n"
         f"pair path   {row['pairs_us_per_client_p50']:8.2f} us per client per tick (p50) "
         "(before interest by cell)\n"
+        f"CPU time    batched {row['batched_cpu_us_per_client_mean']:.2f}, pair path "
+        f"{row['pairs_cpu_us_per_client_mean']:.2f} us per client per tick (mean)\n"
         f"per client  {row['per_client_us_per_client_p50']:8.2f} us per client per tick (p50), "
         f"p99 {row['per_client_us_per_client_p99']:.2f}\n"
         f"speed-up    {row['speedup_p50']:.1f}x  "
