@@ -37,7 +37,7 @@ from server.core.batch.steady_frames import SteadyViews, _corner, build_steady
 from server.core.sync.cells import eps_units, positions
 from server.core.sync.encode import Part, bounds, encode, frame_heads, share
 from server.core.sync.msgbytes import frame_tails
-from server.core.sync.quantize import PositionQuantizer
+from server.core.sync.quantize import PositionQuantizer, step_deltas
 from server.core.sync.state import InterestSync, StateFrameStats
 from server.core.sync.steady import LastBuild
 from server.core.world import World
@@ -162,12 +162,7 @@ def _build(
     same = (handles < co) & (last_n[hc] == netids)
     pq = last_q[hc]
     changed = same & (q != pq)
-    dqx = (q & 0xFFFF).astype(np.int32) - (pq & 0xFFFF).astype(np.int32)
-    dqy = (q >> 16).astype(np.int32) - (pq >> 16).astype(np.int32)
-    near = (np.abs(dqx) <= 127) & (np.abs(dqy) <= 127)
-    steps_all = np.empty((len(q), 2), dtype=np.int8)
-    steps_all[:, 0] = dqx
-    steps_all[:, 1] = dqy
+    near, steps_all = step_deltas(q, pq)
     cur_old = np.zeros(len(last_n), dtype=np.uint32)
     ok = handles < co
     cur_old[obase[row_m[ok]] + handles[ok]] = netids[ok]

@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 from server.core.sync.cells import EPS_UNITS
 from server.core.sync.encode import bounds, frame_heads, share
 from server.core.sync.msgbytes import bin_header, frame_tails
-from server.core.sync.quantize import PositionQuantizer
+from server.core.sync.quantize import PositionQuantizer, step_deltas
 from server.core.sync.state import InterestSync, StateFrameStats
 from server.core.sync.steady import LastBuild
 
@@ -147,12 +147,7 @@ def build_steady(
     pq = st.q
     moved = np.flatnonzero(q != pq)
     qm, pm = q[moved], pq[moved]
-    dqx = (qm & 0xFFFF).astype(np.int32) - (pm & 0xFFFF).astype(np.int32)
-    dqy = (qm >> 16).astype(np.int32) - (pm >> 16).astype(np.int32)
-    near = (np.abs(dqx) <= 127) & (np.abs(dqy) <= 127)
-    steps = np.empty((len(moved), 2), dtype=np.int8)
-    steps[:, 0] = dqx
-    steps[:, 1] = dqy
+    near, steps = step_deltas(qm, pm)
     netids: U32 = stack.col("netid") if rows is None else stack.col("netid")[rows]
     cn, cf = moved[near], moved[~near]
     c_b = bounds(st.row_m[cn], n_m).tolist()

@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from server.core.sync.budget import Budget, hold_rows
 from server.core.sync.encode import Part, bounds
 from server.core.sync.msgbytes import FieldRows
+from server.core.sync.quantize import step_deltas
 
 _EMPTY_I64 = np.zeros(0, dtype=np.int64)
 UNKNOWN = np.uint32(0xFFFF_FFFF)
@@ -166,14 +167,10 @@ class ExplicitBaselines:
         # position ("m"/"q").
         ch_new = new_q[changed]
         ch_old = old_q[changed]
-        dx = (ch_new & 0xFFFF).astype(np.int32) - (ch_old & 0xFFFF).astype(np.int32)
-        dy = (ch_new >> 16).astype(np.int32) - (ch_old >> 16).astype(np.int32)
-        near = (np.abs(dx) <= 127) & (np.abs(dy) <= 127)
+        near, steps_all = step_deltas(ch_new, ch_old)
         ch_ids = netids[slots[changed]]
         ch_seat = qi[changed]
-        steps = np.empty((int(near.sum()), 2), dtype=np.int8)
-        steps[:, 0] = dx[near]
-        steps[:, 1] = dy[near]
+        steps = steps_all[near]
         e_slots = slots[entered]
         part = Part(
             netids[e_slots], kinds[e_slots], new_q[entered], bounds(qi[entered], n),

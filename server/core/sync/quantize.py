@@ -37,3 +37,25 @@ class PositionQuantizer:
     def spec(self) -> dict[str, float]:
         """The quantization steps as sent in ``welcome`` (world units per step)."""
         return {"position.x": self.step_x, "position.y": self.step_y}
+
+
+MAX_STEP = 127
+"""The largest move per axis (quantization steps) sent as an int8 step delta."""
+
+
+def step_deltas(
+    q: NDArray[np.uint32], pq: NDArray[np.uint32]
+) -> tuple[NDArray[np.bool_], NDArray[np.int8]]:
+    """``(near, steps)`` from packed positions ``pq`` to ``q`` (same shape, by row).
+
+    ``near``: the move is at most :data:`MAX_STEP` steps on both axes, so it goes on the
+    wire as an int8 step delta ("c"/"d"); farther moves carry the absolute position
+    ("m"/"q"). ``steps``: ``(len(q), 2)`` int8 ``(dx, dy)``, valid where ``near``.
+    """
+    dqx = (q & 0xFFFF).astype(np.int32) - (pq & 0xFFFF).astype(np.int32)
+    dqy = (q >> 16).astype(np.int32) - (pq >> 16).astype(np.int32)
+    near: NDArray[np.bool_] = (np.abs(dqx) <= MAX_STEP) & (np.abs(dqy) <= MAX_STEP)
+    steps = np.empty((len(q), 2), dtype=np.int8)
+    steps[:, 0] = dqx
+    steps[:, 1] = dqy
+    return near, steps

@@ -44,6 +44,7 @@ from numpy.typing import NDArray
 
 from server.core.sync.cells import CellBins, eps_units, expand, one_run_each, seat_runs
 from server.core.sync.encode import Part
+from server.core.sync.quantize import step_deltas
 
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
@@ -128,12 +129,7 @@ def steady_rows(
     same = (handles < cols) & (last.netid[hc] == netids)
     pq = last.q[hc]
     changed = same & (q != pq)
-    dqx = (q & 0xFFFF).astype(np.int32) - (pq & 0xFFFF).astype(np.int32)
-    dqy = (q >> 16).astype(np.int32) - (pq >> 16).astype(np.int32)
-    near = (np.abs(dqx) <= 127) & (np.abs(dqy) <= 127)
-    steps_all = np.empty((len(q), 2), dtype=np.int8)  # valid where near
-    steps_all[:, 0] = dqx
-    steps_all[:, 1] = dqy
+    near, steps_all = step_deltas(q, pq)  # steps valid where near
     cur_netid = np.zeros(max(cols, int(handles.max(initial=-1)) + 1), dtype=np.uint32)
     cur_netid[handles] = netids
     dead = np.flatnonzero((last.netid != 0) & (last.netid != cur_netid[:cols]))
