@@ -29,13 +29,13 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import percentile, result_path, write_json
+from benchmarks.tick_matches import seated_matches
 from benchmarks.workload import Layout, write_definition
 from server.config import DEFAULT_GAME, ServerConfig
 from server.gamedef import load_definition
 from server.hosting.host import Host
 from server.hosting.runner import MatchRunner
 from server.hosting.scheduler import TickScheduler
-from server.match.match import Match
 from server.net.protocol import CloseCode
 from server.ops.metrics import Metrics
 from server.ops.observer import Observer
@@ -99,15 +99,7 @@ async def _drive(args: argparse.Namespace) -> dict[str, Any]:
     input_cpu: list[float] = []
     wakeups = [0]
     rng = np.random.default_rng(1)
-    matches: list[Match] = []
-    player = 0
-    for i in range(layout.matches):
-        m = Match(defn, f"m{i + 1}", i + 1)
-        for _ in range(layout.players):
-            player += 1
-            m.join(player, object())
-        m.start()
-        matches.append(m)
+    matches = seated_matches(defn, layout)
     seats = [[s for s in m.seats if s is not None] for m in matches]
     done = asyncio.Event()
     mark = [time.process_time()]

@@ -28,7 +28,7 @@ from benchmarks.common import percentile, result_path, write_json
 from benchmarks.workload import Layout, write_definition
 from server.core.batch.stepper import step_batch
 from server.errors import SystemFailed
-from server.gamedef import load_definition
+from server.gamedef import GameDefinition, load_definition
 from server.match.batch_frames import finish_batch
 from server.match.match import Match, TickOutput
 
@@ -39,6 +39,12 @@ def build(game: str, layout: Layout) -> list[Match]:
     """``layout.matches`` running matches, each with its players seated."""
     with tempfile.TemporaryDirectory(prefix="tickwire-tick-") as tmp:
         defn = load_definition(write_definition(game, layout.npcs, None, Path(tmp), layout))
+    return seated_matches(defn, layout)
+
+
+def seated_matches(defn: GameDefinition, layout: Layout) -> list[Match]:
+    """``layout.matches`` started matches of ``defn``, ``layout.players`` seated in each
+    (player ids 1, 2, … across matches; opaque connections)."""
     matches = []
     player = 0
     for i in range(layout.matches):
