@@ -32,7 +32,7 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgpack
 import numpy as np
@@ -42,6 +42,7 @@ from benchmarks.common import percentile, result_path, write_json
 from server.config import DEFAULT_GAME
 from server.core.frame import InputBatch
 from server.core.simulation import Simulation
+from server.core.spatial.index import SpatialIndex
 from server.core.sync.quantize import PositionQuantizer
 from server.core.sync.state import PROTOCOL_VERSION, STATE_MESSAGE_TYPE, InterestSync
 from server.gamedef import load_definition
@@ -155,6 +156,50 @@ def check_same(batched: list[bytes], plain: list[bytes], tick: int) -> None:
             )
 
 
+class TickColumns(NamedTuple):
+    """What an interest build reads after a tick (positions in world units)."""
+
+    index: SpatialIndex
+    netids: NDArray[np.uint32]
+    kinds: NDArray[np.uint8]
+    packed: NDArray[np.uint32]
+    handles: NDArray[np.int64]
+    xs: NDArray[np.float64]
+    ys: NDArray[np.float64]
+    slots: NDArray[np.int64]
+    """The players' slots, in ``players`` order."""
+
+
+def random_tick(
+    sim: Simulation,
+    rng: np.random.Generator,
+    players: NDArray[np.int64],
+    quantizer: PositionQuantizer,
+    scale: float,
+) -> TickColumns:
+    """One tick in which a random tenth of ``players`` push a random stick; then the
+    columns the in-process interest benchmarks build frames from (``scale``: subunits
+    per world unit)."""
+    movers = rng.random(len(players)) < 0.1
+    batch = InputBatch(
+        players[movers],
+        rng.integers(-127, 128, int(movers.sum()), dtype=np.int8),
+        rng.integers(-127, 128, int(movers.sum()), dtype=np.int8),
+    )
+    sim.step(batch)
+    world = sim.world
+    return TickColumns(
+        sim.processor.index,
+        world.netids,
+        world.col("kind"),
+        quantizer.packed(world),
+        world.col("entity") & 0xFFFF_FFFF,
+        world.col("position.x").astype(np.float64) / scale,
+        world.col("position.y").astype(np.float64) / scale,
+        world.entities.slots_of(players),
+    )
+
+
 def main(args: argparse.Namespace) -> int:
     """Build, run, time, check, report."""
     base = load_definition(args.game)
@@ -195,22 +240,9 @@ def main(args: argparse.Namespace) -> int:
         flush=True,
     )
     for k in range(total):
-        movers = rng.random(args.clients) < 0.1
-        batch = InputBatch(
-            players[movers],
-            rng.integers(-127, 128, int(movers.sum()), dtype=np.int8),
-            rng.integers(-127, 128, int(movers.sum()), dtype=np.int8),
+        index, netids, kinds, packed, handles, xs, ys, slots = random_tick(
+            sim, rng, players, quantizer, scale
         )
-        sim.step(batch)
-        world = sim.world
-        index = sim.processor.index
-        netids = world.netids
-        kinds = world.col("kind")
-        packed = quantizer.packed(world)
-        handles = world.col("entity") & 0xFFFF_FFFF
-        xs = world.col("position.x").astype(np.float64) / scale
-        ys = world.col("position.y").astype(np.float64) / scale
-        slots = world.entities.slots_of(players)
         px, py = xs[slots], ys[slots]
         first = k == 0
         full = np.full(args.clients, first, dtype=bool)

@@ -28,12 +28,12 @@ from dataclasses import replace
 import msgpack
 import numpy as np
 
+from benchmarks.aoi import random_tick
 from benchmarks.budget_case import BUDGET_BYTES_PER_S, budget_text
 from benchmarks.common import percentile, result_path, write_json
 from client_sim.mirror import NetMirror
 from client_sim.staleness import StalenessMeter, summary
 from server.config import DEFAULT_GAME
-from server.core.frame import InputBatch
 from server.core.simulation import Simulation
 from server.core.sync.budget import budget_config
 from server.core.sync.quantize import PositionQuantizer
@@ -96,22 +96,9 @@ def main(args: argparse.Namespace) -> int:
         flush=True,
     )
     for k in range(total):
-        movers = rng.random(args.clients) < 0.1
-        batch = InputBatch(
-            players[movers],
-            rng.integers(-127, 128, int(movers.sum()), dtype=np.int8),
-            rng.integers(-127, 128, int(movers.sum()), dtype=np.int8),
+        index, netids, kinds, packed, handles, xs, ys, slots = random_tick(
+            sim, rng, players, quantizer, scale
         )
-        sim.step(batch)
-        world = sim.world
-        index = sim.processor.index
-        netids = world.netids
-        kinds = world.col("kind")
-        packed = quantizer.packed(world)
-        handles = world.col("entity") & 0xFFFF_FFFF
-        xs = world.col("position.x").astype(np.float64) / scale
-        ys = world.col("position.y").astype(np.float64) / scale
-        slots = world.entities.slots_of(players)
         first = k == 0
         full = np.full(args.clients, first, dtype=bool)
         t0, c0 = time.perf_counter(), time.thread_time()
