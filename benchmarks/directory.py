@@ -138,6 +138,9 @@ async def heartbeats(url: str, pid: int, args: argparse.Namespace) -> dict[str, 
     listing0 = time.perf_counter()
     listed = len(await d.list_matches(game="arena"))
     listing_ms = (time.perf_counter() - listing0) * 1000
+    # Leave as draining nodes do: otherwise their open arena matches stay live for the
+    # TTL, and the HTTP phase's real nodes (same cluster) route quick joins to them.
+    await asyncio.gather(*(d.remove_node(node.node_id) for node in nodes))
     await d.close()
     return {
         "nodes": args.nodes,
