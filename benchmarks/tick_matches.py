@@ -27,9 +27,11 @@ import numpy as np
 from benchmarks.common import percentile, result_path, write_json
 from benchmarks.workload import Layout, write_definition
 from server.core.batch.stepper import step_batch
+from server.core.frame import InputBatch
 from server.errors import SystemFailed
 from server.gamedef import GameDefinition, load_definition
 from server.match.batch_frames import finish_batch
+from server.match.batch_inputs import Taken, take_batch
 from server.match.match import Match, TickOutput
 
 BAR_US_PER_MATCH_TICK = 40.0
@@ -78,7 +80,10 @@ def measure(matches: list[Match], args: argparse.Namespace, batched: bool) -> di
             nxt = m.tick_count + 1
             for seat, (x, y) in zip(seated, sticks[k], strict=False):
                 m.receive_input(seat, nxt, x, y)
-        inputs = [m.take_inputs() for m in matches]
+        if batched:  # as the scheduler takes them (server.match.batch_inputs)
+            inputs = [_inputs(taken) for taken in take_batch(matches)]
+        else:
+            inputs = [m.take_inputs() for m in matches]
         t1 = time.perf_counter()
         c1 = time.process_time()
         if batched:
@@ -127,6 +132,12 @@ def measure(matches: list[Match], args: argparse.Namespace, batched: bool) -> di
         "round_ms_p50": round(percentile([r * 1000 for r in rounds], 50), 3),
         "frames_per_round": frames / (args.warmup + args.ticks),
     }
+
+
+def _inputs(taken: Taken) -> InputBatch | None:
+    if isinstance(taken, Exception):
+        raise taken
+    return taken
 
 
 def run(args: argparse.Namespace) -> int:

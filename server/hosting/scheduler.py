@@ -34,6 +34,7 @@ from server.core.clock import TickClock
 from server.core.frame import InputBatch
 from server.hosting.runner import MatchRunner, Stepped
 from server.match.batch_frames import finish_batch
+from server.match.batch_inputs import take_batch
 
 
 class RateSchedule:
@@ -201,11 +202,10 @@ class TickScheduler:
             t0 = self._perf()
             live: list[MatchRunner] = []
             inputs: list[InputBatch | None] = []
-            for r in group:
-                try:
-                    inputs.append(r.match.take_inputs())
-                except Exception:
+            for r, taken in zip(group, take_batch([r.match for r in group]), strict=True):
+                if isinstance(taken, Exception):  # stepped alone: it fails there, alone
                     continue
+                inputs.append(taken)
                 live.append(r)
             results = step_batch([r.match.sim for r in live], inputs)
             self.batched_ticks += len(live)

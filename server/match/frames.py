@@ -114,10 +114,12 @@ def queue_frames(out: TickOutput, seats: list[Seat], frames: list[bytes], match:
     """Queue ``frames[i]`` for ``seats[i]`` (input acks appended); they hold it from now."""
     acked = match.intake.acked
     acked_at = match.intake.acked_at
-    backlog = match.intake.backlog()
+    backlog = None  # read once, and only if some seat is acked (sends seq)
     for s, frame in zip(seats, frames, strict=True):
         s.needs_full = False
         if not s.spectator and acked[s.seat] >= 0:
+            if backlog is None:
+                backlog = match.intake.backlog()
             q = int(backlog[s.seat])
             frame = with_ack(frame, int(acked[s.seat]), int(acked_at[s.seat]), q)
         out.frames.append((s.conn, frame))

@@ -65,3 +65,20 @@ class TakenInputs(NamedTuple):
 
     seats: NDArray[np.int64]
     columns: list[NDArray[np.generic]]
+
+
+def clamp_view(
+    view_tick: int, view_alpha: float | None, now: int, oldest: int, seq: int | None
+) -> tuple[int, float, int, Refusal | None]:
+    """A client's view time clamped to what the server can rewind to (``now``: the last
+    simulated tick, ``oldest``: the oldest tick the history keeps): ``(tick, alpha, the
+    COUNTS index counted, the ERROR VIEW_CLAMPED to send)`` -- the last two ``-1, None``
+    when the view was in range."""
+    vt, va = view_tick, float(view_alpha or 0.0)
+    if vt > now or (vt == now and va > 0.0):
+        why = f"view {vt}+{va:g} is after the last tick {now}: clamped to it"
+        return now, 0.0, VIEW_FUTURE, Refusal(ErrorCode.VIEW_CLAMPED, why, seq)
+    if vt < oldest:
+        why = f"view {vt} is older than the history (oldest {oldest}): clamped to it"
+        return oldest, 0.0, VIEW_TOO_OLD, Refusal(ErrorCode.VIEW_CLAMPED, why, seq)
+    return vt, va, -1, None

@@ -56,13 +56,12 @@ from server.match.input_counts import (
     SEQ_REQUIRED,
     STARVED,
     SUPERSEDED,
-    VIEW_FUTURE,
-    VIEW_TOO_OLD,
     Refusal,
     TakenInputs,
+    clamp_view,
     seq_newer,
 )
-from server.match.overflow import Dropped, make_room
+from server.match.overflow import Dropped, drop_notice, room_for
 from server.net.protocol import ErrorCode
 
 __all__ = ["COUNTS", "SEQ_HALF", "InputIntake", "Refusal", "TakenInputs", "seq_newer"]
@@ -118,9 +117,9 @@ class InputIntake:
         against it)."""
         self.head = np.zeros(capacity, dtype=np.int64)
         self.size = np.zeros(capacity, dtype=np.int64)
-        self._drained_at = [NEVER] * capacity
+        self.drained_at = [NEVER] * capacity
         """Per seat, the tick of its last catch-up drop."""
-        self._backlog_since = [NEVER] * capacity
+        self.backlog_since = [NEVER] * capacity
         """Per seat, the tick since which inputs wait beyond the buffer (NEVER: none)."""
         self._last_seq: list[int] = [-1] * capacity
         """The newest seq received per seat (-1: none yet on this connection)."""
@@ -140,6 +139,17 @@ class InputIntake:
         self._numbered = False
         """Some input with a seq was queued (until then, with :attr:`_simple`, every
         input took the short path and :meth:`take` takes its short path too)."""
+        self._staged: dict[int, Sequence[int]] = {}
+        """While :attr:`staging`: the one input waiting per seat, as received (a dict
+        store costs a fraction of the numpy scalar stores of the FIFO arrays, which then
+        hold no waiting input: their ``size`` is 0). Written into the arrays when the
+        first numbered input arrives."""
+
+    @property
+    def staging(self) -> bool:
+        """Every input so far took the short path (no buffer, seq, views nor buttons):
+        waiting inputs are kept in Python (:meth:`take_staged` takes them)."""
+        return self._simple and not self._numbered
 
     # -- seats -----------------------------------------------------------------------
 
@@ -159,18 +169,22 @@ class InputIntake:
     def stand_still(self, seat: int) -> None:
         """The seat dropped: waiting inputs are discarded, a zero input is queued."""
         self._clear(seat)
+        if self.staging:
+            self._staged[seat] = (0,) * len(self.values)
+            return
         for col in self.values:
             col[seat, 0] = 0
         self.size[seat] = 1
 
     def _clear(self, seat: int) -> None:
+        self._staged.pop(seat, None)
         self.head[seat] = 0
         self.size[seat] = 0
         self.q_seq[seat] = -1
         self.q_view[seat] = -1
         self.q_press[seat] = False
-        self._drained_at[seat] = NEVER
-        self._backlog_since[seat] = NEVER
+        self.drained_at[seat] = NEVER
+        self.backlog_since[seat] = NEVER
         self._in_effect[seat] = False
         self._held[seat] = (0,) * len(self.buttons)
         self._last_seq[seat] = -1
@@ -206,8 +220,16 @@ class InputIntake:
             # before issue 18, plus the counts.
             nxt = now + 1
             which = LATE if tick < nxt else EARLY if tick > nxt else ON_TIME
-            self._counts[seat][which] += 1
+            counts = self._counts[seat]
+            counts[which] += 1
             self._totals[which] += 1
+            if not self._numbered:
+                staged = self._staged
+                if seat in staged:
+                    counts[SUPERSEDED] += 1
+                    self._totals[SUPERSEDED] += 1
+                staged[seat] = values
+                return ()
             if self.size[seat]:
                 self._counts[seat][SUPERSEDED] += 1
                 self._totals[SUPERSEDED] += 1
@@ -225,59 +247,28 @@ class InputIntake:
             return (Refusal(ErrorCode.SEQ_NOT_NEWER, f"seq {seq} is not newer than {last}", seq),)
         else:
             self._last_seq[seat] = seq
-            self._numbered = True
+            if not self._numbered:
+                self._unstage()
+                self._numbered = True
         nxt = now + 1
         self.count(seat, LATE if tick < nxt else EARLY if tick > nxt else ON_TIME)
         notices: tuple[Refusal, ...] = ()
         vt = -1
         va = 0.0
         if view_tick is not None and self.rewind_ticks is not None:
-            vt, va = view_tick, float(view_alpha or 0.0)
-            oldest = max(0, nxt - self.rewind_ticks)
-            if vt > now or (vt == now and va > 0.0):
-                self.count(seat, VIEW_FUTURE)
-                notices = (
-                    Refusal(
-                        ErrorCode.VIEW_CLAMPED,
-                        f"view {vt}+{va:g} is after the last tick {now}: clamped to it",
-                        seq,
-                    ),
-                )
-                vt, va = now, 0.0
-            elif vt < oldest:
-                self.count(seat, VIEW_TOO_OLD)
-                notices = (
-                    Refusal(
-                        ErrorCode.VIEW_CLAMPED,
-                        f"view {vt} is older than the history (oldest {oldest}): clamped to it",
-                        seq,
-                    ),
-                )
-                vt, va = oldest, 0.0
+            vt, va, clamped, notice = clamp_view(
+                view_tick, view_alpha, now, max(0, nxt - self.rewind_ticks), seq
+            )
+            if notice is not None:
+                self.count(seat, clamped)
+                notices = (notice,)
         press = False
         if self.buttons:
             held = self._held[seat]
             now_held = tuple(int(values[i]) for i in self.buttons)
             press = any(v & ~h for v, h in zip(now_held, held, strict=True))
             self._held[seat] = now_held
-        size = int(self.size[seat])
-        room: Dropped | None = None
-        drain = False
-        if size >= (self.depth if seq is None else self.ring):
-            room = make_room(self, seat, seq, values, vt, va, press)
-        elif size >= self.depth:  # a backlog: worked off slowly once it has lasted
-            since = self._backlog_since[seat]
-            if since == NEVER:
-                self._backlog_since[seat] = now
-            elif (
-                now - since >= self.drain_grace and now - self._drained_at[seat] >= self.drain_every
-            ):
-                drain = True
-                room = make_room(self, seat, seq, values, vt, va, press, drain=True)
-                if room is not None:
-                    self._drained_at[seat] = now
-        else:
-            self._backlog_since[seat] = NEVER
+        room, drain = room_for(self, seat, now, seq, values, vt, va, press)
         if room is not None:
             notices += self._dropped(seat, room, drain)
             values, vt, va, press = room.values, room.view_tick, room.view_alpha, room.press
@@ -294,36 +285,33 @@ class InputIntake:
         self.size[seat] = size + 1
         return notices
 
+    def _unstage(self) -> None:
+        """Write the staged inputs into the FIFO arrays (the first numbered input came)."""
+        for seat, values in self._staged.items():
+            head = int(self.head[seat])
+            for col, v in zip(self.values, values, strict=True):
+                col[seat, head] = v
+            self.size[seat] = 1
+        self._staged.clear()
+
     def _dropped(self, seat: int, room: Dropped, drain: bool) -> tuple[Refusal, ...]:
         """Count a dropped input; the ``ERROR INPUT_SUPERSEDED`` for a numbered one."""
         self.count(seat, CAUGHT_UP if drain else SUPERSEDED)
         if room.carried_to is not None:
             self.count(seat, CARRIED)
-        if room.seq < 0:
-            return ()
-        if drain:
-            why = f"catching up after a burst ({room.waiting} waiting)"
-        else:
-            why = f"input buffer full ({room.waiting})"
-        reason = f"{why}: seq {room.seq} dropped unapplied"
-        if room.carried_to is not None:
-            into = "the next input" if room.carried_to < 0 else f"seq {room.carried_to}"
-            reason += f", its button presses and view carried to {into}"
-        return (Refusal(ErrorCode.INPUT_SUPERSEDED, reason, room.seq),)
+        return drop_notice(room, drain)
 
     def take(self, tick: int) -> TakenInputs | None:
         """The inputs applied at ``tick``: the oldest waiting one of each seat (None: none)."""
         if self._simple and not self._numbered:
             # Only short-path inputs so far: no seq, view or dry FIFO to account for (the
             # arena's default clients); the same as below with those parts empty.
-            seats = np.flatnonzero(self.size)
-            if len(seats) == 0:
+            taken, rows = self.take_staged()
+            if not taken:
                 return None
-            head = self.head[seats]
-            columns = [col[seats, head] for col in self.values]
-            self.head[seats] = (head + 1) % self.ring
-            self.size[seats] -= 1
-            return TakenInputs(seats, columns)
+            table = np.array(rows, dtype=np.int64).reshape(len(rows), len(self.values))
+            columns = [table[:, i].astype(col.dtype) for i, col in enumerate(self.values)]
+            return TakenInputs(np.array(taken, dtype=np.int64), columns)
         waiting = self.size > 0
         seats = np.flatnonzero(waiting)
         dry = None
@@ -358,6 +346,19 @@ class InputIntake:
             columns = [np.concatenate([c, z]) for c, z in zip(columns, zero, strict=True)]
         return TakenInputs(seats, columns)
 
+    def take_staged(self) -> tuple[list[int], list[Sequence[int]]]:
+        """While :attr:`staging`: the seats with a waiting input (ascending) and those
+        inputs (stored values, one per field), taken; what :meth:`take` takes then. The
+        batch take (:mod:`server.match.batch_inputs`) turns many matches' into arrays at
+        once."""
+        staged = self._staged
+        if not staged:
+            return [], []
+        seats = sorted(staged)
+        rows = [staged[s] for s in seats]
+        staged.clear()
+        return seats, rows
+
     def _count_many(self, seats: NDArray[np.int64], which: int) -> None:
         for seat in seats.tolist():  # the seats whose FIFO ran dry this tick (few)
             self._counts[seat][which] += 1
@@ -377,10 +378,16 @@ class InputIntake:
         """Per seat, the inputs waiting beyond the buffer (``input_buffer_ticks``) after
         this tick's take: ``STATE.aq`` is sent when it is positive (a client may skip a
         send to work it off, docs/protocol.md)."""
-        return np.maximum(self.size - (self.depth - 1), 0)
+        backlog = np.maximum(self.size - (self.depth - 1), 0)
+        if self._staged:  # (depth 1: a staged input is one waiting beyond the buffer)
+            backlog[np.fromiter(self._staged, np.int64, len(self._staged))] += 1
+        return backlog
 
     def newest_waiting(self, seat: int) -> tuple[int, ...] | None:
         """The stored values of the newest input waiting for a tick (None: none waits)."""
+        staged = self._staged.get(seat)
+        if staged is not None:
+            return tuple(int(v) for v in staged)
         size = int(self.size[seat])
         if size == 0:
             return None

@@ -235,7 +235,8 @@ class Match(MatchReceiving):
         batch = self.take_inputs()
         return self.finish_tick(batch, self.sim.step(batch), writable)
 
-    def _check_tickable(self) -> None:
+    def check_tickable(self) -> None:
+        """Start a waiting match; raise InvalidState for an ended one (a tick's first step)."""
         if self.state is MatchState.WAITING:
             self.start()
         if self.state is MatchState.ENDED:
@@ -249,7 +250,7 @@ class Match(MatchReceiving):
         many matches as one batch (:mod:`server.core.batch`). Lockstep: the frame is
         built here (joins and leaves queued on the replica), finished in ``finish_tick``.
         """
-        self._check_tickable()
+        self.check_tickable()
         if self.lockstep is not None:
             return self.lockstep.build()
         return self._input_batch(self.sim.tick + 1)

@@ -21,6 +21,9 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
+from server.match.input_counts import NEVER, Refusal
+from server.net.protocol import ErrorCode
+
 if TYPE_CHECKING:
     from server.match.intake import InputIntake
 
@@ -107,3 +110,52 @@ def make_room(
     for i, b in zip(q.buttons, bits, strict=True):
         merged[i] |= b
     return Dropped(old_seq, size, -1 if seq is None else seq, merged, v_view, v_alpha, True)
+
+
+def drop_notice(room: Dropped, drain: bool) -> tuple[Refusal, ...]:
+    """The ``ERROR INPUT_SUPERSEDED`` for a dropped numbered input (none for one without
+    a seq): why it was dropped and where its presses and view went."""
+    if room.seq < 0:
+        return ()
+    if drain:
+        why = f"catching up after a burst ({room.waiting} waiting)"
+    else:
+        why = f"input buffer full ({room.waiting})"
+    reason = f"{why}: seq {room.seq} dropped unapplied"
+    if room.carried_to is not None:
+        into = "the next input" if room.carried_to < 0 else f"seq {room.carried_to}"
+        reason += f", its button presses and view carried to {into}"
+    return (Refusal(ErrorCode.INPUT_SUPERSEDED, reason, room.seq),)
+
+
+def room_for(
+    q: InputIntake,
+    seat: int,
+    now: int,
+    seq: int | None,
+    values: Sequence[int],
+    view_tick: int,
+    view_alpha: float,
+    press: bool,
+) -> tuple[Dropped | None, bool]:
+    """Before ``seat`` queues an input at tick ``now``: the waiting input dropped to make
+    room for it (None: none) and whether that was a drain. A full FIFO (the buffer, or for
+    a numbered input the buffer and the catch-up room) always makes room; a backlog beyond
+    the buffer is timed, and once it has lasted ``drain_grace`` ticks loses one input per
+    ``drain_every`` ticks (the intake's module doc, *Catch-up*)."""
+    size = int(q.size[seat])
+    if size >= (q.depth if seq is None else q.ring):
+        return make_room(q, seat, seq, values, view_tick, view_alpha, press), False
+    if size < q.depth:
+        q.backlog_since[seat] = NEVER
+        return None, False
+    since = q.backlog_since[seat]
+    if since == NEVER:
+        q.backlog_since[seat] = now
+        return None, False
+    if now - since < q.drain_grace or now - q.drained_at[seat] < q.drain_every:
+        return None, False
+    room = make_room(q, seat, seq, values, view_tick, view_alpha, press, drain=True)
+    if room is not None:
+        q.drained_at[seat] = now
+    return room, True
