@@ -112,6 +112,11 @@ def build_state_frames(match: Match, out: TickOutput, writable: Callable[[Any], 
 
 def queue_frames(out: TickOutput, seats: list[Seat], frames: list[bytes], match: Match) -> None:
     """Queue ``frames[i]`` for ``seats[i]`` (input acks appended); they hold it from now."""
+    if not match.intake.numbered:  # no seat ever sent a seq: no acks to append
+        for s in seats:
+            s.needs_full = False
+        out.frames.extend(zip([s.conn for s in seats], frames, strict=True))
+        return
     acked = match.intake.acked
     acked_at = match.intake.acked_at
     backlog = None  # read once, and only if some seat is acked (sends seq)

@@ -151,6 +151,11 @@ class InputIntake:
         waiting inputs are kept in Python (:meth:`take_staged` takes them)."""
         return self._simple and not self._numbered
 
+    @property
+    def numbered(self) -> bool:
+        """Some seat has sent a seq (until then no seat is acked: ``acked`` is all -1)."""
+        return self._numbered
+
     # -- seats -----------------------------------------------------------------------
 
     def reset(self, seat: int) -> None:
