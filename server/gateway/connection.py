@@ -24,7 +24,7 @@ from server.errors import ProtocolViolation
 from server.gateway.lean import LeanConnection, send_binary
 from server.hosting.seating import error_message
 from server.match.match import Match, Seat
-from server.net.codec import encode
+from server.net.codec import decode_client_message, encode, input_fields
 from server.net.inputs import FieldInput
 from server.net.messages import (
     Ack,
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from server.gateway.server import Gateway
 
 log = logging.getLogger("tickwire.gateway")
+_INPUT = MessageType.INPUT
 
 CLOSE_REASONS: dict[CloseCode, str] = {
     CloseCode.VERSION_MISMATCH: "protocol version mismatch",
@@ -186,7 +187,11 @@ def dispatch(gw: Gateway, conn: Conn, data: bytes) -> bool:
     """Account for, decode and act on one binary message; False after ``LEAVE`` (the
     seat is released; the caller closes with ``LEFT``). Raises ProtocolViolation."""
     session = conn.session
-    msg = session.receive(data, gw.loop_time())
+    now = gw.loop_time()
+    session.admit(len(data), now)
+    # The default INPUT (every player, every tick): one msgpack call, no message object.
+    fields = input_fields(data) if session.inputs is None else None
+    msg = decode_client_message(data, session.inputs) if fields is None else None
     observer = gw.observer
     observer.in_bytes += len(data)
     seat, match = conn.seat, conn.match
@@ -197,7 +202,17 @@ def dispatch(gw: Gateway, conn: Conn, data: bytes) -> bool:
         # 1000 before the scheduled close code could be sent.
         return True
     counts = observer.in_counts
-    if type(msg) is Input:
+    if fields is not None:
+        counts[_INPUT] += 1
+        conn.last_input_s = now
+        if seat.spectator:
+            send_error(conn, ErrorCode.SPECTATOR_INPUT, "spectators send no input")
+            return True
+        refusals = match.receive_input(seat, fields[0], fields[1], fields[2])
+        for r in refusals:
+            observer.input_refused(r.code)
+            send_error(conn, r.code, r.reason, r.seq)
+    elif type(msg) is Input:
         counts[MessageType.INPUT] += 1
         conn.last_input_s = session.last_received_s
         if seat.spectator:

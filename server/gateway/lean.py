@@ -32,6 +32,7 @@ stop matching that check, connections simply stay on the websockets path.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -51,6 +52,8 @@ _CONTROL = frozenset((0x88, 0x89, 0x8A))
 """First byte of a final close, ping or pong frame."""
 _AT_EOF = StreamReader.at_eof.__code__
 _SHORT_HEADS = [bytes((_BINARY, n)) for n in range(126)]
+_HEAD16 = struct.Struct(">BBH").pack
+_HEAD64 = struct.Struct(">BBQ").pack
 
 Handler = Callable[[bytes], bool]
 """Called with each binary message's payload; returns False to leave the fast path."""
@@ -62,8 +65,8 @@ def frame(payload: bytes) -> bytes:
     if n < 126:
         return _SHORT_HEADS[n] + payload
     if n < 65536:
-        return b"\x82\x7e" + n.to_bytes(2, "big") + payload
-    return b"\x82\x7f" + n.to_bytes(8, "big") + payload
+        return _HEAD16(0x82, 126, n) + payload
+    return _HEAD64(0x82, 127, n) + payload
 
 
 def write_frame(ws: Any, framed: bytes) -> bool:

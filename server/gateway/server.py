@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
-from websockets.protocol import State
+from websockets.protocol import OPEN, State
 
 from server.config import ServerConfig
 from server.errors import JoinRejected, ProtocolViolation
@@ -79,6 +79,7 @@ class Gateway:
         # or a storm of simultaneous handshakes would all pass the check.
         self._upgrading: weakref.WeakSet[ServerConnection] = weakref.WeakSet()
         self._server: Server | None = None
+        self._send_limit = config.send_buffer_limit_bytes
         self.loop_time: Callable[[], float] = lambda: asyncio.get_running_loop().time()
         """The event loop's clock (bound once the server starts: one call per message)."""
         self._bucket_args = (
@@ -183,28 +184,36 @@ class Gateway:
 
     def writable(self, conn: Any) -> bool:
         """A connection can take a new state frame if its unsent bytes are under the limit."""
-        transport = conn.ws.transport
-        return bool(transport.get_write_buffer_size() < self.config.send_buffer_limit_bytes)
+        return bool(conn.ws.transport.get_write_buffer_size() < self._send_limit)
 
     def send_each(self, frames: list[tuple[Any, bytes]]) -> tuple[int, int]:
         """Write each (conn, frame), skipping closing connections; (frames, bytes) written.
 
         A payload object that repeats (a match whose clients all see the same bytes) is
-        framed once for all of them."""
+        framed once for all of them. One ``transport.write`` per frame, with
+        :func:`~server.gateway.lean.write_frame`'s checks inlined (once per client per
+        tick): connections in the closing handshake or with a closing transport are
+        skipped."""
         n = 0
         size = 0
         last: bytes | None = None
         framed = b""
+        length = 0
         for conn, payload in frames:
             if conn.closing:
                 continue
             if payload is not last:
                 last = payload
                 framed = frame(payload)
-            write_frame(conn.ws, framed)
+                length = len(payload)
+            ws = conn.ws
+            if ws.protocol.state is OPEN:
+                transport = ws.transport
+                if not transport.is_closing():
+                    transport.write(framed)
             n += 1
-            size += len(payload)
-            conn.bytes_out += len(payload)
+            size += length
+            conn.bytes_out += length
         return n, size
 
     def send_shared(self, conns: list[Any], payload: bytes, limit_bytes: int) -> int:

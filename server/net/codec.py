@@ -199,6 +199,41 @@ def decode_client_message(
     return _decode_checked(envelope)
 
 
+def input_fields(data: bytes | bytearray | memoryview) -> tuple[int, float, float] | None:
+    """``(tick, x, y)`` of a valid default ``INPUT`` holding exactly those keys; None for
+    anything else, which :func:`decode_client_message` then decodes or refuses.
+
+    The receive path's shortcut for the message every player sends every tick: one
+    msgpack call and a few checks, no message object. Whenever it returns a triple,
+    ``decode_client_message(data)`` returns ``Input(tick, x, y)`` (a property test
+    holds it to that); it never raises.
+    """
+    try:
+        envelope = _unpack(data)
+    except Exception:
+        return None
+    if type(envelope) is not list or len(envelope) != 3:
+        return None
+    version, mtype, body = envelope
+    if type(mtype) is not int or mtype != 2 or type(version) is not int:
+        return None
+    if version != PROTOCOL_VERSION or type(body) is not dict or len(body) != 3:
+        return None
+    tick = body.get("tick")
+    x = body.get("x")
+    y = body.get("y")
+    if (
+        type(tick) is int
+        and 0 <= tick <= MAX_TICK
+        and (type(x) is float or type(x) is int)
+        and (type(y) is float or type(y) is int)
+        and -1.0 <= x <= 1.0  # False for NaN
+        and -1.0 <= y <= 1.0
+    ):
+        return tick, float(x), float(y)
+    return None
+
+
 def _decode_checked(envelope: Any) -> ClientMessage:
     """The general path: every rule checked in order, with a precise reason.
 

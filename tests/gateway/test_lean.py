@@ -221,3 +221,14 @@ def test_frame_matches_rfc_6455_lengths() -> None:
     for n, head in ((0, b"\x82\x00"), (125, b"\x82\x7d"), (126, b"\x82\x7e\x00\x7e")):
         assert frame(b"a" * n) == head + b"a" * n
     assert frame(b"a" * 65536)[:10] == b"\x82\x7f" + (65536).to_bytes(8, "big")
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 278, 65535, 65536, 70000])
+def test_frame_is_what_websockets_would_serialize(size: int) -> None:
+    """The prebuilt server frame equals websockets' own unmasked binary frame, at every
+    length encoding (7-bit, 16-bit, 64-bit)."""
+    from websockets.frames import Frame, Opcode
+
+    payload = os.urandom(size)
+    expected = Frame(Opcode.BINARY, payload).serialize(mask=False, extensions=[])
+    assert frame(payload) == expected

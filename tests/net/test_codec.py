@@ -19,7 +19,7 @@ from server.errors import (
 )
 from server.net import codec
 from server.net.codec import decode_client_message, encode_client
-from server.net.messages import Hello
+from server.net.messages import Hello, Input
 from server.net.protocol import PROTOCOL_VERSION, CloseCode
 from server.testing import SAMPLE_CLIENT_MESSAGES
 
@@ -197,3 +197,41 @@ def test_input_fast_path_gives_what_the_msgpack_path_gives(
     except OverflowError:  # a double beyond float32's range
         assume(False)
     assert _outcome(decode_client_message, data) == _outcome(_general, data)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    tick=st.one_of(st.integers(0, 300), st.integers(-5, 2**64 - 1), st.just(2**53 + 1)),
+    x=_sticks,
+    y=_sticks,
+    single=st.booleans(),
+    order=st.permutations(["tick", "x", "y"]),
+    extra=st.sampled_from([None, ("seq", 7), ("view_tick", 3), ("x", None)]),
+    envelope=st.sampled_from([(PROTOCOL_VERSION, 2), (PROTOCOL_VERSION, 2.0), (True, 2), (0, 2)]),
+    tail=st.sampled_from([b"", b"\x00"]),
+)
+def test_input_fields_only_answers_what_the_general_path_accepts(
+    tick: int,
+    x: object,
+    y: object,
+    single: bool,
+    order: list[str],
+    extra: tuple[str, object] | None,
+    envelope: tuple[object, object],
+    tail: bytes,
+) -> None:
+    """The receive path's ``input_fields`` returns ``(tick, x, y)`` only for bytes the
+    general checks decode to that very ``Input``; anything else (None) is left to them."""
+    values = {"tick": tick, "x": x, "y": y}
+    body = {k: values[k] for k in order}
+    if extra is not None:
+        body[extra[0]] = extra[1]
+    try:
+        data = msgpack.packb([*envelope, body], use_single_float=single) + tail
+    except OverflowError:  # a double beyond float32's range
+        assume(False)
+    fields = codec.input_fields(data)
+    if fields is not None:
+        got = _outcome(_general, data)
+        assert got == Input(*fields)
+        assert (type(got.x), type(got.y)) == (float, float)  # type: ignore[union-attr]

@@ -8,9 +8,12 @@ its burst ran out (17 s in), and the tick-rate sweep read it as 43 frames/s.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from server.config import ServerConfig
-from server.net.session import TokenBucket, message_allowance
+from server.errors import RateLimited
+from server.net.session import ClientSession, TokenBucket, message_allowance
 
 DEFAULTS = ServerConfig()
 
@@ -59,3 +62,40 @@ def test_a_client_sending_several_messages_a_tick_is_still_limited(tick_rate_hz:
     """Three extra messages per tick (4+ per tick) are refused within seconds."""
     tick = refused_at(bucket_for(tick_rate_hz), tick_rate_hz, 3, 60.0)
     assert 0 <= tick < 10 * tick_rate_hz
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    steps=st.lists(st.tuples(st.floats(0.0, 0.5), st.integers(0, 5000)), min_size=1, max_size=40),
+    rate=st.floats(0.5, 100.0),
+    burst=st.floats(1.0, 50.0),
+    byte_rate=st.floats(100.0, 1e5),
+    byte_burst=st.floats(100.0, 1e5),
+)
+def test_admit_spends_exactly_what_the_two_buckets_take_would(
+    steps: list[tuple[float, int]], rate: float, burst: float, byte_rate: float, byte_burst: float
+) -> None:
+    """``ClientSession.admit`` inlines both buckets' ``take``: the same verdict and the
+    same tokens left after every message as calling them in order."""
+    inline = ClientSession(1, TokenBucket(rate, burst), TokenBucket(byte_rate, byte_burst), 0.0)
+    ref_m, ref_b = TokenBucket(rate, burst), TokenBucket(byte_rate, byte_burst)
+    now = 0.0
+    for dt, size in steps:
+        now += dt
+        expected = ref_m.take(now) and ref_b.take(now, size)
+        try:
+            inline.admit(size, now)
+            ok = True
+        except RateLimited:
+            ok = False
+        assert ok == expected
+        assert (inline.message_bucket.tokens, inline.message_bucket.updated_s) == (
+            ref_m.tokens,
+            ref_m.updated_s,
+        )
+        assert (inline.byte_bucket.tokens, inline.byte_bucket.updated_s) == (
+            ref_b.tokens,
+            ref_b.updated_s,
+        )
+        if not ok:
+            return  # the connection closes RATE_LIMITED
