@@ -184,10 +184,26 @@ class FrameProcessor:
         ``write_inputs=False`` (a batch, which writes every match's sticks at once) leaves
         the input columns to the caller.
         """
-        timer = self._timer
+        result = self.begin_batched(tick, inputs, write_inputs)
+        return self.context(tick, inputs, with_index), result
+
+    def begin_batched(
+        self, tick: int, inputs: InputBatch | None, write_inputs: bool
+    ) -> FrameResult:
+        """:meth:`begin` without the tick's context (a batch's systems get the batch's;
+        :meth:`context` builds this world's if the batch retries it alone), closed by
+        :meth:`finish_batched`. Per match of a batch that saves a ``TickContext``."""
         result = FrameResult(tick)
-        result.total_s = timer()  # the start; finish() turns it into the duration
-        ctx = TickContext(
+        result.total_s = self._timer()  # the start; finish() turns it into the duration
+        if len(self.commands):
+            self._record(result, self.commands.apply())
+        if inputs is not None and write_inputs:
+            self.write_inputs(inputs)
+        return result
+
+    def context(self, tick: int, inputs: InputBatch | None, with_index: bool) -> TickContext:
+        """The context this world's systems get at ``tick`` (see :meth:`begin`)."""
+        return TickContext(
             tick=tick,
             tick_rate_hz=self.definition.tick_rate_hz,
             definition=self.definition,
@@ -197,11 +213,6 @@ class FrameProcessor:
             history=self.history,
             views=None if inputs is None else inputs.views,
         )
-        if len(self.commands):
-            self._record(result, self.commands.apply())
-        if inputs is not None and write_inputs:
-            self.write_inputs(inputs)
-        return ctx, result
 
     def write_inputs(self, inputs: InputBatch) -> None:
         """Write a tick's inputs into the input columns (rows of ids not alive skipped)."""
@@ -247,6 +258,15 @@ class FrameProcessor:
             # A post-update system spawned or despawned: slots moved, so the index the
             # sync layer reads must be rebuilt to stay keyed by current slots.
             self.rebuild_index()
+
+    def finish_batched(self, result: FrameResult) -> FrameResult:
+        """:meth:`finish` of a tick begun by :meth:`begin_batched` whose systems ran in a
+        batch: they reported into the batch's context, so ``result`` keeps its own empty
+        stats, events and ending (the batch's stats go to its first match)."""
+        if self.history is not None:
+            record_history(self.history, self.definition, self.world, result.tick)
+        result.total_s = self._timer() - result.total_s
+        return result
 
     def finish(self, ctx: TickContext, result: FrameResult) -> FrameResult:
         """Close a step: the history recorded (lag compensation), the systems' reports

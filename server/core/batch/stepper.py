@@ -109,23 +109,21 @@ def step_batch(
     ``SystemFailed`` of system ``"<step>"`` for the match it happened in.
     """
     out: list[FrameResult | SystemFailed | None] = [None] * len(sims)
-    begun: list[tuple[int, TickContext, FrameResult]] = []
+    begun: list[tuple[int, FrameResult]] = []
     sticks: list[InputBatch | None] = []
     for i, (sim, batch) in enumerate(zip(sims, inputs, strict=True)):
         sim.tick += 1
         # Default sticks are written below, over the stack, for all matches at once.
         stick = batch if batch is not None and batch.columns is None else None
         try:
-            ctx, res = sim.processor.begin(
-                sim.tick, batch, with_index=False, write_inputs=stick is None
-            )
+            res = sim.processor.begin_batched(sim.tick, batch, write_inputs=stick is None)
         except Exception as exc:
             out[i] = _wrapped(exc, sim.tick)
             continue
-        begun.append((i, ctx, res))
+        begun.append((i, res))
         sticks.append(stick)
     if begun:
-        idle = [sims[i] for i, _, _ in begun]
+        idle = [sims[i] for i, _ in begun]
         pipeline = idle[0].processor.pipeline
         saved: dict[str, NDArray[Any]] = {}
         try:
@@ -139,22 +137,22 @@ def step_batch(
         except Exception:  # a system raised, or did what a batch cannot: one by one
             for key, column in saved.items():  # from the same point: the tick's start
                 stack.col(key)[:] = column
-            for (i, ctx, res), stick in zip(begun, sticks, strict=True):
-                out[i] = _alone(sims[i], ctx, res, stick)
+            for (i, res), stick in zip(begun, sticks, strict=True):
+                out[i] = _alone(sims[i], inputs[i], res, stick)
         else:
             n = len(begun)
             # Every match's share of the batch's timings: one dict each, shared (read-only).
             per_system = {k: v / n for k, v in system_s.items()}
             per_phase = {k: v / n for k, v in phase_s.items()}
-            for j, (i, ctx, res) in enumerate(begun):
+            for j, (i, res) in enumerate(begun):
                 processor = sims[i].processor
                 processor.mark_index_stale()
                 res.system_s = per_system
                 res.phase_s = per_phase
                 res.index_s = index_s / n
                 if j == 0:
-                    ctx.stats.update(stats)
-                out[i] = processor.finish(ctx, res)
+                    res.stats.update(stats)
+                out[i] = processor.finish_batched(res)
     return [r if r is not None else _wrapped(InvalidState("not stepped"), 0) for r in out]
 
 
@@ -237,13 +235,15 @@ def _run_stacked(
 
 
 def _alone(
-    sim: Simulation, ctx: TickContext, res: FrameResult, sticks: InputBatch | None
+    sim: Simulation, batch: InputBatch | None, res: FrameResult, sticks: InputBatch | None
 ) -> FrameResult | SystemFailed:
     """The rest of one match's tick on its own world (the batch's isolation retry);
-    ``sticks``: inputs the batch was to write (written again here: the same values)."""
+    ``batch``: its inputs, ``sticks``: those the batch was to write (written again
+    here: the same values)."""
     try:
         if sticks is not None:
             sim.processor.write_inputs(sticks)
+        ctx = sim.processor.context(sim.tick, batch, with_index=False)
         ctx.index = sim.processor.built_index()
         sim.processor.run_phases(ctx, res)
         return sim.processor.finish(ctx, res)
