@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from server.core.frame import InputBatch
+from server.match.input_counts import staged_table
 from server.match.match import Match
 
 Taken = InputBatch | None | Exception
@@ -57,7 +58,7 @@ def take_batch(matches: Sequence[Match]) -> list[Taken]:
         base += len(m.seat_entity)
     if not rows:
         return out
-    values = np.array(rows, dtype=np.int64)
+    values = staged_table(rows, len(fast[0][1].intake.values))
     dtypes = [col.dtype for col in fast[0][1].intake.values]
     x = values[:, 0].astype(dtypes[0]).astype(np.int8, copy=False)
     y = values[:, 1].astype(dtypes[1]).astype(np.int8, copy=False)

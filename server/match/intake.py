@@ -60,6 +60,7 @@ from server.match.input_counts import (
     TakenInputs,
     clamp_view,
     seq_newer,
+    staged_table,
 )
 from server.match.overflow import Dropped, drop_notice, room_for
 from server.net.protocol import ErrorCode
@@ -140,10 +141,8 @@ class InputIntake:
         """Some input with a seq was queued (until then, with :attr:`_simple`, every
         input took the short path and :meth:`take` takes its short path too)."""
         self._staged: dict[int, Sequence[int]] = {}
-        """While :attr:`staging`: the one input waiting per seat, as received (a dict
-        store costs a fraction of the numpy scalar stores of the FIFO arrays, which then
-        hold no waiting input: their ``size`` is 0). Written into the arrays when the
-        first numbered input arrives."""
+        """While :attr:`staging`: each seat's waiting input, as received (cheaper than numpy
+        scalar stores; the FIFO arrays then hold none), written into them by the first seq."""
 
     @property
     def staging(self) -> bool:
@@ -314,7 +313,7 @@ class InputIntake:
             taken, rows = self.take_staged()
             if not taken:
                 return None
-            table = np.array(rows, dtype=np.int64).reshape(len(rows), len(self.values))
+            table = staged_table(rows, len(self.values))
             columns = [table[:, i].astype(col.dtype) for i, col in enumerate(self.values)]
             return TakenInputs(np.array(taken, dtype=np.int64), columns)
         waiting = self.size > 0
@@ -352,10 +351,8 @@ class InputIntake:
         return TakenInputs(seats, columns)
 
     def take_staged(self) -> tuple[list[int], list[Sequence[int]]]:
-        """While :attr:`staging`: the seats with a waiting input (ascending) and those
-        inputs (stored values, one per field), taken; what :meth:`take` takes then. The
-        batch take (:mod:`server.match.batch_inputs`) turns many matches' into arrays at
-        once."""
+        """While :attr:`staging`: the seats with a waiting input (ascending) and those inputs,
+        taken (what :meth:`take` takes; :mod:`server.match.batch_inputs` batches them)."""
         staged = self._staged
         if not staged:
             return [], []
