@@ -27,13 +27,16 @@ class TokenBucket:
     updated_s: float = 0.0
 
     def take(self, now_s: float, amount: float = 1.0) -> bool:
-        """Spend ``amount`` tokens if there are enough; False (and nothing spent) if not."""
+        """Spend ``amount`` tokens if there are enough; False (and nothing spent) if not.
+
+        Called twice per client message (:meth:`ClientSession.admit`), so it is kept lean:
+        the first call fills the bucket, a later one refills only when time has passed."""
         if self.tokens < 0:
             self.tokens = self.burst
             self.updated_s = now_s
-        elapsed = now_s - self.updated_s
-        if elapsed > 0:
-            self.tokens = min(self.burst, self.tokens + elapsed * self.rate_per_s)
+        elif now_s > self.updated_s:
+            t = self.tokens + (now_s - self.updated_s) * self.rate_per_s
+            self.tokens = t if t < self.burst else self.burst
             self.updated_s = now_s
         if self.tokens < amount:
             return False
@@ -89,26 +92,5 @@ class ClientSession:
         checked first). :meth:`receive` is this and then the decoding."""
         self.last_received_s = now_s
         self.messages_received += 1
-        # Both buckets' take(), inlined (once per message; a test holds it equal to them).
-        m = self.message_bucket
-        if m.tokens < 0:
-            m.tokens = m.burst
-            m.updated_s = now_s
-        elif now_s > m.updated_s:
-            t = m.tokens + (now_s - m.updated_s) * m.rate_per_s
-            m.tokens = t if t < m.burst else m.burst
-            m.updated_s = now_s
-        if m.tokens < 1.0:
+        if not self.message_bucket.take(now_s) or not self.byte_bucket.take(now_s, size):
             raise RateLimited("message rate limit exceeded", CloseCode.RATE_LIMITED)
-        m.tokens -= 1.0
-        b = self.byte_bucket
-        if b.tokens < 0:
-            b.tokens = b.burst
-            b.updated_s = now_s
-        elif now_s > b.updated_s:
-            t = b.tokens + (now_s - b.updated_s) * b.rate_per_s
-            b.tokens = t if t < b.burst else b.burst
-            b.updated_s = now_s
-        if b.tokens < size:
-            raise RateLimited("message rate limit exceeded", CloseCode.RATE_LIMITED)
-        b.tokens -= size
