@@ -16,7 +16,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from websockets.asyncio.server import ServerConnection
 
@@ -24,7 +24,7 @@ from server.errors import ProtocolViolation
 from server.gateway.lean import LeanConnection, send_binary
 from server.hosting.seating import error_message
 from server.match.match import Match, Seat
-from server.net.codec import decode_client_message, encode, input_fields
+from server.net.codec import InputFields, decode_received, encode
 from server.net.inputs import FieldInput
 from server.net.messages import (
     Ack,
@@ -189,9 +189,8 @@ def dispatch(gw: Gateway, conn: Conn, data: bytes) -> bool:
     session = conn.session
     now = gw.loop_time()
     session.admit(len(data), now)
-    # The default INPUT (every player, every tick): one msgpack call, no message object.
-    fields = input_fields(data) if session.inputs is None else None
-    msg = decode_client_message(data, session.inputs) if fields is None else None
+    # The default INPUT (every player, every tick) comes as a plain (tick, x, y) tuple.
+    msg = decode_received(data, session.inputs)
     observer = gw.observer
     observer.in_bytes += len(data)
     seat, match = conn.seat, conn.match
@@ -202,23 +201,14 @@ def dispatch(gw: Gateway, conn: Conn, data: bytes) -> bool:
         # 1000 before the scheduled close code could be sent.
         return True
     counts = observer.in_counts
-    if fields is not None:
+    t = type(msg)
+    if t is tuple or t is Input:
         counts[_INPUT] += 1
         conn.last_input_s = now
         if seat.spectator:
             send_error(conn, ErrorCode.SPECTATOR_INPUT, "spectators send no input")
             return True
-        refusals = match.receive_input(seat, fields[0], fields[1], fields[2])
-        for r in refusals:
-            observer.input_refused(r.code)
-            send_error(conn, r.code, r.reason, r.seq)
-    elif type(msg) is Input:
-        counts[MessageType.INPUT] += 1
-        conn.last_input_s = session.last_received_s
-        if seat.spectator:
-            send_error(conn, ErrorCode.SPECTATOR_INPUT, "spectators send no input")
-            return True
-        for r in match.receive_input(seat, *msg):
+        for r in match.receive_input(seat, *cast("InputFields | Input", msg)):
             observer.input_refused(r.code)
             send_error(conn, r.code, r.reason, r.seq)
     elif type(msg) is FieldInput:

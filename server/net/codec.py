@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import msgpack
 
@@ -159,16 +159,37 @@ _SPECS: dict[MessageType, _Spec] = {
 _INPUT_KEYS = frozenset(("tick", "x", "y"))
 
 
+InputFields = tuple[int, float, float]
+"""A default ``INPUT``'s ``(tick, x, y)``, as :func:`decode_received` returns it."""
+
+
 def decode_client_message(
     data: bytes | bytearray | memoryview, inputs: InputDecoder | None = None
 ) -> ClientMessage | FieldInput:
     """Decode and validate one client message; raise a ProtocolViolation on any fault.
 
-    Inputs (the message every player sends every tick) take a fast path with the same
-    rules inlined; anything unusual about them falls through to the general checks,
-    which produce the precise error. ``inputs``: the game's declared input fields
-    (None: the default ``x``/``y`` sticks); with it, an ``INPUT`` decodes to a
-    :class:`~server.net.inputs.FieldInput`.
+    ``inputs``: the game's declared input fields (None: the default ``x``/``y`` sticks);
+    with it, an ``INPUT`` decodes to a :class:`~server.net.inputs.FieldInput`. This is
+    :func:`decode_received` with a default input wrapped in an :class:`Input`.
+    """
+    message = decode_received(data, inputs)
+    if type(message) is tuple:
+        return Input(*cast(InputFields, message))
+    return cast(ClientMessage | FieldInput, message)
+
+
+def decode_received(
+    data: bytes | bytearray | memoryview, inputs: InputDecoder | None = None
+) -> ClientMessage | FieldInput | InputFields:
+    """:func:`decode_client_message` for the receive path: the same checks and errors,
+    but a plain default ``INPUT`` (exactly ``tick``, ``x``, ``y``) comes back as the
+    tuple ``(tick, x, y)`` with float sticks, not as an :class:`Input`.
+
+    That message is sent by every player every tick, so it takes a fast path: one
+    msgpack call and the same rules inlined, no message object. Anything unusual about
+    it (other keys, a wrong type anywhere, a value out of range) falls through to the
+    general checks, which give the precise error; a property test holds the fast path
+    to them.
     """
     try:
         envelope = _unpack(data)
@@ -177,6 +198,7 @@ def decode_client_message(
     if (
         type(envelope) is list
         and len(envelope) == 3
+        and type(envelope[1]) is int  # 2.0 is not a message type (docs/protocol.md)
         and envelope[1] == 2
         and type(envelope[0]) is int
         and envelope[0] == PROTOCOL_VERSION
@@ -195,43 +217,8 @@ def decode_client_message(
                 and -1.0 <= x <= 1.0  # False for NaN
                 and -1.0 <= y <= 1.0
             ):
-                return Input(tick, float(x), float(y))
+                return tick, float(x), float(y)
     return _decode_checked(envelope)
-
-
-def input_fields(data: bytes | bytearray | memoryview) -> tuple[int, float, float] | None:
-    """``(tick, x, y)`` of a valid default ``INPUT`` holding exactly those keys; None for
-    anything else, which :func:`decode_client_message` then decodes or refuses.
-
-    The receive path's shortcut for the message every player sends every tick: one
-    msgpack call and a few checks, no message object. Whenever it returns a triple,
-    ``decode_client_message(data)`` returns ``Input(tick, x, y)`` (a property test
-    holds it to that); it never raises.
-    """
-    try:
-        envelope = _unpack(data)
-    except Exception:
-        return None
-    if type(envelope) is not list or len(envelope) != 3:
-        return None
-    version, mtype, body = envelope
-    if type(mtype) is not int or mtype != 2 or type(version) is not int:
-        return None
-    if version != PROTOCOL_VERSION or type(body) is not dict or len(body) != 3:
-        return None
-    tick = body.get("tick")
-    x = body.get("x")
-    y = body.get("y")
-    if (
-        type(tick) is int
-        and 0 <= tick <= MAX_TICK
-        and (type(x) is float or type(x) is int)
-        and (type(y) is float or type(y) is int)
-        and -1.0 <= x <= 1.0  # False for NaN
-        and -1.0 <= y <= 1.0
-    ):
-        return tick, float(x), float(y)
-    return None
 
 
 def _decode_checked(envelope: Any) -> ClientMessage:

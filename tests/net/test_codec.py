@@ -167,50 +167,42 @@ _sticks = st.one_of(
 )
 
 
+_ticks = st.one_of(st.integers(0, 300), st.integers(-5, 2**64 - 1), st.just(2**53 + 1))
+_envelopes = st.sampled_from([(PROTOCOL_VERSION, 2), (PROTOCOL_VERSION, 2.0), (True, 2), (0, 2)])
+
+
+def _input_bytes(
+    envelope: tuple[object, object],
+    values: dict[str, object],
+    order: list[str],
+    extra: tuple[str, object] | None,
+    single: bool,
+    tail: bytes,
+) -> bytes:
+    """An INPUT-like message: ``values`` in ``order``, plus ``extra``, packed with single
+    or double floats, then ``tail`` (hypothesis skips a double beyond float32's range)."""
+    body = {k: values[k] for k in order}
+    if extra is not None:
+        body[extra[0]] = extra[1]
+    try:
+        data: bytes = msgpack.packb([*envelope, body], use_single_float=single)
+    except OverflowError:
+        assume(False)
+    return data + tail
+
+
 @settings(max_examples=400, deadline=None)
 @given(
-    tick=st.one_of(st.integers(0, 300), st.integers(-5, 2**64 - 1), st.just(2**53 + 1)),
+    tick=_ticks,
     x=_sticks,
     y=_sticks,
     single=st.booleans(),
     order=st.permutations(["tick", "x", "y"]),
     extra=st.sampled_from([None, ("seq", 7), ("view_tick", 3)]),
+    envelope=_envelopes,
     tail=st.sampled_from([b"", b"\x00"]),
 )
 def test_input_fast_path_gives_what_the_msgpack_path_gives(
-    tick: int,
-    x: object,
-    y: object,
-    single: bool,
-    order: list[str],
-    extra: tuple[str, int] | None,
-    tail: bytes,
-) -> None:
-    """The INPUT fast path agrees with the general checks on every encoding: the same
-    Input, or the same error (unusual shapes, extra keys such as ``seq``, fall through)."""
-    values = {"tick": tick, "x": x, "y": y}
-    body = {k: values[k] for k in order}
-    if extra is not None:
-        body[extra[0]] = extra[1]
-    try:
-        data = msgpack.packb([PROTOCOL_VERSION, 2, body], use_single_float=single) + tail
-    except OverflowError:  # a double beyond float32's range
-        assume(False)
-    assert _outcome(decode_client_message, data) == _outcome(_general, data)
-
-
-@settings(max_examples=400, deadline=None)
-@given(
-    tick=st.one_of(st.integers(0, 300), st.integers(-5, 2**64 - 1), st.just(2**53 + 1)),
-    x=_sticks,
-    y=_sticks,
-    single=st.booleans(),
-    order=st.permutations(["tick", "x", "y"]),
-    extra=st.sampled_from([None, ("seq", 7), ("view_tick", 3), ("x", None)]),
-    envelope=st.sampled_from([(PROTOCOL_VERSION, 2), (PROTOCOL_VERSION, 2.0), (True, 2), (0, 2)]),
-    tail=st.sampled_from([b"", b"\x00"]),
-)
-def test_input_fields_only_answers_what_the_general_path_accepts(
     tick: int,
     x: object,
     y: object,
@@ -220,18 +212,53 @@ def test_input_fields_only_answers_what_the_general_path_accepts(
     envelope: tuple[object, object],
     tail: bytes,
 ) -> None:
-    """The receive path's ``input_fields`` returns ``(tick, x, y)`` only for bytes the
-    general checks decode to that very ``Input``; anything else (None) is left to them."""
-    values = {"tick": tick, "x": x, "y": y}
-    body = {k: values[k] for k in order}
-    if extra is not None:
-        body[extra[0]] = extra[1]
+    """The INPUT fast path agrees with the general checks on every encoding: the same
+    Input, or the same error (unusual shapes, extra keys such as ``seq``, fall through)."""
+    data = _input_bytes(envelope, {"tick": tick, "x": x, "y": y}, order, extra, single, tail)
+    assert _outcome(decode_client_message, data) == _outcome(_general, data)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    tick=_ticks,
+    x=_sticks,
+    y=_sticks,
+    single=st.booleans(),
+    order=st.permutations(["tick", "x", "y"]),
+    extra=st.sampled_from([None, ("seq", 7), ("view_tick", 3), ("x", None)]),
+    envelope=_envelopes,
+    tail=st.sampled_from([b"", b"\x00"]),
+)
+def test_a_received_tuple_is_what_the_general_path_accepts(
+    tick: int,
+    x: object,
+    y: object,
+    single: bool,
+    order: list[str],
+    extra: tuple[str, object] | None,
+    envelope: tuple[object, object],
+    tail: bytes,
+) -> None:
+    """The receive path's ``decode_received`` returns a ``(tick, x, y)`` tuple only for
+    bytes the general checks decode to that very ``Input``, and otherwise what
+    ``decode_client_message`` returns or raises."""
+    data = _input_bytes(envelope, {"tick": tick, "x": x, "y": y}, order, extra, single, tail)
     try:
-        data = msgpack.packb([*envelope, body], use_single_float=single) + tail
-    except OverflowError:  # a double beyond float32's range
-        assume(False)
-    fields = codec.input_fields(data)
-    if fields is not None:
-        got = _outcome(_general, data)
-        assert got == Input(*fields)
-        assert (type(got.x), type(got.y)) == (float, float)  # type: ignore[union-attr]
+        got = codec.decode_received(data)
+    except ProtocolViolation:
+        got = None
+    if type(got) is tuple:
+        general = _outcome(_general, data)
+        assert general == Input(*got)
+        assert (type(general.x), type(general.y)) == (float, float)  # type: ignore[union-attr]
+    else:
+        assert _outcome(codec.decode_received, data) == _outcome(decode_client_message, data)
+
+
+def test_a_float_message_type_is_malformed_on_the_input_fast_path_too() -> None:
+    """``[1, 2.0, {tick, x, y}]`` is not an INPUT: the type must be an integer, and the
+    fast path once took 2.0 == 2 for one."""
+    data = msgpack.packb([PROTOCOL_VERSION, 2.0, {"tick": 1, "x": 0.5, "y": 0.0}])
+    for decode in (decode_client_message, codec.decode_received):
+        with pytest.raises(MalformedMessage, match="type must be an integer"):
+            decode(data)
