@@ -5,9 +5,10 @@ match by match numpy work replaced by a few calls over all matches together wher
 can: a state-sync match of default stick inputs whose every input took the intake's
 short path (:attr:`~server.match.intake.InputIntake.staging`: no buffer, seq, views nor
 buttons; the arena's clients) keeps its waiting inputs in Python, and the batch turns
-all such matches' into one table (one ``np.array``) and their seats into entity handles
-with one gather; each match's :class:`~server.core.frame.InputBatch` is then a slice of
-those arrays. Any other match takes its inputs itself (:meth:`Match.take_inputs`).
+all such matches' into one table (:func:`~server.match.input_counts.staged_table`) and
+their seats into entity handles with one gather; each match's
+:class:`~server.core.frame.InputBatch` is then a slice of those arrays. Any other match
+takes its inputs itself (:meth:`Match.take_inputs`).
 
 Why: with 100 matches of 8 players, taking inputs match by match cost ~15 µs per
 match-tick in ~10 tiny numpy calls (flatnonzero, fancy reads and writes of the FIFO
@@ -71,10 +72,6 @@ def take_batch(matches: Sequence[Match]) -> list[Taken]:
 
 def _stages(m: Match) -> bool:
     """Whether ``m``'s inputs can be taken by the batch: state sync, default sticks,
-    every input so far on the intake's short path, no lag compensation."""
-    return (
-        m.lockstep is None
-        and m.input_decoder is None
-        and m.intake.rewind_ticks is None
-        and m.intake.staging
-    )
+    every input so far on the intake's short path (``staging`` implies no lag
+    compensation, no buffer and no buttons)."""
+    return m.lockstep is None and m.input_decoder is None and m.intake.staging
