@@ -16,6 +16,7 @@ from server.errors import DefinitionError, DefinitionErrors
 from server.identity.bans import BanError
 from server.identity.verify import KeyConfigError
 from server.ops.events import Event, log_event
+from server.ops.gc_policy import apply_gc_policy
 from server.ops.logging import configure_logging
 
 log = logging.getLogger("tickwire.main")
@@ -29,6 +30,8 @@ FIELD_HELP = {
     "agones": "report to the Agones SDK sidecar (Ready, Health, Allocate, Shutdown, players)",
     "metrics": "do not serve /metrics (404)",
     "batch_matches": "step every match on its own instead of in batches per game definition",
+    "gc_young_threshold": "allocations between young garbage collections (default %(default)s; "
+    "0: CPython's 700); see server/ops/gc_policy.py",
     "lean_receive": "keep every message on websockets' receive path (see docs/architecture.md)",
 }
 
@@ -117,6 +120,7 @@ async def serve_until_signalled(config: ServerConfig) -> int:
     """Run until SIGTERM (drain with grace) or SIGINT (drain quickly); return the exit code."""
     server = TickwireServer(config)
     await server.start()
+    apply_gc_policy(config.gc_young_threshold)  # before any client (server.ops.gc_policy)
     print(f"tickwire listening on {server.url}  (page {server.http_url}/)", flush=True)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -156,6 +160,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         return supervisor.run()
+    if config.gc_young_threshold < 0:
+        print(
+            f"error: --gc-young-threshold must be >= 0, not {config.gc_young_threshold}",
+            file=sys.stderr,
+        )
+        return 2
     configure_logging(config.log_format, config.log_level)
     try:
         if args.no_uvloop:

@@ -84,6 +84,10 @@ class ServerConfig:
     1 ms resolution), then blocks in ``time.sleep`` until it is due (precise to ~0.1 ms,
     no CPU; the loop then serves once what arrived); 0 turns it off (ticks then start up
     to ~1 ms late)."""
+    gc_young_threshold: int = 20000
+    """Allocations between young garbage collections of the server process (CPython's
+    default is 700); 0 keeps CPython's. Set by ``python -m server`` once it listens,
+    which also freezes everything alive then (server.ops.gc_policy)."""
     batch_matches: bool = True
     """Step the running state-sync matches of one game definition as one batch per tick
     (server.core.batch) when its systems allow it; False steps each match on its own."""
