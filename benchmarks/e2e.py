@@ -280,6 +280,7 @@ async def run_case(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "server_frames_per_client_per_s": round(server_rate, 3),
         "server_clients": server_clients,
         "max_messages_per_client_per_s": bots.get("max_messages_per_bot_per_s"),
+        "max_frames_per_client_per_s": bots.get("max_frames_per_bot_per_s"),
         "connected": bots["connected"],
         "state_age_ms": bots["state_age_ms"],
         "rtt_ms": bots["rtt_ms"],

@@ -123,7 +123,8 @@ def print_result(r: dict[str, Any]) -> None:
         f"ticks: {r['ticks_skipped']:.0f} skipped, {r['late_ticks']:.0f} started more than "
         f"{r['late_tick_bound_ms']} ms late, {r['ticks_overrun']:.0f} overran; lateness "
         f"p50/p99 {_ms(r['tick_lateness_ms'], 'p50')}/{_ms(r['tick_lateness_ms'], 'p99')} ms; "
-        f"max {r['max_messages_per_client_per_s']} messages to one client in one second"
+        f"max {r['max_messages_per_client_per_s']} messages "
+        f"({r.get('max_frames_per_client_per_s')} frames) to one client in one second"
     )
     if "floor" in r:
         print(

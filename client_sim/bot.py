@@ -82,6 +82,9 @@ class BotStats:
     window_events: int = 0
     window_per_second: Counter[int] = field(default_factory=Counter)
     """Messages received in each whole second of the window (key: seconds from its start)."""
+    window_frames_per_second: Counter[int] = field(default_factory=Counter)
+    """The same for state and lockstep frames alone (a catch-up burst shows here; the
+    messages' count also holds the 1 Hz PONG, so 20 Hz of frames already makes 21)."""
     bytes_in: int = 0
     ages_ms: list[float] = field(default_factory=list)
     rtts_ms: list[float] = field(default_factory=list)
@@ -293,7 +296,10 @@ class Bot:
         in_window = self.window[0] <= now <= self.window[1]
         if in_window:
             stats.window_bytes_in += len(data)
-            stats.window_per_second[int(now - self.window[0])] += 1
+            second = int(now - self.window[0])
+            stats.window_per_second[second] += 1
+            if mtype in (_STATE, _FRAME):
+                stats.window_frames_per_second[second] += 1
         if mtype == _STATE:
             mirror = self.mirror
             before = mirror.events_total

@@ -57,6 +57,9 @@ def build_report(parts: list[dict[str, Any]], meta: dict[str, Any], slo: Slo) ->
         "max_messages_per_bot_per_s": max(
             (b.get("max_messages_per_s", 0) for b in connected), default=0
         ),
+        "max_frames_per_bot_per_s": max(
+            (b.get("max_frames_per_s", 0) for b in connected), default=0
+        ),
         "state_age_ms": {"p50": round(_pct(ages, 50), 3), "p99": round(_pct(ages, 99), 3)},
         "rtt_ms": {"p50": round(_pct(rtts, 50), 3), "p99": round(_pct(rtts, 99), 3)},
         "bytes_in_per_bot_per_s": round(

@@ -365,10 +365,8 @@ class Swarm:
                     "connected": s.connected,
                     "failure": failure,
                     "rate": s.window_frames / window_s if window_s > 0 else 0.0,
-                    "max_messages_per_s": max(
-                        (n for k, n in s.window_per_second.items() if k + 1 <= window_s),
-                        default=0,
-                    ),
+                    "max_messages_per_s": _max_whole(s.window_per_second, window_s),
+                    "max_frames_per_s": _max_whole(s.window_frames_per_second, window_s),
                     "bytes_in_per_s": s.window_bytes_in / window_s if window_s > 0 else 0.0,
                     "bytes_out_per_s": s.window_bytes_out / window_s if window_s > 0 else 0.0,
                     "events_per_s": s.window_events / window_s if window_s > 0 else 0.0,
@@ -406,3 +404,8 @@ class Swarm:
 def inputs_payload(tick: int, x: float, y: float) -> bytes:
     """One encoded input (exposed for benchmarks that need a client-sized message)."""
     return pack(MessageType.INPUT, {"tick": tick, "x": x, "y": y})
+
+
+def _max_whole(per_second: Counter[int], window_s: float) -> int:
+    """The largest count of a whole second inside the window (0 if none)."""
+    return max((n for k, n in per_second.items() if k + 1 <= window_s), default=0)

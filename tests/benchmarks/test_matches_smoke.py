@@ -49,6 +49,9 @@ def test_e2e_many_matches_reports_per_client_figures_and_the_floor(tmp_path: Pat
     assert r["connected"] == 6
     assert r["server_matches"] == 3
     assert r["max_messages_per_client_per_s"] >= r["rate_per_client"]["min"] > 0
+    # Frames alone: at most the messages' count, at least the slowest client's rate.
+    frames = r["max_frames_per_client_per_s"]
+    assert r["max_messages_per_client_per_s"] >= frames >= int(r["rate_per_client"]["min"])
     assert r["late_ticks"] >= 0
     assert r["floor_ratio"] > 0
     bars = {b["bar"] for b in r["bars"]}
