@@ -119,8 +119,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
 async def serve_until_signalled(config: ServerConfig) -> int:
     """Run until SIGTERM (drain with grace) or SIGINT (drain quickly); return the exit code."""
     server = TickwireServer(config)
+    apply_gc_policy(config.gc_young_threshold)  # built, not started (server.ops.gc_policy)
     await server.start()
-    apply_gc_policy(config.gc_young_threshold)  # before any client (server.ops.gc_policy)
     print(f"tickwire listening on {server.url}  (page {server.http_url}/)", flush=True)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

@@ -86,8 +86,8 @@ class ServerConfig:
     to ~1 ms late)."""
     gc_young_threshold: int = 20000
     """Allocations between young garbage collections of the server process (CPython's
-    default is 700); 0 keeps CPython's. Set by ``python -m server`` once it listens,
-    which also freezes everything alive then (server.ops.gc_policy)."""
+    default is 700); 0 keeps CPython's. Set by ``python -m server`` once the server is
+    built, before it starts; it also freezes everything alive then (server.ops.gc_policy)."""
     batch_matches: bool = True
     """Step the running state-sync matches of one game definition as one batch per tick
     (server.core.batch) when its systems allow it; False steps each match on its own."""

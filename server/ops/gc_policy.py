@@ -11,7 +11,8 @@ six full collections in 35 s, 25-37 ms each, those in the steady window freeing 
 Such a stall starts every match's tick late at once.
 
 :func:`apply_gc_policy` is called once by the process owner (``python -m server``)
-after the server is listening and before any client comes:
+when the server is built (definitions loaded, host and gateway made) and before it
+starts: before its socket listens and its first matches are created.
 
 - the young threshold is raised (``young_threshold`` allocations, default 20000 from
   ``ServerConfig.gc_young_threshold``; 0 keeps CPython's 700), so far fewer short-lived
@@ -30,8 +31,6 @@ MB (docs/benchmarks.md, "Garbage collection").
 from __future__ import annotations
 
 import gc
-
-CPYTHON_YOUNG_THRESHOLD = 700
 
 
 def apply_gc_policy(young_threshold: int) -> int:
