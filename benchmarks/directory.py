@@ -39,6 +39,7 @@ from typing import Any
 
 from benchmarks.common import percentile, result_path, write_json
 from benchmarks.directory_http import http_joins
+from benchmarks.probe import cpu_seconds
 from server.directory import MatchRecord, NodeRecord, qualified_match_id
 from server.directory.redis_store import RedisDirectory
 from server.matchmaking.reservations import ReservationBook
@@ -55,12 +56,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--http-seconds", type=float, default=10.0, help="HTTP joins phase, s (0: skip)")
     p.add_argument("--http-concurrency", type=int, default=16, help="HTTP joins in flight")
     p.add_argument("--out", default=None, help="JSON path")
-
-
-def _cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _start_redis() -> tuple[subprocess.Popen[bytes], int, str]:
@@ -131,10 +126,10 @@ async def heartbeats(url: str, pid: int, args: argparse.Namespace) -> dict[str, 
                 late += 1
             await asyncio.sleep(max(0.0, wait))
 
-    cmd0, cpu0, t0 = await _total_commands(d), _cpu_s(pid), time.monotonic()
+    cmd0, cpu0, t0 = await _total_commands(d), cpu_seconds(pid), time.monotonic()
     await asyncio.gather(*(one(i) for i in range(len(nodes))))
     wall = time.monotonic() - t0
-    cmd1, cpu1 = await _total_commands(d), _cpu_s(pid)
+    cmd1, cpu1 = await _total_commands(d), cpu_seconds(pid)
     listing0 = time.perf_counter()
     listed = len(await d.list_matches(game="arena"))
     listing_ms = (time.perf_counter() - listing0) * 1000

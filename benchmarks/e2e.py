@@ -4,8 +4,8 @@ Runs ``python -m server`` pinned to core 0 and ``python -m client_sim`` pinned t
 (``taskset``, when there are two cores), waits for the ramp-up and warm-up, then over a
 steady window measures:
 
-- the server's CPU in core-seconds per second (user + system, from ``/proc/<pid>/stat``,
-  as the kernel accounts it) and its RSS;
+- the server's CPU in core-seconds per second (user + system, from the process's CPU-time
+  clock, to the nanosecond, as the kernel accounts it) and its RSS;
 - snapshots (or lockstep frames) per second per client, state age and RTT (from the bots'
   report), bytes per client per second, bytes per changed entity (server metrics);
 - the per-message floor, in the same invocation: ``benchmarks.floor_server`` (the same

@@ -69,6 +69,16 @@ def pack(mtype: MessageType, body: dict[str, Any]) -> bytes:
     return out
 
 
+def pack_ping(t_ms: float) -> bytes:
+    """A PING stamped ``t_ms`` as a float64: float32 keeps 24 bits, so once the clock
+    passes ~4.7 hours of milliseconds (2**24) its step exceeds 1 ms, and already after
+    an hour of uptime (0.25 ms steps) a loopback RTT can come back negative."""
+    out: bytes = msgpack.packb(
+        [PROTOCOL_VERSION, int(MessageType.PING), {"t": t_ms}], use_bin_type=True
+    )
+    return out
+
+
 @dataclass(slots=True)
 class BotStats:
     """What one bot saw. ``window_*`` counters only count inside the measuring window."""
@@ -396,8 +406,8 @@ class Bot:
             self.stats.window_bytes_out += len(payload)
 
     def ping(self) -> None:
-        """Send a ping stamped with the local clock in ms."""
-        self.send(MessageType.PING, {"t": time.perf_counter() * 1000.0})
+        """Send a ping stamped with the local clock in ms (float64: :func:`pack_ping`)."""
+        self.send_bytes(pack_ping(time.perf_counter() * 1000.0))
 
 
 def nearest_vectors(bots: list[Bot], which: np.ndarray) -> np.ndarray:

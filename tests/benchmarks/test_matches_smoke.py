@@ -53,7 +53,7 @@ def test_e2e_many_matches_reports_per_client_figures_and_the_floor(tmp_path: Pat
     frames = r["max_frames_per_client_per_s"]
     assert r["max_messages_per_client_per_s"] >= frames >= int(r["rate_per_client"]["min"])
     assert r["late_ticks"] >= 0
-    assert r["floor_ratio"] > 0
+    assert r.get("floor_ratio", 0) > 0, stdout
     bars = {b["bar"] for b in r["bars"]}
     assert {"max messages per client per second", "server RSS MB"} <= bars
     assert "matches running on the server: 3" in stdout

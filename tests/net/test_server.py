@@ -11,6 +11,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from client_sim.bot import pack_ping
 from server.gamedef import GameDefinition
 from server.net.messages import Hello, Input, Leave, Ping
 from server.net.protocol import CloseCode, MessageType
@@ -64,6 +65,18 @@ async def test_server_answers_ping_with_pong(small_arena: GameDefinition) -> Non
         pong = await c.expect(MessageType.PONG)
         assert pong["t"] == 42.5
         assert pong["tick"] >= 0
+
+
+async def test_a_bot_ping_from_a_clock_hours_old_comes_back_to_the_microsecond(
+    small_arena: GameDefinition,
+) -> None:
+    """The bots' PING keeps float64: a float32 stamp of a clock an hour past boot is in
+    0.25 ms steps, which made loopback RTTs negative on a long-running CI machine."""
+    t_ms = 3_600_000.0 + 0.123  # one hour of perf_counter, in ms
+    async with running_server(small_arena) as srv, TestClient.connect(srv.url) as c:
+        await c.ws.send(pack_ping(t_ms))
+        pong = await c.expect(MessageType.PONG)
+    assert pong["t"] == t_ms
 
 
 async def test_server_health_ready_metrics_and_matches_routes(small_arena: GameDefinition) -> None:
