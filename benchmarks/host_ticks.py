@@ -104,11 +104,15 @@ async def _drive(args: argparse.Namespace) -> dict[str, Any]:
     done = asyncio.Event()
     mark = [time.process_time()]
 
+    # Stamped as a client does: state sync the next tick, lockstep the current frame plus
+    # the input delay (docs/protocol.md), so every input is accepted.
+    ahead = defn.lockstep.input_delay_ticks if defn.sync.mode == "lockstep" else 1
+
     def give_inputs() -> None:
         sticks = rng.uniform(-1, 1, (layout.players, 2)).tolist()
         c0 = time.process_time()
         for m, seated in zip(matches, seats, strict=True):
-            nxt = m.tick_count + 1
+            nxt = m.tick_count + ahead
             for seat, (x, y) in zip(seated, sticks, strict=False):
                 m.receive_input(seat, nxt, x, y)
         if wakeups[0] >= args.warmup:
