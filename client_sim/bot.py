@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import msgpack
-import numpy as np
 
 from client_sim import joining
 from client_sim.mirror import NetMirror
+from client_sim.packing import pack, pack_ping
 from client_sim.schema import GameSchema, parse_schema
 from client_sim.smooth import SmoothClient
 from client_sim.staleness import StalenessMeter
@@ -59,24 +59,6 @@ def shipped_definition(game: str) -> GameDefinition | None:
     given), or None when no such file is shipped."""
     path = GAMES_DIR / f"{game}.toml"
     return load_definition(path) if game and path.is_file() else None
-
-
-def pack(mtype: MessageType, body: dict[str, Any]) -> bytes:
-    """Encode a client message; floats as float32 (a stick needs no more, 4 bytes saved)."""
-    out: bytes = msgpack.packb(
-        [PROTOCOL_VERSION, int(mtype), body], use_bin_type=True, use_single_float=True
-    )
-    return out
-
-
-def pack_ping(t_ms: float) -> bytes:
-    """A PING stamped ``t_ms`` as a float64: float32 keeps 24 bits, so once the clock
-    passes ~4.7 hours of milliseconds (2**24) its step exceeds 1 ms, and already after
-    an hour of uptime (0.25 ms steps) a loopback RTT can come back negative."""
-    out: bytes = msgpack.packb(
-        [PROTOCOL_VERSION, int(MessageType.PING), {"t": t_ms}], use_bin_type=True
-    )
-    return out
 
 
 @dataclass(slots=True)
@@ -408,25 +390,3 @@ class Bot:
     def ping(self) -> None:
         """Send a ping stamped with the local clock in ms (float64: :func:`pack_ping`)."""
         self.send_bytes(pack_ping(time.perf_counter() * 1000.0))
-
-
-def nearest_vectors(bots: list[Bot], which: np.ndarray) -> np.ndarray:
-    """For ``bots[i]`` with i in ``which``: the world-unit vector to its nearest other
-    held entity, or NaN when the bot does not know its own entity or holds nothing."""
-    out = np.full((len(which), 2), np.nan)
-    for row, i in enumerate(which.tolist()):
-        bot = bots[i]
-        own = bot.own_entity
-        me = bot.mirror.position_steps(own)
-        if me is None:
-            continue
-        ids, qx, qy = bot.mirror.positions()
-        others = ids != own
-        if not others.any():
-            continue
-        dx = qx[others] - me[0]
-        dy = qy[others] - me[1]
-        k = int(np.argmin(dx * dx + dy * dy))
-        step = float(bot.welcome.get("quantize", {}).get("position.x", 1.0))
-        out[row] = (dx[k] * step, dy[k] * step)
-    return out

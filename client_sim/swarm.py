@@ -30,12 +30,13 @@ import numpy as np
 
 from client_sim import joining
 from client_sim.behaviours import Behaviour, Crowd, load_behaviour
-from client_sim.bot import Bot, nearest_vectors, pack, shipped_definition
+from client_sim.bot import Bot, shipped_definition
+from client_sim.packing import pack
 from client_sim.schema import GameSchema
 from client_sim.staleness import StalenessMeter
 from client_sim.swarm_config import MAX_SAMPLES_PER_BOT, Progress, SwarmConfig
 from client_sim.truth import TruthWatcher
-from client_sim.view import BotsView
+from client_sim.view import BotsView, nearest_vectors
 from server.gamedef.schema import GameDefinition
 from server.net.protocol import CloseCode, MessageType
 
@@ -45,12 +46,7 @@ _LOST = (None, 1006, 1011)
 _NODE_CLOSES = (int(CloseCode.SERVER_SHUTDOWN), int(CloseCode.NODE_GONE))
 
 
-__all__ = [
-    "Progress",
-    "Swarm",
-    "SwarmConfig",
-    "inputs_payload",
-]  # config types live in swarm_config
+__all__ = ["Progress", "Swarm", "SwarmConfig"]  # config types live in swarm_config
 
 
 def _node_lost(bot: Bot) -> bool:
@@ -399,11 +395,6 @@ class Swarm:
             "rtts_ms": rtts,
             "staleness": self.meter.results() if self.meter is not None else None,
         }
-
-
-def inputs_payload(tick: int, x: float, y: float) -> bytes:
-    """One encoded input (exposed for benchmarks that need a client-sized message)."""
-    return pack(MessageType.INPUT, {"tick": tick, "x": x, "y": y})
 
 
 def _max_whole(per_second: Counter[int], window_s: float) -> int:

@@ -114,3 +114,25 @@ def _others(bot: Bot, now: float) -> tuple[NDArray[np.intp], NDArray[np.float64]
     keep = ids != bot.own_entity
     step = _step(bot)
     return ids[keep], np.stack([qx[keep], qy[keep]], axis=1) * step
+
+
+def nearest_vectors(bots: list[Bot], which: np.ndarray) -> np.ndarray:
+    """For ``bots[i]`` with i in ``which``: the world-unit vector to its nearest other
+    held entity, or NaN when the bot does not know its own entity or holds nothing."""
+    out = np.full((len(which), 2), np.nan)
+    for row, i in enumerate(which.tolist()):
+        bot = bots[i]
+        own = bot.own_entity
+        me = bot.mirror.position_steps(own)
+        if me is None:
+            continue
+        ids, qx, qy = bot.mirror.positions()
+        others = ids != own
+        if not others.any():
+            continue
+        dx = qx[others] - me[0]
+        dy = qy[others] - me[1]
+        k = int(np.argmin(dx * dx + dy * dy))
+        step = float(bot.welcome.get("quantize", {}).get("position.x", 1.0))
+        out[row] = (dx[k] * step, dy[k] * step)
+    return out

@@ -11,7 +11,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from client_sim.bot import pack_ping
+from client_sim.packing import pack_ping
 from server.gamedef import GameDefinition
 from server.net.messages import Hello, Input, Leave, Ping
 from server.net.protocol import CloseCode, MessageType
