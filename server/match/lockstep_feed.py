@@ -61,10 +61,11 @@ class LockstepFeed:
         frame = self._frame
         assert frame is not None, "finish_tick without take_inputs"
         self._frame = None
-        for seat_index, eid in self.replica.seat_entity.items():
-            s = match.seats[seat_index]
-            if s is not None:
-                s.entity = eid
+        if frame.joins or frame.leaves:  # only they change the replica's seat entities
+            for seat_index, eid in self.replica.seat_entity.items():
+                s = match.seats[seat_index]
+                if s is not None:
+                    s.entity = eid
         match.handler.tick(match, self.sim.tick)
         interval = self.checksum_interval
         if frame.frame % interval == 0:
@@ -74,11 +75,14 @@ class LockstepFeed:
         if match.recorder is not None:
             match.recorder.frame(frame.frame, frame.payload)
         self.frame_history.pop(frame.frame - LOCKSTEP_HISTORY_FRAMES, None)
-        conns = [s.conn for s in match.by_player.values() if s.conn is not None]
-        conns.extend(s.conn for s in match.spectators.values())
+        conns = []
+        n = frame.frame
         for s in match.by_player.values():
-            if s.conn is not None:
-                s.lockstep_sent_frame = frame.frame
+            conn = s.conn
+            if conn is not None:
+                conns.append(conn)
+                s.lockstep_sent_frame = n
+        conns.extend(s.conn for s in match.spectators.values())
         ended = match.check_ending(result)
         return TickOutput(
             self.sim.tick,
