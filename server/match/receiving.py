@@ -63,12 +63,16 @@ class MatchReceiving:
         view are not used). Returns the non-fatal errors to send (usually none).
         """
         values = (math.floor(x * INPUT_SCALE + 0.5), math.floor(y * INPUT_SCALE + 0.5))
-        if self.collector is None:  # state sync, inlined: one call per input to the intake
+        collector = self.collector
+        if collector is None:  # state sync, inlined: one call per input to the intake
             now = self.sim.tick
             window = 2 * self.definition.tick_rate_hz
             if now - window <= tick <= now + window:
                 return self.intake.receive(seat.seat, now, tick, values, seq, view_tick, view_alpha)
-        return self.receive_fields(seat, tick, values, seq, view_tick, view_alpha)
+            return self.receive_fields(seat, tick, values, seq, view_tick, view_alpha)
+        # Lockstep, inlined as well: one call per input to the collector.
+        verdict = collector.receive_values(seat.seat, tick, values)
+        return () if verdict == InputVerdict.ACCEPTED else self._verdict(verdict, tick)
 
     def receive_fields(
         self,
