@@ -213,6 +213,7 @@ def dispatch(gw: Gateway, conn: Conn, data: bytes) -> bool:
             send_error(conn, r.code, r.reason, r.seq)
     elif type(msg) is FieldInput:
         counts[MessageType.INPUT] += 1
+        conn.last_input_s = now
         if seat.spectator:
             send_error(conn, ErrorCode.SPECTATOR_INPUT, "spectators send no input")
             return True

@@ -8,17 +8,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import pytest
 from websockets.exceptions import ConnectionClosed
 
 from server.app import TickwireServer
 from server.audit import verify_lines
-from server.gamedef import GameDefinition
+from server.gamedef import GameDefinition, load_definition
 from server.net.messages import Hello
-from server.net.protocol import CloseCode, MessageType
+from server.net.protocol import PROTOCOL_VERSION, CloseCode, MessageType
 from server.testing import TestClient, running_server
 from server.tokens import mint
 
+ROOT = Path(__file__).resolve().parents[2]
 ADMIN_SECRET = "admin-secret-for-tests-admin-secret-0123"
 
 
@@ -228,6 +230,29 @@ async def test_admin_bad_input_leaves_matches_alone(
     assert results.count("rate_limited") == 1
     assert {"no_credential", "not_admin", "token_expired", "bad_credential"} <= set(results)
     assert player not in read_text(opts["audit_file"])
+
+
+async def test_admin_view_ages_a_declared_fields_input_too(
+    admin_file: Path, tmp_path: Path
+) -> None:
+    """A game with its own input fields (shooter: sticks, aim, buttons) decodes INPUT on
+    another path; the admin view's ``last_input_age_s`` counts those inputs as well."""
+    shooter = load_definition(ROOT / "data" / "games" / "shooter.toml")
+    opts = {"admin_token_file": str(admin_file), "audit_file": str(tmp_path / "audit.jsonl")}
+    async with running_server(shooter, **opts) as srv, TestClient.connect(srv.url) as c:
+        welcome = await c.expect(MessageType.WELCOME)
+        mid = welcome["match_id"]
+        view = (await admin_call(srv, "GET", f"/admin/matches/{mid}"))[1]
+        assert view["players"][0]["last_input_age_s"] is None  # nothing sent yet
+        body = {"tick": welcome["tick"] + 1, "x": 0.5, "y": 0.0, "aim": 1.0, "buttons": 1}
+        await c.ws.send(msgpack.packb([PROTOCOL_VERSION, int(MessageType.INPUT), body]))
+        await asyncio.sleep(0.2)
+        view = (await admin_call(srv, "GET", f"/admin/matches/{mid}"))[1]
+        player = view["players"][0]
+        assert (
+            player["inputs"]["on_time"] + player["inputs"]["early"] + player["inputs"]["late"] == 1
+        )
+        assert 0.0 <= player["last_input_age_s"] < 5.0
 
 
 async def test_admin_api_absent_without_credentials(small_arena: GameDefinition) -> None:
