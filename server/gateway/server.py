@@ -184,7 +184,8 @@ class Gateway:
 
     def writable(self, conn: Any) -> bool:
         """A connection can take a new state frame if its unsent bytes are under the limit."""
-        return bool(conn.ws.transport.get_write_buffer_size() < self._send_limit)
+        size: int = conn.ws.transport.get_write_buffer_size()
+        return size < self._send_limit
 
     def send_each(self, frames: list[tuple[Any, bytes]]) -> tuple[int, int]:
         """Write each (conn, frame), skipping closing connections; (frames, bytes) written.

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Callable
 
 from server.config import ServerConfig
 from server.core.clock import DueTick
@@ -58,6 +59,10 @@ class Host(Seating):
         self.definition = definitions[0]
         self.observer = observer
         self.transport = transport
+        self.writable: Callable[[object], bool] = transport.writable
+        """Runner hook: a connection can take a new state frame if its unsent bytes are
+        under the limit. The transport's own method, bound once: it is asked once per
+        seat per tick."""
         self.reservations = ReservationBook(config.seat_reservation_s)
         per_min = config.code_attempts_per_min
         self.directory = Directory(
@@ -204,10 +209,6 @@ class Host(Seating):
         return counts
 
     # -- runner hooks (server.hosting.runner.RunnerHooks) ------------------------------------
-
-    def writable(self, conn: object) -> bool:
-        """A connection can take a new state frame if its unsent bytes are under the limit."""
-        return self.transport.writable(conn)
 
     def deliver(self, match: Match, out: TickOutput) -> None:
         """Write a tick's frames synchronously (no awaiting on the tick path)."""
