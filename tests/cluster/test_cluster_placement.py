@@ -12,6 +12,7 @@ from typing import Any
 
 from nodeproc import Node, http_json, post_json, start_nodes, wait_for
 
+from server.cluster.placement import placement_score
 from server.directory import RendezvousRing, node_of_match
 from server.directory.redis_store import RedisDirectory
 
@@ -54,6 +55,9 @@ async def test_cluster_places_matches_by_load_and_by_key(
             batch = [post(f"{a}/matchmake/join-by-id", {"match_id": b_match}) for _ in range(20)]
             assert all(status == 200 for status, _ in await asyncio.gather(*batch))
         await wait_for(lambda: _players(d, b_id, 200), 15, "b's heartbeat to show the seats")
+        # a served those 200 requests: its CPU figure can outweigh b's seats for one
+        # heartbeat on a slow machine. Wait until a advertises itself idle again.
+        await wait_for(lambda: _idle(d, a_id, b_id), 15, "a's heartbeat to show it idle")
 
         # A quick join from a goes to the cluster's fullest open match: b's.
         status, answer = await post(f"{a}/matchmake/join-or-create", {})
@@ -113,6 +117,15 @@ async def _has(d: RedisDirectory, n: int) -> bool:
 
 async def _players(d: RedisDirectory, node_id: str, n: int) -> bool:
     return any(x.node_id == node_id and x.players >= n for x in await d.live_nodes())
+
+
+async def _idle(d: RedisDirectory, idle_id: str, loaded_id: str) -> bool:
+    """The idle node's placement score is clearly under the loaded one's (by 0.2 cores)."""
+    nodes = {n.node_id: n for n in await d.live_nodes()}
+    idle, loaded = nodes.get(idle_id), nodes.get(loaded_id)
+    if idle is None or loaded is None:
+        return False
+    return placement_score(idle) + 0.2 < placement_score(loaded)
 
 
 async def _only(url: str, node_id: str) -> bool:
