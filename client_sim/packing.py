@@ -9,10 +9,11 @@ import msgpack
 from server.net.protocol import PROTOCOL_VERSION, MessageType
 
 
-def pack(mtype: MessageType, body: dict[str, Any]) -> bytes:
-    """Encode a client message; floats as float32 (a stick needs no more, 4 bytes saved)."""
+def pack(mtype: MessageType, body: dict[str, Any], single_float: bool = True) -> bytes:
+    """Encode a client message; floats as float32 unless ``single_float`` is False (a
+    stick needs no more, 4 bytes saved)."""
     out: bytes = msgpack.packb(
-        [PROTOCOL_VERSION, int(mtype), body], use_bin_type=True, use_single_float=True
+        [PROTOCOL_VERSION, int(mtype), body], use_bin_type=True, use_single_float=single_float
     )
     return out
 
@@ -21,10 +22,7 @@ def pack_ping(t_ms: float) -> bytes:
     """A PING stamped ``t_ms`` as a float64: float32 keeps 24 bits, so once the clock
     passes ~4.7 hours of milliseconds (2**24) its step exceeds 1 ms, and already after
     an hour of uptime (0.25 ms steps) a loopback RTT can come back negative."""
-    out: bytes = msgpack.packb(
-        [PROTOCOL_VERSION, int(MessageType.PING), {"t": t_ms}], use_bin_type=True
-    )
-    return out
+    return pack(MessageType.PING, {"t": t_ms}, single_float=False)
 
 
 def inputs_payload(tick: int, x: float, y: float) -> bytes:

@@ -218,10 +218,7 @@ class Gateway:
         return n, size
 
     def send_shared(self, conns: list[Any], payload: bytes, limit_bytes: int) -> int:
-        """Write one payload to every conn under ``limit_bytes`` unsent; close the others.
-
-        :func:`~server.gateway.lean.write_frame`'s checks are inlined, as in
-        :meth:`send_each` (once per client per frame)."""
+        """Write one payload to every conn under ``limit_bytes`` unsent; close the others."""
         framed = frame(payload)  # one frame for everyone: server frames are not masked
         size = len(payload)
         sent = 0
@@ -229,12 +226,10 @@ class Gateway:
             if conn.closing:
                 continue
             ws = conn.ws
-            transport = ws.transport
-            if transport.get_write_buffer_size() > limit_bytes:
+            if ws.transport.get_write_buffer_size() > limit_bytes:
                 self.close_soon(conn, CloseCode.TOO_FAR_BEHIND)
                 continue
-            if ws.protocol.state is OPEN and not transport.is_closing():
-                transport.write(framed)
+            write_frame(ws, framed)
             conn.bytes_out += size
             sent += 1
         return sent

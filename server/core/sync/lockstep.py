@@ -84,8 +84,8 @@ class LockstepCollector:
     ) -> None:
         self.fields = tuple(fields)
         """``(name, dtype)`` per input field, in wire order."""
-        self.capacity = capacity
-        """Seats are ``0 .. capacity - 1`` (the match hands them out)."""
+        # ``capacity`` (seats 0 .. capacity - 1, handed out by the match) sizes nothing:
+        # seats are dict keys.
         self.input_delay_ticks = input_delay_ticks
         self.default_input = default_input
         self.max_ahead_frames = max_ahead_frames
