@@ -206,7 +206,7 @@ def test_budgeted_mirror_is_what_the_server_recorded() -> None:
             by_id = {int(i): h for h, i in enumerate(netids.tolist())}
             ids = sorted(mirrors[s].entities)
             held = np.array([mirrors[s].entities[i][1:] for i in ids])
-            rec = sync.sent_q[s, [by_id[i] for i in ids]]
+            rec = sync.explicit.sent_row(s)[[by_id[i] for i in ids]]
             assert (held[:, 0] == (rec & 0xFFFF)).all()
             assert (held[:, 1] == (rec >> 16)).all()
 

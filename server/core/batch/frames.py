@@ -74,7 +74,7 @@ def _ready(m: WholeViewMatch) -> bool:
         return False
     if sync.far_every != 1 or sync.budget.bytes_per_frame > 0 or ex.field_sent:
         return False
-    if len(ex.vis_seat) or len(ex._pending_seat):
+    if len(ex.vis_slot) or len(ex._pending_slot):
         return False
     implicit = sync._implicit.tolist()  # a few seats: Python is cheaper than numpy here
     if m.seats[-1] >= len(implicit) or sum(implicit) != len(m.seats):

@@ -49,9 +49,10 @@ _E = np.zeros(0, dtype=np.int64)
 
 @dataclass(slots=True)
 class Views:
-    """What each budgeted seat saw at its last build: flat ``seat * cols + handle``.
+    """What each budgeted seat saw at its last build: flat ``slot * cols + handle``
+    (the seat's slot in the explicit baselines).
 
-    Replaces the explicit baselines' ``vis_seat``/``vis_handle`` lists while budgeted
+    Replaces the explicit baselines' ``vis_slot``/``vis_handle`` lists while budgeted
     builds run (those stay empty meanwhile; :meth:`release` hands the pairs back before
     a general explicit build, and :meth:`leave` takes over whatever that path left).
     "Left" is one scatter of this build's pairs into a mark matrix and one gather of
@@ -61,7 +62,7 @@ class Views:
     flat: I64 = field(default_factory=lambda: _E)
     cols: int = 0
     mark: NDArray[np.uint8] = field(default_factory=lambda: np.zeros(0, np.uint8))
-    """Per ``[seat, handle]`` (flat): the number (1..255, then cleared and again) of the
+    """Per ``[slot, handle]`` (flat): the number (1..255, then cleared and again) of the
     last build that saw the pair."""
     build: int = 0
 
@@ -69,23 +70,29 @@ class Views:
         """Give the pairs back to ``ex``'s visible lists (a general build comes next)."""
         if len(self.flat):
             s, h = np.divmod(self.flat, self.cols)
-            ex.vis_seat = np.concatenate([ex.vis_seat, s])
+            ex.vis_slot = np.concatenate([ex.vis_slot, s])
             ex.vis_handle = np.concatenate([ex.vis_handle, h])
             self.flat = _E
 
-    def leave(self, ex: ExplicitBaselines, seats: I64, flat: I64) -> tuple[NDArray[np.uint32], I64]:
-        """``left`` rows of ``seats`` (ascending, built now; ``flat``: their visible
-        pairs now), deaths included; what they left becomes unknown to them."""
+    def drop(self, slots: I64) -> None:
+        """Forget the pairs of ``slots`` (given back: another seat may take them)."""
+        if len(self.flat) and len(slots):
+            self.flat = self.flat[~np.isin(self.flat // self.cols, slots)]
+
+    def leave(self, ex: ExplicitBaselines, own: I64, flat: I64) -> tuple[NDArray[np.uint32], I64]:
+        """``left`` rows of the seats built now (``own``: their slots, in seat order;
+        ``flat``: their visible pairs now), deaths included; what they left becomes
+        unknown to them."""
         cols = ex.cols
         prev = self.flat
         if self.cols != cols and len(prev):
             s, h = np.divmod(prev, self.cols)
             prev = s * cols + h
-        if len(ex.vis_seat):  # seats that went explicit elsewhere since
-            prev = np.concatenate([prev, ex.vis_seat * cols + ex.vis_handle])
-            ex.vis_seat, ex.vis_handle = _E, _E
+        if len(ex.vis_slot):  # seats that went explicit elsewhere since
+            prev = np.concatenate([prev, ex.vis_slot * cols + ex.vis_handle])
+            ex.vis_slot, ex.vis_handle = _E, _E
         self.cols = cols
-        size = ex.rows * cols
+        size = ex.slots * cols
         if len(self.mark) != size:
             self.mark = np.zeros(size, dtype=np.uint8)
         self.build = self.build % 255 + 1
@@ -96,16 +103,16 @@ class Views:
         gone = prev[self.mark[prev] != mk]
         sent_flat = ex.sent_q.reshape(-1)
         gone = gone[sent_flat[gone] != UNKNOWN]  # not forgotten, not dead (told apart)
-        g_seat = gone // cols
-        building = np.zeros(ex.rows, dtype=bool)
-        building[seats] = True
-        now = building[g_seat]
+        g_slot = gone // cols
+        building = np.zeros(ex.slots, dtype=bool)
+        building[own] = True
+        now = building[g_slot]
         carry = gone[~now]  # seats not built now keep what they saw, for their next build
-        gone, g_seat = gone[now], g_seat[now]
+        gone, g_slot = gone[now], g_slot[now]
         sent_flat[gone] = UNKNOWN
-        left_id = ex.handle_netid[gone - g_seat * cols]
+        left_id = ex.handle_netid[gone - g_slot * cols]
         self.flat = np.concatenate([carry, flat]) if len(carry) else flat
-        return ex.with_deaths(seats, building, g_seat, left_id)
+        return ex.with_deaths(own, building, g_slot, left_id)
 
 
 def visible_pairs(
@@ -159,10 +166,11 @@ def budgeted_rows(
     Returns the part (entered, sent changes, left) and the visible pair count.
     """
     n = len(seats)
+    own = ex.assign(seats)
     cols = ex.cols
     order = bins.order
     qi, pos, dd = visible_pairs(bins, vx, vy, radius, xy[0][order], xy[1][order])
-    flat = (seats * cols)[qi] + handles[order][pos]
+    flat = (own * cols)[qi] + handles[order][pos]
     sent_flat = ex.sent_q.reshape(-1)
     old_q = sent_flat[flat]
     new_q = packed_q[order][pos]
@@ -200,7 +208,7 @@ def budgeted_rows(
     stamp[flat[e]] = e_stamp
     if cfg.views is None:
         cfg.views = Views()
-    left_id, left_b = cfg.views.leave(ex, seats, flat)
+    left_id, left_b = cfg.views.leave(ex, own, flat)
 
     ok = step_ok[gi]
     g_seat = qi[ch[gi]]

@@ -1,16 +1,21 @@
-"""Explicit baselines: what each seat was sent, kept per ``[seat, handle]`` pair.
+"""Explicit baselines: what each seat was sent, kept per ``[slot, handle]`` pair.
 
 The general path of :mod:`server.core.sync.state`, for seats whose baseline is not
 simply "the last build" (a slow reader that skipped frames, a full snapshot, a build
-with overload relief or with replicated fields). What each client was sent lives in
-one dense matrix indexed ``[seat, handle]`` (the entity allocator's handle: stable for
-the entity's life, reused only after it died): ``sent_q``, the quantized position sent,
-or ``UNKNOWN``. Entered / changed are one gather over this build's visible pairs,
+with overload relief or with replicated fields). What each such client was sent lives
+in one dense matrix indexed ``[slot, handle]`` (the entity allocator's handle: stable
+for the entity's life, reused only after it died): ``sent_q``, the quantized position
+sent, or ``UNKNOWN``. Entered / changed are one gather over this build's visible pairs,
 "left" is the seat's previous visible list minus this one. No sort, no per-seat numpy
 call, no per-entity Python.
 
-Memory is ``rows x handles x 5`` bytes (4 for ``sent_q``, 1 for a scratch mask), about
-10 MB at 1000 clients x 2000 entities; rows grow only as far as the highest seat in use.
+A *slot* is a matrix row lent to a seat while it holds an explicit baseline
+(:meth:`ExplicitBaselines.assign`) and given back when it forgets it: on the cell path
+almost every seat is implicit (its baseline is the last build), and a matrix row per
+seat would be memory nobody reads -- 10 MB at (1000, 1000), an eighth of the server's
+RSS. Memory is ``slots x handles x 5`` bytes (4 for ``sent_q``, 1 for a scratch mask),
+``slots`` the most seats explicit at once (every seat on the pair path, the joining and
+slow seats on the cell path); the matrix is dropped whenever no seat holds a slot.
 """
 
 from __future__ import annotations
@@ -33,72 +38,127 @@ I64 = NDArray[np.int64]
 
 
 class ExplicitBaselines:
-    """``sent_q`` / ``field_sent`` per [seat, handle], and each seat's visible list."""
+    """``sent_q`` / ``field_sent`` per [slot, handle], the seat <-> slot maps, and each
+    explicit seat's visible list."""
 
     def __init__(self, field_dtypes: Sequence[np.dtype[Any]], field_owner_only: list[bool]):
         self.field_owner_only = field_owner_only
         self.field_sent: list[NDArray[Any]] = [np.zeros((0, 0), dtype=d) for d in field_dtypes]
-        """Per field, the wire value last sent per [seat, handle] (valid while known)."""
+        """Per field, the wire value last sent per [slot, handle] (valid while known)."""
         self.rows = 0
+        """Seat capacity: seat ids below it may hold a slot (callers size per-seat
+        arrays by it)."""
         self.cols = 0
+        self.slots = 0
+        """Rows of the matrices."""
+        self.slot_of = np.zeros(0, dtype=np.int64)
+        """Per seat, its slot, or -1 (no explicit baseline: knows nothing or is implicit)."""
+        self.seat_of = np.zeros(0, dtype=np.int64)
+        """Per slot, the seat it is lent to, or -1 (free: its ``sent_q`` row is UNKNOWN)."""
         self.sent_q = np.zeros((0, 0), dtype=np.uint32)
-        """Last quantized position sent per [seat, handle]; ``UNKNOWN`` if not sent."""
+        """Last quantized position sent per [slot, handle]; ``UNKNOWN`` if not sent."""
         self._scratch = np.zeros((0, 0), dtype=bool)
         self.handle_netid = np.zeros(0, dtype=np.uint32)
         """The netid each handle had at the last build (to notice reuse and deaths)."""
-        self._pending_seat = _EMPTY_I64
+        self._pending_slot = _EMPTY_I64
         self._pending_id = np.zeros(0, dtype=np.uint32)
         """Deaths not yet told to seats that were not built when they happened."""
-        self.vis_seat = _EMPTY_I64
+        self.vis_slot = _EMPTY_I64
         self.vis_handle = _EMPTY_I64
-        """What was visible at each seat's last build, as parallel arrays."""
+        """What was visible at each explicit seat's last build, as parallel arrays."""
 
     def ensure(self, rows: int, cols: int) -> None:
-        """Grow the matrices to at least ``rows`` seats and ``cols`` handles.
+        """Grow the seat capacity to at least ``rows`` and the matrices to ``cols`` handles.
 
         Handles grow by a quarter at a time: a match's NPCs take the first handles and
         each joining player one more, so doubling made 200 seats x 40,000 handles where
         20,001 were needed (sent_q alone 32 MB instead of 16, and the budget's stamps and
-        marks follow this shape)."""
-        if rows <= self.rows and cols <= self.cols:
-            return
-        # Both grow geometrically: seats join one by one, and a copy of the whole matrix
-        # per join (16 MB at (20000, 200)) took a tenth of a loaded ramp-up's CPU.
-        r = self.rows if rows <= self.rows else max(rows, self.rows + self.rows // 2, 8)
-        c = max(cols, self.cols, 16)
+        marks follow this shape). Seats grow by half (they join one by one); matrix rows
+        come only with slots (:meth:`assign`)."""
+        if rows > self.rows:
+            r = max(rows, self.rows + self.rows // 2, 8)
+            grown = np.full(r, -1, dtype=np.int64)
+            grown[: self.rows] = self.slot_of
+            self.slot_of, self.rows = grown, r
         if cols > self.cols:
-            c = max(cols, self.cols + self.cols // 4)
-        sent = np.full((r, c), UNKNOWN, dtype=np.uint32)
-        sent[: self.rows, : self.cols] = self.sent_q
+            c = max(cols, self.cols + self.cols // 4, 16)
+            self._reshape(self.slots, c)
+            hn = np.zeros(c, dtype=np.uint32)
+            hn[: len(self.handle_netid)] = self.handle_netid
+            self.handle_netid = hn
+
+    def _reshape(self, slots: int, cols: int) -> None:
+        """Matrices of ``slots x cols``, what fits of the old contents kept."""
+        r, c = min(slots, self.slots), min(cols, self.cols)
+        sent = np.full((slots, cols), UNKNOWN, dtype=np.uint32)
+        sent[:r, :c] = self.sent_q[:r, :c]
         for i, old in enumerate(self.field_sent):
-            grown = np.zeros((r, c), dtype=old.dtype)
-            grown[: self.rows, : self.cols] = old
+            grown = np.zeros((slots, cols), dtype=old.dtype)
+            grown[:r, :c] = old[:r, :c]
             self.field_sent[i] = grown
-        hn = np.zeros(c, dtype=np.uint32)
-        hn[: self.cols] = self.handle_netid
-        self.sent_q, self.handle_netid = sent, hn
-        self._scratch = np.zeros((r, c), dtype=bool)
-        self.rows, self.cols = r, c
+        self.sent_q = sent
+        self._scratch = np.zeros((slots, cols), dtype=bool)
+        seat_of = np.full(slots, -1, dtype=np.int64)
+        seat_of[:r] = self.seat_of[:r]
+        self.seat_of, self.slots, self.cols = seat_of, slots, cols
 
-    def forget(self, seats: I64) -> None:
-        """Drop what ``seats`` were sent (they left, get a full snapshot, or went implicit)."""
+    def assign(self, seats: I64) -> I64:
+        """The slot of each of ``seats`` (unique, below :attr:`rows`), lending free
+        slots to those without one (rows grow by half when none is free)."""
+        got = self.slot_of[seats]
+        need = np.flatnonzero(got < 0)
+        if len(need):
+            free = np.flatnonzero(self.seat_of < 0)
+            if len(free) < len(need):
+                want = self.slots + len(need) - len(free)
+                self._reshape(max(want, self.slots + self.slots // 2, 8), self.cols)
+                free = np.flatnonzero(self.seat_of < 0)
+            take = free[: len(need)]
+            got[need] = take
+            self.slot_of[seats[need]] = take
+            self.seat_of[take] = seats[need]
+        return got
+
+    def sent_row(self, seat: int) -> NDArray[np.uint32]:
+        """What ``seat`` was sent per handle (a copy; all UNKNOWN without a slot)."""
+        slot = int(self.slot_of[seat]) if seat < self.rows else -1
+        if slot < 0:
+            return np.full(self.cols, UNKNOWN, dtype=np.uint32)
+        row: NDArray[np.uint32] = self.sent_q[slot].copy()
+        return row
+
+    def forget(self, seats: I64) -> I64:
+        """Drop what ``seats`` were sent (they left, get a full snapshot, or went
+        implicit) and take their slots back; returns those slots. With no slot lent
+        any more, the matrices are dropped."""
         seats = seats[seats < self.rows]
-        if len(seats) == 0:
-            return
-        self.sent_q[seats] = UNKNOWN
-        if len(self.vis_seat):
-            keep = ~np.isin(self.vis_seat, seats)
-            self.vis_seat = self.vis_seat[keep]
+        slots = self.slot_of[seats]
+        held = slots >= 0
+        if not held.any():
+            return _EMPTY_I64
+        slots = slots[held]
+        self.sent_q[slots] = UNKNOWN
+        if len(self.vis_slot):
+            keep = ~np.isin(self.vis_slot, slots)
+            self.vis_slot = self.vis_slot[keep]
             self.vis_handle = self.vis_handle[keep]
-        if len(self._pending_seat):
-            keep = ~np.isin(self._pending_seat, seats)
-            self._pending_seat = self._pending_seat[keep]
+        if len(self._pending_slot):
+            keep = ~np.isin(self._pending_slot, slots)
+            self._pending_slot = self._pending_slot[keep]
             self._pending_id = self._pending_id[keep]
+        self.seat_of[slots] = -1
+        self.slot_of[seats[held]] = -1
+        if self.slots and bool((self.seat_of < 0).all()):
+            self._reshape(0, self.cols)  # nothing is explicit: no memory held for it
+        return slots
 
-    def adopt(self, seats: I64, handles: I64, q: NDArray[np.uint32]) -> None:
-        """Seat ``seats[i]`` holds handle ``handles[i]`` at ``q[i]`` (from an implicit state)."""
-        self.sent_q[seats, handles] = q
-        self.vis_seat = np.concatenate([self.vis_seat, seats])
+    def adopt(self, holders: I64, seats: I64, handles: I64, q: NDArray[np.uint32]) -> None:
+        """Seat ``seats[i]`` holds handle ``handles[i]`` at ``q[i]`` (from an implicit
+        state); ``holders``: those seats, once each (they take slots)."""
+        self.assign(holders)
+        slots = self.slot_of[seats]
+        self.sent_q[slots, handles] = q
+        self.vis_slot = np.concatenate([self.vis_slot, slots])
         self.vis_handle = np.concatenate([self.vis_handle, handles])
 
     def note_deaths(self, cur_netid: NDArray[np.uint32]) -> None:
@@ -113,9 +173,9 @@ class ExplicitBaselines:
         self.sent_q[:, gone] = UNKNOWN
         if len(self.vis_handle):
             keep = ~np.isin(self.vis_handle, gone)
-            self.vis_seat = self.vis_seat[keep]
+            self.vis_slot = self.vis_slot[keep]
             self.vis_handle = self.vis_handle[keep]
-        self._pending_seat = np.concatenate([self._pending_seat, gs.astype(np.int64)])
+        self._pending_slot = np.concatenate([self._pending_slot, gs.astype(np.int64)])
         self._pending_id = np.concatenate([self._pending_id, prev_netid[gone[gh]]])
 
     def delta(
@@ -140,11 +200,12 @@ class ExplicitBaselines:
         baselines advance. Returns the part, the replicated-field rows and the pair count.
         """
         n = len(seats)
+        own = self.assign(seats)
         cols = self.cols
         sent_flat = self.sent_q.reshape(-1)
-        vis_seat = seats[qi]
+        vis_slot = own[qi]
         vis_handle = handles[slots]
-        flat = vis_seat * cols + vis_handle
+        flat = vis_slot * cols + vis_handle
         new_q = packed_q[slots]
         old_q = sent_flat[flat]
         entered = old_q == UNKNOWN
@@ -158,9 +219,11 @@ class ExplicitBaselines:
             hold_rows(budget, self.sent_q, changed, entered, flat, qi, old_q, new_q, netids, n)
         r_cols = None
         if field_values:
-            r_cols = self._field_rows(field_values, owner_seat, flat, entered, slots, qi, n, netids)
+            r_cols = self._field_rows(
+                field_values, owner_seat, flat, entered, slots, qi, seats, netids
+            )
 
-        left_id, left_b = self.leave(seats, flat, vis_seat, vis_handle)
+        left_id, left_b = self.leave(seats, own, flat, vis_slot, vis_handle)
 
         # A changed entity that moved at most 127 steps per axis since what this client
         # has is sent as an int8 step delta ("c"/"d"); farther moves carry the absolute
@@ -181,56 +244,60 @@ class ExplicitBaselines:
         return part, r_cols, len(flat)
 
     def leave(
-        self, seats: I64, flat: I64, vis_seat: I64, vis_handle: I64
+        self, seats: I64, own: I64, flat: I64, vis_slot: I64, vis_handle: I64
     ) -> tuple[NDArray[np.uint32], I64]:
-        """``left`` rows of ``seats`` (ascending; built now): what was visible at each
-        one's last build and is not now (``flat`` = ``vis_seat * cols + vis_handle``,
-        this build's visible pairs), and the deaths not yet told. The visible lists
-        advance. Returns the left net ids and their run bounds per seat.
+        """``left`` rows of ``seats`` (ascending; built now; ``own``: their slots):
+        what was visible at each one's last build and is not now (``flat`` =
+        ``vis_slot * cols + vis_handle``, this build's visible pairs), and the deaths
+        not yet told. The visible lists advance. Returns the left net ids and their run
+        bounds per seat.
         """
         cols = self.cols
         sent_flat = self.sent_q.reshape(-1)
-        building = np.zeros(self.rows, dtype=bool)
-        building[seats] = True
-        if len(self.vis_seat):
-            sel = building[self.vis_seat]
-            old_seat = self.vis_seat[sel]
+        building = np.zeros(self.slots, dtype=bool)
+        building[own] = True
+        if len(self.vis_slot):
+            sel = building[self.vis_slot]
+            old_slot = self.vis_slot[sel]
             old_handle = self.vis_handle[sel]
             scratch = self._scratch.reshape(-1)
             scratch[flat] = True
-            lost = ~scratch[old_seat * cols + old_handle]
+            lost = ~scratch[old_slot * cols + old_handle]
             scratch[flat] = False
-            left_seat = old_seat[lost]
+            left_slot = old_slot[lost]
             left_handle = old_handle[lost]
-            sent_flat[left_seat * cols + left_handle] = UNKNOWN
+            sent_flat[left_slot * cols + left_handle] = UNKNOWN
             left_id = self.handle_netid[left_handle]
-            rest_seat = self.vis_seat[~sel]
+            rest_slot = self.vis_slot[~sel]
             rest_handle = self.vis_handle[~sel]
-            self.vis_seat = np.concatenate([rest_seat, vis_seat])
+            self.vis_slot = np.concatenate([rest_slot, vis_slot])
             self.vis_handle = np.concatenate([rest_handle, vis_handle])
         else:
-            left_seat = _EMPTY_I64
+            left_slot = _EMPTY_I64
             left_id = np.zeros(0, dtype=np.uint32)
-            self.vis_seat, self.vis_handle = vis_seat, vis_handle
-        return self.with_deaths(seats, building, left_seat, left_id)
+            self.vis_slot, self.vis_handle = vis_slot, vis_handle
+        return self.with_deaths(own, building, left_slot, left_id)
 
     def with_deaths(
-        self, seats: I64, building: NDArray[np.bool_], left_seat: I64, left_id: NDArray[np.uint32]
+        self, own: I64, building: NDArray[np.bool_], left_slot: I64, left_id: NDArray[np.uint32]
     ) -> tuple[NDArray[np.uint32], I64]:
-        """``left`` rows of ``seats`` (``building``: by row) with the deaths not yet told
-        to them added: the net ids grouped by seat and their run bounds."""
-        if len(self._pending_seat):
+        """``left`` rows of the seats built now (``own``: their slots, in seat order;
+        ``building``: by slot) with the deaths not yet told to them added: the net ids
+        grouped by seat and their run bounds."""
+        if len(self._pending_slot):
             # Deaths are "left" too: tell the seats built now, keep the rest for later.
-            d_seat, d_id = self._pending_seat, self._pending_id
-            now = building[d_seat]
-            left_seat = np.concatenate([left_seat, d_seat[now]])
+            d_slot, d_id = self._pending_slot, self._pending_id
+            now = building[d_slot]
+            left_slot = np.concatenate([left_slot, d_slot[now]])
             left_id = np.concatenate([left_id, d_id[now]])
-            self._pending_seat, self._pending_id = d_seat[~now], d_id[~now]
-        if len(left_seat) and np.any(np.diff(left_seat) < 0):
-            order = np.argsort(left_seat, kind="stable")
-            left_seat, left_id = left_seat[order], left_id[order]
-        pos_of = np.searchsorted(seats, np.arange(self.rows))  # seat -> index in seats
-        return left_id, bounds(pos_of[left_seat], len(seats))
+            self._pending_slot, self._pending_id = d_slot[~now], d_id[~now]
+        pos_of = np.zeros(self.slots, dtype=np.int64)  # slot -> index in the seats built
+        pos_of[own] = np.arange(len(own))
+        at = pos_of[left_slot]
+        if len(at) and np.any(np.diff(at) < 0):
+            order = np.argsort(at, kind="stable")
+            at, left_id = at[order], left_id[order]
+        return left_id, bounds(at, len(own))
 
     def _field_rows(
         self,
@@ -240,13 +307,13 @@ class ExplicitBaselines:
         entered: NDArray[np.bool_],
         slots: I64,
         qi: I64,
-        n_seats: int,
+        seats: I64,
         netids: NDArray[np.uint32],
     ) -> list[FieldRows]:
         """Per field, the rows to send now (grouped by seat); the baseline advances."""
         out: list[FieldRows] = []
-        cols = self.cols
-        vis_seat = flat // cols
+        n_seats = len(seats)
+        vis_seat = seats[qi]
         for fi, (values, has) in enumerate(field_values):
             sflat = self.field_sent[fi].reshape(-1)
             new = values[slots]

@@ -104,16 +104,17 @@ class InterestSync:
         in the pair path's range (below :attr:`small_pairs`): on the cell path the
         explicit baselines it needs cost more than the rows it saves."""
 
-    @property
-    def sent_q(self) -> NDArray[np.uint32]:
-        """The explicit ``[seat, handle]`` baselines (rows of implicit seats: UNKNOWN)."""
-        return self.explicit.sent_q
-
     def forget(self, seats: I64 | list[int]) -> None:
         """Drop what ``seats`` were sent (they left, or will get a full snapshot)."""
         seats = np.asarray(seats, dtype=np.int64)
         self._implicit[seats[seats < len(self._implicit)]] = False
-        self.explicit.forget(seats)
+        self._forget_explicit(seats)
+
+    def _forget_explicit(self, seats: I64) -> None:
+        """Drop ``seats``' explicit baselines; the budget's view lists lose their slots."""
+        freed = self.explicit.forget(seats)
+        if len(freed) and self.budget.views is not None:
+            self.budget.views.drop(freed)
 
     def known(self, seats: I64, netids: I64) -> NDArray[np.bool_]:
         """``[len(netids), len(seats)]``: did each seat's last frame leave it holding each id?
@@ -134,7 +135,11 @@ class InterestSync:
         if not found.any() or not rows_ok.any():
             return out
         handles = order[pos[found]]
-        sub = ex.sent_q[np.ix_(seats[rows_ok], handles)] != UNKNOWN  # [seat, event]
+        slot = ex.slot_of[seats[rows_ok]]
+        has = slot >= 0
+        sub = np.zeros((len(slot), len(handles)), dtype=bool)  # [seat, event]
+        if has.any():
+            sub[has] = ex.sent_q[np.ix_(slot[has], handles)] != UNKNOWN
         last = self._last
         imp = np.zeros(len(seats), dtype=bool)
         imp[rows_ok] = self._implicit[seats[rows_ok]]
@@ -156,9 +161,7 @@ class InterestSync:
         """How many entities ``seat`` currently has in its mirror (for tests and stats)."""
         if seat < len(self._implicit) and self._implicit[seat] and self._last is not None:
             return len(self._held(np.array([seat], dtype=np.int64))[1])
-        if seat >= self.explicit.rows:
-            return 0
-        return int((self.explicit.sent_q[seat] != UNKNOWN).sum())
+        return int((self.explicit.sent_row(seat) != UNKNOWN).sum())
 
     def _held(self, seats: I64) -> tuple[I64, I64]:
         """``(seat, handle)`` pairs the implicit ``seats`` hold after the last build.
@@ -185,7 +188,7 @@ class InterestSync:
         if len(seats) == 0 or self._last is None:
             return
         s, h = self._held(seats)
-        self.explicit.adopt(s, h, self._last.q[h])
+        self.explicit.adopt(seats, s, h, self._last.q[h])
         self._implicit[seats] = False
 
     def build(
@@ -348,7 +351,7 @@ class InterestSync:
             stats.changed += c
             stats.left += left
         if eligible and entity_xy is not None:
-            self.explicit.forget(lseats)
+            self._forget_explicit(lseats)
             self._implicit[seats] = True
             self._last = last_build(
                 handles, netids, packed_q, *entity_xy, ex.rows, seats, viewer_x, viewer_y,
