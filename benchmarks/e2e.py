@@ -43,6 +43,7 @@ from benchmarks.probe import (
     late_ticks,
     memory_mb,
     metric_sum,
+    minor_faults,
     pin,
     read_json,
     scrape,
@@ -94,6 +95,8 @@ class Window:
 
     t: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
+    faults: list[int] = field(default_factory=list)
+    """The server's minor page faults (:func:`~benchmarks.probe.minor_faults`)."""
     core: list[list[int]] = field(default_factory=list)
     """The server core's /proc/stat times (:func:`core_times`)."""
     metrics: list[dict[str, float]] = field(default_factory=list)
@@ -192,6 +195,7 @@ async def measure_under_bots(
             if (not window.t and t >= start_at) or (len(window.t) == 1 and t >= end_at):
                 window.t.append(time.monotonic())
                 window.cpu.append(cpu_seconds(server_pid))
+                window.faults.append(minor_faults(server_pid))
                 window.core.append(core_times(0))
                 if http_url:
                     window.metrics.append(scrape(http_url))
@@ -276,6 +280,7 @@ async def run_case(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "server_core": core_share(window),
         "server_rss_mb": round(rss, 1),
         "server_peak_rss_mb": round(hwm, 1),
+        "server_minor_faults_per_s": round((window.faults[1] - window.faults[0]) / dt, 1),
         "rate_per_client": bots["rate_per_bot"],
         "server_frames_per_client_per_s": round(server_rate, 3),
         "server_clients": server_clients,

@@ -103,6 +103,7 @@ def print_result(r: dict[str, Any]) -> None:
     """The figures, then the bars."""
     print(
         f"server CPU {r['server_cpu_core_s_per_s']:.3f} core-s/s  RSS {r['server_rss_mb']} MB  "
+        f"{r.get('server_minor_faults_per_s', 0):.0f} page faults/s  "
         f"frames/s per client mean {r['rate_per_client']['mean']:.2f} "
         f"min {r['rate_per_client']['min']:.2f} "
         f"(server sent {r['server_frames_per_client_per_s']:.2f})  "

@@ -57,6 +57,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def minor_faults(pid: int) -> int:
+    """Minor page faults of ``pid`` so far, all its threads (``/proc/pid/stat`` field 10):
+    pages the kernel had to map in, e.g. on touching memory the heap just grew into."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2 :].split()[7])
+
+
 def memory_mb(pid: int) -> tuple[float, float]:
     """``(VmRSS, VmHWM)`` of ``pid`` in MB."""
     values = {}

@@ -18,6 +18,7 @@ from server.identity.verify import KeyConfigError
 from server.ops.events import Event, log_event
 from server.ops.gc_policy import apply_gc_policy
 from server.ops.logging import configure_logging
+from server.ops.memory import retain_freed_heap
 
 log = logging.getLogger("tickwire.main")
 
@@ -32,6 +33,8 @@ FIELD_HELP = {
     "batch_matches": "step every match on its own instead of in batches per game definition",
     "gc_young_threshold": "allocations between young garbage collections (default %(default)s; "
     "0: CPython's 700); see server/ops/gc_policy.py",
+    "heap_retain_mb": "MB of freed heap glibc keeps for the next ticks between trims (default "
+    "%(default)s; 0: glibc's defaults); see server/ops/memory.py",
     "lean_receive": "keep every message on websockets' receive path (see docs/architecture.md)",
 }
 
@@ -118,6 +121,10 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
 
 async def serve_until_signalled(config: ServerConfig) -> int:
     """Run until SIGTERM (drain with grace) or SIGINT (drain quickly); return the exit code."""
+    heap = retain_freed_heap(config.heap_retain_mb)  # before the server allocates
+    log_event(
+        log, logging.INFO, Event.HEAP, "heap: %s (heap_retain_mb=%d)", heap, config.heap_retain_mb
+    )
     server = TickwireServer(config)
     apply_gc_policy(config.gc_young_threshold)  # built, not started (server.ops.gc_policy)
     await server.start()
@@ -160,12 +167,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         return supervisor.run()
-    if config.gc_young_threshold < 0:
-        print(
-            f"error: --gc-young-threshold must be >= 0, not {config.gc_young_threshold}",
-            file=sys.stderr,
-        )
-        return 2
+    for flag, value in (
+        ("--gc-young-threshold", config.gc_young_threshold),
+        ("--heap-retain-mb", config.heap_retain_mb),
+    ):
+        if value < 0:
+            print(f"error: {flag} must be >= 0, not {value}", file=sys.stderr)
+            return 2
     configure_logging(config.log_format, config.log_level)
     try:
         if args.no_uvloop:

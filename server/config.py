@@ -78,6 +78,10 @@ class ServerConfig:
     heap_trim_interval_s: float = 10.0
     """Return freed heap memory to the OS (glibc ``malloc_trim``) at most this often;
     0 turns it off (server/ops/memory.py)."""
+    heap_retain_mb: int = 256
+    """Freed heap memory glibc keeps for the next ticks (between trims), in MB, with
+    allocations under 16 MB served from the heap; 0 keeps glibc's adaptive defaults.
+    Set by ``python -m server`` at start-up (server/ops/memory.py)."""
     max_catchup_ticks: int = 3
     tick_spin_ms: float = 1.0
     """The scheduler's timer wakes this long before a tick's deadline (uvloop's timers have

@@ -18,6 +18,7 @@ class Event(StrEnum):
 
     LISTENING = "server.listening"
     SIGNAL = "server.signal"
+    HEAP = "server.heap"
     DRAINING = "server.draining"
     STOPPED = "server.stopped"
     DEGRADATION = "server.degradation"
