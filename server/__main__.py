@@ -122,10 +122,10 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
 async def serve_until_signalled(config: ServerConfig) -> int:
     """Run until SIGTERM (drain with grace) or SIGINT (drain quickly); return the exit code."""
     heap = retain_freed_heap(config.heap_retain_mb)  # before the server allocates
+    server = TickwireServer(config)
     log_event(
         log, logging.INFO, Event.HEAP, "heap: %s (heap_retain_mb=%d)", heap, config.heap_retain_mb
     )
-    server = TickwireServer(config)
     apply_gc_policy(config.gc_young_threshold)  # built, not started (server.ops.gc_policy)
     await server.start()
     print(f"tickwire listening on {server.url}  (page {server.http_url}/)", flush=True)
