@@ -13,6 +13,28 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def add_heap_argument(p: Any) -> None:
+    """``--heap-retain-mb`` for in-process commands: the process's heap as ``python -m
+    server`` sets it (server/ops/memory.py), so in-process figures match the server's."""
+    from server.config import ServerConfig
+
+    p.add_argument(
+        "--heap-retain-mb",
+        type=int,
+        default=ServerConfig().heap_retain_mb,
+        help="freed heap kept as python -m server keeps it (default %(default)s; 0: glibc's)",
+    )
+
+
+def apply_heap(retain_mb: int) -> str:
+    """Set the process's heap as the server does; prints and returns what was done."""
+    from server.ops.memory import retain_freed_heap
+
+    state = retain_freed_heap(retain_mb)
+    print(f"heap: {state} (heap_retain_mb={retain_mb}, as python -m server)", flush=True)
+    return state
+
+
 def machine() -> dict[str, Any]:
     """Where a figure was taken: host, CPU model, cores, Python, numpy."""
     import numpy

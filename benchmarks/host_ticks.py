@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import percentile, result_path, write_json
+from benchmarks.common import add_heap_argument, apply_heap, percentile, result_path, write_json
 from benchmarks.tick_matches import seated_matches
 from benchmarks.workload import Layout, write_definition
 from server.config import DEFAULT_GAME, ServerConfig
@@ -78,6 +78,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup", type=int, default=20, help="deadlines before measuring")
     p.add_argument("--game", default=str(DEFAULT_GAME), help="the definition to shrink")
     p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/...)")
+    add_heap_argument(p)
 
 
 async def _drive(args: argparse.Namespace) -> dict[str, Any]:
@@ -165,6 +166,7 @@ async def _drive(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(args: argparse.Namespace) -> int:
     """Run, print, write JSON."""
+    apply_heap(args.heap_retain_mb)
     r = asyncio.run(_drive(args))
     print(
         f"host {r['sync']} {r['matches']} x {r['players_per_match']} x {r['npcs_per_match']}: "

@@ -14,7 +14,7 @@ import time
 from dataclasses import replace
 
 from benchmarks import tick_matches
-from benchmarks.common import percentile, result_path, write_json
+from benchmarks.common import add_heap_argument, apply_heap, percentile, result_path, write_json
 from server.config import DEFAULT_GAME
 from server.core.simulation import Simulation
 from server.gamedef import load_definition
@@ -38,10 +38,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--entities-per-match", type=int, default=50, help="NPCs, with --matches")
     p.add_argument("--game", default=str(DEFAULT_GAME))
     p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/...)")
+    add_heap_argument(p)
 
 
 def main(args: argparse.Namespace) -> int:
     """Run and report."""
+    apply_heap(args.heap_retain_mb)
     if args.matches is not None:
         return tick_matches.run(args)
     base = load_definition(args.game)
