@@ -61,6 +61,10 @@ def server_tls_context(config: ServerConfig) -> ssl.SSLContext | None:
     return ctx
 
 
+LAGGER_CLOSE_TIMEOUT_S = 10.0
+"""How long a client closed ``TOO_FAR_BEHIND`` has to complete the closing handshake
+(other closes: 2 s); docs/protocol.md, close codes."""
+
 class Gateway:
     """Websocket endpoint and HTTP routes of one server; see the module docstring."""
 
@@ -253,6 +257,10 @@ class Gateway:
             return
         conn.closing = True
         self.observer.closed(int(code))
+        if code is CloseCode.TOO_FAR_BEHIND:
+            # Its close frame waits behind the backlog it did not read: give it the time
+            # to read that far before the socket is cut (which would drop the close code).
+            conn.ws.close_timeout = LAGGER_CLOSE_TIMEOUT_S
         with contextlib.suppress(Exception):
             await conn.ws.close(int(code), reason or CLOSE_REASONS.get(code, code.name.lower()))
 
