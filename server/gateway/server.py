@@ -65,6 +65,7 @@ LAGGER_CLOSE_TIMEOUT_S = 10.0
 """How long a client closed ``TOO_FAR_BEHIND`` has to complete the closing handshake
 (other closes: 2 s); docs/protocol.md, close codes."""
 
+
 class Gateway:
     """Websocket endpoint and HTTP routes of one server; see the module docstring."""
 
