@@ -52,16 +52,21 @@ def cpu_seconds(pid: int) -> float:
             return time.clock_gettime(_process_cpu_clock(pid))
         except OSError:
             pass  # no such clock here: the tick counts below
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()
+    fields = _stat_fields(pid)
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def minor_faults(pid: int) -> int:
     """Minor page faults of ``pid`` so far, all its threads (``/proc/pid/stat`` field 10):
     pages the kernel had to map in, e.g. on touching memory the heap just grew into."""
+    return int(_stat_fields(pid)[7])
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """``/proc/pid/stat``'s fields from the third (state) on: field ``n`` is ``[n - 3]``
+    (the command name, which may hold spaces, is skipped by its closing parenthesis)."""
     stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat[stat.rindex(")") + 2 :].split()[7])
+    return stat[stat.rindex(")") + 2 :].split()
 
 
 def memory_mb(pid: int) -> tuple[float, float]:
