@@ -67,9 +67,17 @@ class Views:
     build: int = 0
 
     def release(self, ex: ExplicitBaselines) -> None:
-        """Give the pairs back to ``ex``'s visible lists (a general build comes next)."""
+        """Give the pairs back to ``ex``'s visible lists (a general build comes next).
+
+        Pairs whose baseline is unknown are not handed back: their entity died since
+        (:meth:`ExplicitBaselines.note_deaths` cleared them, and its own "left" with the
+        old net id is pending). The general path would otherwise say "left" for them
+        with the handle's *current* net id, an entity a reused handle now names and the
+        seat never held."""
         if len(self.flat):
             s, h = np.divmod(self.flat, self.cols)
+            known = ex.sent_q[s, h] != UNKNOWN
+            s, h = s[known], h[known]
             ex.vis_slot = np.concatenate([ex.vis_slot, s])
             ex.vis_handle = np.concatenate([ex.vis_handle, h])
             self.flat = _E
