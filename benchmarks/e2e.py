@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import math
 import re
+import statistics
 import sys
 import tempfile
 import time
@@ -100,6 +101,10 @@ class Window:
     core: list[list[int]] = field(default_factory=list)
     """The server core's /proc/stat times (:func:`core_times`)."""
     metrics: list[dict[str, float]] = field(default_factory=list)
+    rss_mb: list[float] = field(default_factory=list)
+    """The server's RSS at every whole second of the window, its ends included: the
+    heap trim (server/ops/memory.py) makes RSS saw-tooth over ~10 s, so one sample at
+    the end says little on its own."""
 
 
 def core_times(core: int) -> list[int]:
@@ -192,6 +197,8 @@ async def measure_under_bots(
             last_line = line
             t = int(m.group(1))
             print(f"  {line[:150]}", flush=True)
+            if start_at <= t <= end_at and len(window.t) < 2:
+                window.rss_mb.append(memory_mb(server_pid)[0])
             if (not window.t and t >= start_at) or (len(window.t) == 1 and t >= end_at):
                 window.t.append(time.monotonic())
                 window.cpu.append(cpu_seconds(server_pid))
@@ -279,6 +286,9 @@ async def run_case(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "server_cpu_core_s_per_s": round(cpu, 4),
         "server_core": core_share(window),
         "server_rss_mb": round(rss, 1),
+        "server_rss_median_mb": round(statistics.median(window.rss_mb or [rss]), 1),
+        "server_rss_max_mb": round(max(window.rss_mb or [rss]), 1),
+        "server_rss_window_mb": [round(v, 1) for v in window.rss_mb],
         "server_peak_rss_mb": round(hwm, 1),
         "server_minor_faults_per_s": round((window.faults[1] - window.faults[0]) / dt, 1),
         "rate_per_client": bots["rate_per_bot"],

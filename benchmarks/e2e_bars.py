@@ -76,13 +76,13 @@ def judge(r: dict[str, Any]) -> list[dict[str, Any]]:
         ratio = r["floor_ratio"]
         limit = MATCH_FLOOR_RATIO_BAR if layout else FLOOR_RATIO_BAR
         bar("CPU per message / floor", ratio, f"<= {limit}", ratio <= limit)
+    # RSS saw-tooths with the heap trims: the bar holds for the window's highest sample.
+    rss = r.get("server_rss_max_mb", r["server_rss_mb"])
     rss_bar = RSS_BARS_MB.get((r["entities"], r["clients"]))
     if rss_bar is not None and not layout:
-        rss = r["server_rss_mb"]
-        bar("server RSS MB", rss, f"<= {rss_bar}", rss <= rss_bar)
+        bar("server RSS MB (window max)", rss, f"<= {rss_bar}", rss <= rss_bar)
     if layout:
-        rss = r["server_rss_mb"]
-        bar("server RSS MB", rss, f"<= {MATCH_RSS_BAR_MB}", rss <= MATCH_RSS_BAR_MB)
+        bar("server RSS MB (window max)", rss, f"<= {MATCH_RSS_BAR_MB}", rss <= MATCH_RSS_BAR_MB)
         burst = r.get("max_messages_per_client_per_s")
         if burst is not None:
             limit_msgs = round(MAX_MESSAGES_PER_S_BAR * r["tick_rate_hz"] / 20)
@@ -102,7 +102,9 @@ def _ms(q: dict[str, float] | None, key: str) -> str:
 def print_result(r: dict[str, Any]) -> None:
     """The figures, then the bars."""
     print(
-        f"server CPU {r['server_cpu_core_s_per_s']:.3f} core-s/s  RSS {r['server_rss_mb']} MB  "
+        f"server CPU {r['server_cpu_core_s_per_s']:.3f} core-s/s  RSS {r['server_rss_mb']} MB "
+        f"(window median {r.get('server_rss_median_mb', '-')}, "
+        f"max {r.get('server_rss_max_mb', '-')})  "
         f"{r.get('server_minor_faults_per_s', 0):.0f} page faults/s  "
         f"frames/s per client mean {r['rate_per_client']['mean']:.2f} "
         f"min {r['rate_per_client']['min']:.2f} "

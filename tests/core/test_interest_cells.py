@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import msgpack
 import numpy as np
+import pytest
 from churn import newborn_handles
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from server.core.spatial import make_index
+from server.core.sync import steady
 from server.core.sync.encode import add_keys
 from server.core.sync.state import InterestSync
 from server.testing import StateMirror
@@ -51,10 +53,11 @@ def _truth(
     skip_prob=st.floats(0, 0.5),
     jump_prob=st.sampled_from([0.0, 0.02, 0.3]),
     small=st.booleans(),
+    stride=st.sampled_from([1.5, 8.0]),
 )
 def test_cell_frames_rebuild_the_brute_force_view(
     seed: int, n_entities: int, n_viewers: int, ticks: int, radius: float,
-    skip_prob: float, jump_prob: float, small: bool,
+    skip_prob: float, jump_prob: float, small: bool, stride: float,
 ) -> None:  # fmt: skip
     rng = np.random.default_rng(seed)
     sync = InterestSync(radius_units=radius)
@@ -72,7 +75,9 @@ def test_cell_frames_rebuild_the_brute_force_view(
     vy = rng.uniform(0, W, n_viewers)
     first = np.ones(n_viewers, dtype=bool)
     for t in range(1, ticks + 1):
-        step = rng.normal(0, 1.5, (2, len(xs))) * (rng.random(len(xs)) < 0.7)
+        # stride 8: most entities move farther than a cell between builds (a dense
+        # world at a low snapshot rate), so the move bound is the radius's share
+        step = rng.normal(0, stride, (2, len(xs))) * (rng.random(len(xs)) < 0.7)
         jump = rng.random(len(xs)) < jump_prob
         xs = np.clip(np.where(jump, rng.uniform(0, W, len(xs)), xs + step[0]), 0, W)
         ys = np.clip(np.where(jump, rng.uniform(0, W, len(ys)), ys + step[1]), 0, W)
@@ -242,3 +247,40 @@ def test_overload_relief_keeps_the_cell_path_and_every_row() -> None:
         for s, frame in enumerate(frames):
             mirrors[s].apply(msgpack.unpackb(frame, raw=False)[2])
             assert mirrors[s].entities == _truth(netids, kinds, q, xs, ys, vx[s], vy[s], r)
+
+
+def test_entities_that_move_more_than_a_cell_per_build_keep_the_cell_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A dense world where everything moves farther than a cell between builds (20,000
+    entities on ~5-unit cells at 10 Hz) once made every entity a jumper, and with 200
+    seats x 20,000 jumpers over the brute-force limit every build fell back to the
+    explicit path for every seat. The move bound is now up to a quarter of the radius:
+    the seats stay steady and the frames stay exact. (The limit is lowered so that 6
+    seats x 6,000 entities stand for 200 x 20,000.)"""
+    monkeypatch.setattr(steady, "BRUTE_LIMIT", 10_000)
+    rng = np.random.default_rng(5)
+    n, world, radius = 6000, 400.0, 40.0
+    sync = InterestSync(radius_units=radius)
+    sync.small_pairs = 0
+    netids = np.arange(1, n + 1, dtype=np.uint32)
+    kinds = np.zeros(n, dtype=np.uint8)
+    handles = np.arange(n, dtype=np.int64)
+    xs, ys = rng.uniform(0, world, n), rng.uniform(0, world, n)
+    heading = rng.uniform(0, 2 * np.pi, n)
+    seats = np.arange(6, dtype=np.int64)
+    vx, vy = rng.uniform(100, 300, 6), rng.uniform(100, 300, 6)
+    mirrors = [StateMirror() for _ in seats]
+    index = make_index("grid", world, world, 10.0)
+    for t in range(1, 6):
+        xs = np.clip(xs + 6.0 * np.cos(heading), 0, world)  # 6 units a build
+        ys = np.clip(ys + 6.0 * np.sin(heading), 0, world)
+        q = _q(xs, ys)
+        index.rebuild(handles, xs, ys)
+        full = np.full(6, t == 1)
+        frames = sync.build(t, index, netids, kinds, q, handles, seats, vx, vy, full, (xs, ys))
+        for s, f in zip(seats.tolist(), frames, strict=True):
+            mirrors[s].apply(msgpack.unpackb(f, raw=False)[2])
+            assert mirrors[s].entities == _truth(netids, kinds, q, xs, ys, vx[s], vy[s], radius)
+        if t > 1:
+            assert sync.last_stats.steady == 6, f"build {t} left the cell path"

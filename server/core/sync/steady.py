@@ -53,6 +53,9 @@ BRUTE_LIMIT = 4_000_000
 """Most (seat x jumper-or-death) checks a build does before it falls back."""
 MAX_FAST_JUMPERS = 64
 """Most entities made jumpers for moving faster than the rest (see :func:`_move_bound`)."""
+MOVE_CAP_SHARE = 0.25
+"""The farthest a non-jumper may move between builds, as a share of the radius (or one
+cell, if larger; see :func:`_move_bound`)."""
 STEP, FAR = 1, 2
 """Per-entity codes of what a seat that keeps it in view gets: a step or a far move."""
 B = NDArray[np.bool_]
@@ -150,7 +153,7 @@ def steady_rows(
         return SteadyOut(whole, [], shared, k * len(xs), (*counts_w, k * len(shared.l_ids)))
     px, py = last.x[hc], last.y[hc]
     disp2 = np.where(same, (xs - px) ** 2 + (ys - py) ** 2, np.inf)
-    d_max = _move_bound(disp2[same], cell)
+    d_max = _move_bound(disp2[same], cell, radius)
     jumper = disp2 > d_max * d_max
     jumpers = np.flatnonzero(jumper)
     if n * (len(jumpers) + len(dead)) > BRUTE_LIMIT:
@@ -285,19 +288,25 @@ def _shared_delta(
     )  # fmt: skip
 
 
-def _move_bound(moved2: F64, cell: float) -> float:
+def _move_bound(moved2: F64, cell: float, radius: float) -> float:
     """How far (world units) a non-jumper may have moved since the last build.
 
-    At most ``cell``, and small enough that only the few fastest movers (at most
-    :data:`MAX_FAST_JUMPERS`, or 1 %) count as jumpers: one pushed entity must not
-    widen every seat's rim.
+    Small enough that only the few fastest movers (at most :data:`MAX_FAST_JUMPERS`, or
+    1 %) count as jumpers: one pushed entity must not widen every seat's rim. And at
+    most the larger of ``cell`` and :data:`MOVE_CAP_SHARE` x ``radius``: the rim is
+    ``2 x bound`` wider than the circle's edge, and past a quarter of the radius its
+    pairs would outnumber the explicit path's. The cap used to be ``cell`` alone, and
+    where entities move more than a cell between builds (a dense world at 10 Hz:
+    (20000, 200) moved ~5-10 units a build with ~5-unit cells) every one of them was a
+    jumper, so every build fell back to the explicit path for every seat.
     """
     m = len(moved2)
     if m == 0:
         return 0.0
     k = min(MAX_FAST_JUMPERS, m // 100)
     bound2 = float(np.partition(moved2, m - 1 - k)[m - 1 - k]) if k else float(moved2.max())
-    return float(np.sqrt(min(bound2, cell * cell)))
+    cap = max(cell, radius * MOVE_CAP_SHARE)
+    return float(np.sqrt(min(bound2, cap * cap)))
 
 
 def last_build(
