@@ -80,9 +80,9 @@ def judge(r: dict[str, Any]) -> list[dict[str, Any]]:
     rss = r.get("server_rss_max_mb", r["server_rss_mb"])
     rss_bar = RSS_BARS_MB.get((r["entities"], r["clients"]))
     if rss_bar is not None and not layout:
-        bar("server RSS MB (window max)", rss, f"<= {rss_bar}", rss <= rss_bar)
+        bar("server RSS MB", rss, f"<= {rss_bar}", rss <= rss_bar)
     if layout:
-        bar("server RSS MB (window max)", rss, f"<= {MATCH_RSS_BAR_MB}", rss <= MATCH_RSS_BAR_MB)
+        bar("server RSS MB", rss, f"<= {MATCH_RSS_BAR_MB}", rss <= MATCH_RSS_BAR_MB)
         burst = r.get("max_messages_per_client_per_s")
         if burst is not None:
             limit_msgs = round(MAX_MESSAGES_PER_S_BAR * r["tick_rate_hz"] / 20)
