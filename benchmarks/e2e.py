@@ -303,6 +303,11 @@ async def run_case(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "bytes_per_client_per_s_max": bots.get("bytes_in_per_bot_per_s_max"),
         "staleness": bots.get("staleness"),
         "bytes_per_changed_entity": round(frame_bytes / changed, 2) if changed else None,
+        "implicit_frame_share": (
+            round(delta("tickwire_state_frames_implicit_total") / frames_out, 3)
+            if args.sync == "state" and frames_out
+            else None
+        ),
         "frame_bytes_mean": round(frame_bytes / frames_out, 1) if frames_out else 0.0,
         "messages_per_s": round(msgs / dt, 1),
         "cpu_us_per_message": round(1e6 * cpu / (msgs / dt), 2) if msgs else None,

@@ -116,6 +116,11 @@ def print_result(r: dict[str, Any]) -> None:
     )
     if r["layout"]:
         print(f"matches running on the server: {r['server_matches']:.0f}")
+    if r.get("implicit_frame_share") is not None:
+        print(
+            f"state frames from implicit baselines (interest by cell): "
+            f"{100 * r['implicit_frame_share']:.1f}%"
+        )
     core = r.get("server_core")
     if core:
         print(

@@ -234,6 +234,12 @@ class Metrics:
             "Entity updates (entered + changed) written into state frames.",
             registry=r,
         )
+        self.state_frames_implicit = Counter(
+            "tickwire_state_frames_implicit",
+            "State frames built from the client's implicit baseline (the interest-by-cell "
+            "path's steady seats); the rest took the explicit per-pair path.",
+            registry=r,
+        )
         # The directory's series carry ``cluster`` (--cluster-name) and exist only on a
         # clustered node (--redis-url): a single node exports none, so no alert fires there.
         self.directory_up = Gauge(

@@ -50,6 +50,7 @@ _COUNTED = (
     "state_frames",
     "state_bytes",
     "entities_changed",
+    "state_implicit",
     "snapshots_dropped",
     "lockstep_frames",
     "lockstep_bytes",
@@ -176,6 +177,7 @@ class Observer(ConnectionEvents):
         counts["state_frames"] += frames
         counts["state_bytes"] += size
         counts["entities_changed"] += stats.entered + stats.changed
+        counts["state_implicit"] += stats.steady
 
     def slow_readers_skipped(self, n: int) -> None:
         """State frames not built because the reader had not taken the previous one."""
@@ -302,6 +304,7 @@ class Observer(ConnectionEvents):
             ("state_frames", self.m_state_out),
             ("state_bytes", self.m_state_bytes),
             ("entities_changed", metrics.state_entities_changed),
+            ("state_implicit", metrics.state_frames_implicit),
             ("snapshots_dropped", metrics.snapshots_dropped),
             ("lockstep_frames", self._m_lock_out),
             ("lockstep_bytes", self._m_lock_bytes),

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,36 @@ async def test_server_counts_ticks_bytes_and_inputs_when_clients_play(
     total = {"kind": "arena/state", "phase": "total"}
     assert value(after, "tickwire_tick_duration_seconds_count", **total) >= 6
     assert value(after, "tickwire_tick_duration_seconds_count", kind="arena/state", phase="sync")
+
+
+async def test_server_counts_frames_built_from_implicit_baselines(
+    small_arena: GameDefinition, get: Any
+) -> None:
+    """Whole-match views take the cell path: once both clients have their first full
+    snapshot, their frames come from implicit baselines, and the counter says so."""
+    world = replace(small_arena.world, width_units=100.0, height_units=100.0)
+    sync = replace(small_arena.sync, interest_radius_units=150.0)
+    defn = replace(small_arena, world=world, sync=sync)
+    async with (
+        running_server(defn) as srv,
+        TestClient.connect(srv.url) as a,
+        TestClient.connect(srv.url) as b,
+    ):
+        await a.expect(MessageType.WELCOME)
+        await b.expect(MessageType.WELCOME)
+        await asyncio.gather(play(a, 3), play(b, 3))
+        before = await scrape(get, srv.http_url)
+        await asyncio.gather(play(a, 6), play(b, 6))
+        after = await scrape(get, srv.http_url)
+
+    implicit = value(after, "tickwire_state_frames_implicit_total") - value(
+        before, "tickwire_state_frames_implicit_total"
+    )
+    frames = value(after, "tickwire_messages_sent_total", type="state") - value(
+        before, "tickwire_messages_sent_total", type="state"
+    )
+    assert implicit >= 10  # 2 clients x 6 inputs, a frame a tick
+    assert implicit <= frames
 
 
 async def test_server_counts_a_protocol_error_when_a_frame_is_not_msgpack(
