@@ -399,5 +399,7 @@ def main(args: argparse.Namespace) -> int:
         if args.matches
         else f"e2e-{args.sync}-{args.entities}x{args.clients}"
     )
+    if args.tick_rate:  # a 10 Hz run must not overwrite the same case's 20 Hz figures
+        name += f"-{args.tick_rate}hz"
     write_json(result_path(name, args.out), {"result": result})
     return 0
