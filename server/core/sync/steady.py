@@ -192,10 +192,13 @@ def steady_rows(
     ends = np.stack([dlo, hi], axis=1).reshape(-1)
     run, pos = expand(starts, ends)
     rq = run_q[run >> 1]
-    now = d2(xo[pos], yo[pos], sx[rq], sy[rq]) <= r2
-    then = d2(pxo[pos], pyo[pos], spx[rq], spy[rq]) <= r2
+    now = d2_at(xo, yo, pos, sx, sy, rq) <= r2
+    then = d2_at(pxo, pyo, pos, spx, spy, rq) <= r2
     pairs += int(now.sum())
-    rim = _split(rq, order[pos], co[pos], now, then)
+    rim = [(seat, order[p]) for seat, p in _split(rq, pos, co[pos], now, then)]
+    # The rim's per-pair arrays are the build's largest: free them before the gathers
+    # below allocate theirs (the kept heap holds a build's peak between trims).
+    del run, pos, rq, now, then, starts, ends, lo, hi, dlo, dhi
 
     # Jumpers and deaths: every non-whole steady seat against each (few by design).
     jn = d2(xs[jumpers][None, :], ys[jumpers][None, :], sx[:, None], sy[:, None]) <= r2
@@ -342,3 +345,18 @@ def d2(ax: F64, ay: F64, bx: F64, by: F64) -> F64:
     dy = ay - by
     out: F64 = dx * dx + dy * dy
     return out
+
+
+def d2_at(ax: F64, ay: F64, ia: I64, bx: F64, by: F64, ib: I64) -> F64:
+    """``d2(ax[ia], ay[ia], bx[ib], by[ib])``, the same floats, in two arrays' room.
+
+    The rim's pairs are the build's largest arrays: :func:`d2` over four gathered
+    arguments held nine pair-length arrays at once; working in place holds three."""
+    dx = ax[ia]
+    dx -= bx[ib]
+    dx *= dx
+    dy = ay[ia]
+    dy -= by[ib]
+    dy *= dy
+    dx += dy
+    return dx
