@@ -269,6 +269,7 @@ async def run_case(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     server_clients = metric_sum(m1, "tickwire_clients_connected")
     server_rate = frames_out / dt / server_clients if server_clients else 0.0
     rate_hz = args.tick_rate or 20
+    rss_seen = window.rss_mb or [rss]  # no progress line in the window: the end sample
     late, late_bound_s = late_ticks(m0, m1, "tickwire_tick_lateness_seconds", 1.0 / rate_hz)
     result: dict[str, Any] = {
         "sync": args.sync,
@@ -286,8 +287,8 @@ async def run_case(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "server_cpu_core_s_per_s": round(cpu, 4),
         "server_core": core_share(window),
         "server_rss_mb": round(rss, 1),
-        "server_rss_median_mb": round(statistics.median(window.rss_mb or [rss]), 1),
-        "server_rss_max_mb": round(max(window.rss_mb or [rss]), 1),
+        "server_rss_median_mb": round(statistics.median(rss_seen), 1),
+        "server_rss_max_mb": round(max(rss_seen), 1),
         "server_rss_window_mb": [round(v, 1) for v in window.rss_mb],
         "server_peak_rss_mb": round(hwm, 1),
         "server_minor_faults_per_s": round((window.faults[1] - window.faults[0]) / dt, 1),

@@ -60,21 +60,31 @@ async def play(client: TestClient, ticks: int) -> None:
         await client.send(Input(tick=state["t"] + 1, x=1.0 if i % 2 else -1.0, y=0.5))
 
 
-async def test_server_counts_ticks_bytes_and_inputs_when_clients_play(
-    small_arena: GameDefinition, get: Any
-) -> None:
-    """Ticks, bytes out and inputs received all rise while two clients play."""
+async def scrape_around_play(
+    defn: GameDefinition, get: Any, ticks: int, warmup: int = 0
+) -> tuple[Samples, Samples]:
+    """Metrics before and after two clients each play ``ticks`` ticks on a real server
+    (after ``warmup`` ticks of play that neither scrape sees)."""
     async with (
-        running_server(small_arena) as srv,
+        running_server(defn) as srv,
         TestClient.connect(srv.url) as a,
         TestClient.connect(srv.url) as b,
     ):
         await a.expect(MessageType.WELCOME)
         await b.expect(MessageType.WELCOME)
+        if warmup:
+            await asyncio.gather(play(a, warmup), play(b, warmup))
         before = await scrape(get, srv.http_url)
-        await asyncio.gather(play(a, 6), play(b, 6))
+        await asyncio.gather(play(a, ticks), play(b, ticks))
         after = await scrape(get, srv.http_url)
+    return before, after
 
+
+async def test_server_counts_ticks_bytes_and_inputs_when_clients_play(
+    small_arena: GameDefinition, get: Any
+) -> None:
+    """Ticks, bytes out and inputs received all rise while two clients play."""
+    before, after = await scrape_around_play(small_arena, get, 6)
     kind = {"kind": "arena/state"}
     assert (
         value(after, "tickwire_ticks_total", **kind)
@@ -110,18 +120,7 @@ async def test_server_counts_frames_built_from_implicit_baselines(
     world = replace(small_arena.world, width_units=100.0, height_units=100.0)
     sync = replace(small_arena.sync, interest_radius_units=150.0)
     defn = replace(small_arena, world=world, sync=sync)
-    async with (
-        running_server(defn) as srv,
-        TestClient.connect(srv.url) as a,
-        TestClient.connect(srv.url) as b,
-    ):
-        await a.expect(MessageType.WELCOME)
-        await b.expect(MessageType.WELCOME)
-        await asyncio.gather(play(a, 3), play(b, 3))
-        before = await scrape(get, srv.http_url)
-        await asyncio.gather(play(a, 6), play(b, 6))
-        after = await scrape(get, srv.http_url)
-
+    before, after = await scrape_around_play(defn, get, 6, warmup=3)
     implicit = value(after, "tickwire_state_frames_implicit_total") - value(
         before, "tickwire_state_frames_implicit_total"
     )
